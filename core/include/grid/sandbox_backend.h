@@ -1,0 +1,123 @@
+// The plugin SDK: the interface every sandbox backend implements. A backend only provides
+// containers and processes inside them; the core does everything else (registry, states, the
+// running-sandbox limit, the persistent-session protocol, timeouts, output caps, HTTP).
+//
+// Threading: the core calls one backend object from many threads at once, for different
+// sandboxes and for the same sandbox (a standalone exec may run beside the session). A
+// ProcessChannel is used by one thread at a time.
+//
+// Lifetimes: every object a backend returns is destroyed before the backend itself, and the
+// backend is destroyed before its shared object is unloaded.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "grid/result.h"
+
+/// Bumped on every incompatible change of this header. The loader refuses a plugin built
+/// against another version.
+#define GRID_SDK_VERSION 1
+
+namespace grid {
+
+using Clock = std::chrono::steady_clock;
+
+/// Resource limits of one sandbox. Zero means "no limit".
+struct ResourceLimits {
+  double cpus = 0;          // CPU cores, fractional allowed
+  int64_t memory_mb = 0;    // memory in MiB (swap included where the engine allows)
+  int64_t pids = 0;         // number of processes/threads
+};
+
+/// Everything a backend needs to make one sandbox.
+struct SandboxSpec {
+  std::string id;     // Grid's sandbox id: unique, [a-z0-9-], usable as a container name part
+  std::string image;  // image reference as the user wrote it
+  ResourceLimits limits;
+  bool network = false;  // false: loopback only
+  std::map<std::string, std::string> env;
+  std::map<std::string, std::string> labels;  // user labels; the backend adds its own
+};
+
+/// A process to start inside a running sandbox.
+struct ProcessSpec {
+  std::vector<std::string> argv;
+  bool attach_stdin = false;  // false: stdin is /dev/null
+};
+
+enum class OutputStream { kStdout, kStderr };
+
+/// One step of reading a process's output.
+struct ReadResult {
+  enum class Status { kData, kTimeout, kEof };
+  Status status = Status::kTimeout;
+  OutputStream stream = OutputStream::kStdout;
+  std::string data;  // non-empty only with kData
+};
+
+/// The byte streams of one process started by startProcess(). Destroying it closes the streams;
+/// it does not have to kill the process (the core kills through the sandbox when it must).
+class ProcessChannel {
+ public:
+  virtual ~ProcessChannel();
+
+  /// Writes all of `data` to the process's stdin.
+  virtual Result<void> write(std::string_view data) = 0;
+
+  /// Closes the process's stdin (EOF for the reader).
+  virtual void closeStdin() = 0;
+
+  /// Waits until output arrives, the output ends (kEof), or `deadline` passes (kTimeout).
+  /// stdout and stderr must each keep their own order.
+  virtual Result<ReadResult> read(Clock::time_point deadline) = 0;
+
+  /// The exit status once read() returned kEof (128+N for death by signal N); nullopt where
+  /// the engine cannot tell.
+  virtual std::optional<int> exitCode() = 0;
+};
+
+/// What the core hands a backend at init(): Grid's instance name and the backend's own
+/// `[backend.NAME]` section of grid.ini, keys without the prefix, values as written.
+struct BackendConfig {
+  std::string instance;  // labels every sandbox so a restart finds its leftovers
+  std::map<std::string, std::string> settings;
+};
+
+class SandboxBackend {
+ public:
+  virtual ~SandboxBackend();
+
+  /// Short name ("docker"), used in logs and sandbox descriptions.
+  virtual std::string name() const = 0;
+
+  /// Reads settings and checks the engine is usable. Called once, before anything else.
+  /// An unreachable engine is kUnavailable with a message saying how to start it.
+  virtual Result<void> init(const BackendConfig& config) = 0;
+
+  /// Removes every sandbox an earlier run of this instance left behind (crash, SIGKILL);
+  /// returns the ids it removed.
+  virtual Result<std::vector<std::string>> removeLeftovers() = 0;
+
+  /// Creates and starts the sandbox and returns once processes can be started in it.
+  /// An image that is neither present nor obtainable is kImageNotFound naming the image.
+  /// On failure nothing of the sandbox may remain.
+  virtual Result<void> createSandbox(const SandboxSpec& spec) = 0;
+
+  /// Starts a process inside a running sandbox. Processes of one sandbox share its PID
+  /// namespace, so one can signal another by its in-sandbox pid.
+  virtual Result<std::unique_ptr<ProcessChannel>> startProcess(const std::string& sandbox_id,
+                                                               const ProcessSpec& spec) = 0;
+
+  /// Kills every process of the sandbox and removes all it holds. Removing an unknown or
+  /// already removed sandbox succeeds.
+  virtual Result<void> destroySandbox(const std::string& sandbox_id) = 0;
+};
+
+}  // namespace grid
