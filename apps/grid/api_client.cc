@@ -1,0 +1,82 @@
+#include "api_client.h"
+
+#include <Poco/Exception.h>
+#include <Poco/JSON/Parser.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/StreamCopier.h>
+
+namespace grid::cli {
+
+ApiClient::ApiClient(const std::string& server, std::string token, std::chrono::seconds timeout)
+    : server_(server), token_(std::move(token)), timeout_(timeout) {}
+
+Result<ApiResponse> ApiClient::call(const std::string& method, const std::string& path,
+                                    const std::string& json_body) {
+  const std::string where = server_.toString();
+  if (server_.getScheme() != "http" || server_.getHost().empty()) {
+    return fail(ErrorCode::kInvalidArgument,
+                "server URL '" + where + "' must look like http://HOST:PORT");
+  }
+  try {
+    if (!session_) {
+      session_ = std::make_unique<Poco::Net::HTTPClientSession>(server_.getHost(), server_.getPort());
+      session_->setTimeout(Poco::Timespan(timeout_.count(), 0));
+    }
+    std::string base = server_.getPath();
+    while (!base.empty() && base.back() == '/') base.pop_back();
+    Poco::Net::HTTPRequest request(method, base + path, Poco::Net::HTTPMessage::HTTP_1_1);
+    if (!token_.empty()) request.set("Authorization", "Bearer " + token_);
+    if (!json_body.empty() || method == "POST") {
+      request.setContentType("application/json");
+      request.setContentLength(static_cast<std::streamsize>(json_body.size()));
+    }
+    session_->sendRequest(request) << json_body;
+    Poco::Net::HTTPResponse response;
+    std::istream& in = session_->receiveResponse(response);
+    ApiResponse out;
+    out.status = response.getStatus();
+    out.content_type = response.getContentType();
+    Poco::StreamCopier::copyToString(in, out.body);
+    return out;
+  } catch (const Poco::TimeoutException&) {
+    session_.reset();
+    return fail(ErrorCode::kTimeout, "no answer from the Grid server at " + where + " within " +
+                                         std::to_string(timeout_.count()) + " s");
+  } catch (const Poco::Exception& e) {
+    session_.reset();
+    return fail(ErrorCode::kUnavailable, "cannot reach the Grid server at " + where + ": " +
+                                             e.displayText() +
+                                             " (is `grid serve` running? set --server or GRID_SERVER)");
+  }
+}
+
+std::string describeFailure(const ApiResponse& response) {
+  try {
+    Poco::JSON::Parser parser;
+    auto object = parser.parse(response.body).extract<Poco::JSON::Object::Ptr>();
+    if (object && object->has("error")) {
+      return object->getValue<std::string>("error") + " (HTTP " + std::to_string(response.status) + ")";
+    }
+  } catch (const std::exception&) {
+  }
+  return "HTTP " + std::to_string(response.status) + ": " + response.body.substr(0, 200);
+}
+
+Result<Poco::JSON::Object::Ptr> ApiClient::callJson(const std::string& method,
+                                                    const std::string& path,
+                                                    const std::string& json_body) {
+  auto response = call(method, path, json_body);
+  if (!response.ok()) return response.error();
+  if (response.value().status / 100 != 2) {
+    return fail(ErrorCode::kInvalidArgument, describeFailure(response.value()));
+  }
+  try {
+    Poco::JSON::Parser parser;
+    return parser.parse(response.value().body).extract<Poco::JSON::Object::Ptr>();
+  } catch (const std::exception&) {
+    return fail(ErrorCode::kInternal, "the server answered with something that is not a JSON object");
+  }
+}
+
+}  // namespace grid::cli

@@ -1,0 +1,45 @@
+// A small blocking client of Grid's HTTP API, used by `grid sandbox ...`.
+#pragma once
+
+#include <Poco/JSON/Object.h>
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/URI.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "grid/result.h"
+
+namespace grid::cli {
+
+struct ApiResponse {
+  int status = 0;
+  std::string body;
+  std::string content_type;
+};
+
+class ApiClient {
+ public:
+  /// `server` like "http://127.0.0.1:3000". `timeout` bounds each request (execs can be long).
+  ApiClient(const std::string& server, std::string token, std::chrono::seconds timeout);
+
+  /// One request; connection failures become kUnavailable naming the server.
+  Result<ApiResponse> call(const std::string& method, const std::string& path,
+                           const std::string& json_body = "");
+
+  /// `call`, then: a 2xx JSON object, or an Error carrying the server's error sentence.
+  Result<Poco::JSON::Object::Ptr> callJson(const std::string& method, const std::string& path,
+                                           const std::string& json_body = "");
+
+ private:
+  Poco::URI server_;
+  std::string token_;
+  std::chrono::seconds timeout_;
+  std::unique_ptr<Poco::Net::HTTPClientSession> session_;
+};
+
+/// The server's error sentence from an error response body, or the status line.
+std::string describeFailure(const ApiResponse& response);
+
+}  // namespace grid::cli

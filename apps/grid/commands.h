@@ -1,0 +1,12 @@
+// Subcommands of `grid`. Each registers itself on the CLI11 root and, when run, stores the
+// process exit status in `*exit_code`.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace grid::cli {
+
+void addServeCommand(CLI::App& root, int* exit_code);
+void addSandboxCommand(CLI::App& root, int* exit_code);
+
+}  // namespace grid::cli

@@ -1,0 +1,253 @@
+// `grid sandbox ...`: the command-line client of the sandbox API.
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <sstream>
+
+#include "api_client.h"
+#include "commands.h"
+
+namespace grid::cli {
+namespace {
+
+using Poco::JSON::Object;
+
+struct ClientFlags {
+  std::string server;
+  std::string token;
+  bool json = false;
+  int timeout_s = 3900;  // above the server's maximum exec timeout
+};
+
+std::string envOr(const char* name, const std::string& fallback) {
+  const char* value = std::getenv(name);
+  return value != nullptr && *value != '\0' ? value : fallback;
+}
+
+int report(const Error& error) {
+  std::cerr << "grid: " << error.message << "\n";
+  return error.code == ErrorCode::kUnavailable ? 2 : 1;
+}
+
+std::string pretty(const Poco::Dynamic::Var& value) {
+  std::ostringstream out;
+  Poco::JSON::Stringifier::stringify(value, out, 2);
+  return out.str();
+}
+
+void printRaw(const std::string& text) {
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  std::fflush(stdout);
+}
+
+std::string field(const Object::Ptr& o, const std::string& key) {
+  return o->has(key) && !o->isNull(key) ? o->get(key).convert<std::string>() : "-";
+}
+
+void addKeyValues(Object& target, const std::string& key, const std::vector<std::string>& pairs,
+                  std::string* error) {
+  if (pairs.empty()) return;
+  Object::Ptr map = new Object;
+  for (const auto& pair : pairs) {
+    const auto eq = pair.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      *error = "'" + pair + "' is not KEY=VALUE";
+      return;
+    }
+    map->set(pair.substr(0, eq), pair.substr(eq + 1));
+  }
+  target.set(key, map);
+}
+
+std::string toText(const Object& o) {
+  std::ostringstream out;
+  o.stringify(out);
+  return out.str();
+}
+
+}  // namespace
+
+void addSandboxCommand(CLI::App& root, int* exit_code) {
+  auto flags = std::make_shared<ClientFlags>();
+  CLI::App* sandbox = root.add_subcommand("sandbox", "Create, start, exec in and stop sandboxes");
+  sandbox->require_subcommand(1);
+  sandbox->add_option("--server", flags->server, "Grid server URL (default $GRID_SERVER or http://127.0.0.1:3000)");
+  sandbox->add_option("--token", flags->token, "Bearer token (default $GRID_TOKEN)");
+  sandbox->add_flag("--json", flags->json, "Print the server's JSON answer");
+  sandbox->add_option("--timeout", flags->timeout_s, "Seconds to wait for the server's answer");
+
+  const auto client = [flags] {
+    return ApiClient(flags->server.empty() ? envOr("GRID_SERVER", "http://127.0.0.1:3000") : flags->server,
+                     flags->token.empty() ? envOr("GRID_TOKEN", "") : flags->token,
+                     std::chrono::seconds(flags->timeout_s));
+  };
+
+  // create
+  struct CreateFlags {
+    std::string image;
+    std::vector<std::string> setup, env, labels;
+    double cpus = 0;
+    int64_t memory_mb = 0, pids = 0;
+    bool network = false;
+  };
+  auto cf = std::make_shared<CreateFlags>();
+  CLI::App* create = sandbox->add_subcommand("create", "Create a sandbox (not started)");
+  create->add_option("--image", cf->image, "Image (default: the server's default image)");
+  create->add_option("--setup", cf->setup, "Setup command, run at start (repeatable, joined with &&)");
+  create->add_option("--env", cf->env, "KEY=VALUE environment variable (repeatable)");
+  create->add_option("--label", cf->labels, "KEY=VALUE label (repeatable)");
+  create->add_option("--cpus", cf->cpus, "CPU limit in cores");
+  create->add_option("--memory", cf->memory_mb, "Memory limit in MiB");
+  create->add_option("--pids", cf->pids, "Process limit");
+  create->add_flag("--network", cf->network, "Give the sandbox network access");
+  create->callback([flags, cf, client, exit_code] {
+    Object body;
+    if (!cf->image.empty()) body.set("image", cf->image);
+    if (!cf->setup.empty()) {
+      Poco::JSON::Array::Ptr setup = new Poco::JSON::Array;
+      for (const auto& s : cf->setup) setup->add(s);
+      body.set("setup_commands", setup);
+    }
+    std::string error;
+    addKeyValues(body, "env", cf->env, &error);
+    addKeyValues(body, "labels", cf->labels, &error);
+    if (!error.empty()) {
+      *exit_code = report(fail(ErrorCode::kInvalidArgument, error));
+      return;
+    }
+    if (cf->cpus > 0 || cf->memory_mb > 0 || cf->pids > 0) {
+      Object::Ptr limits = new Object;
+      if (cf->cpus > 0) limits->set("cpus", cf->cpus);
+      if (cf->memory_mb > 0) limits->set("memory_mb", cf->memory_mb);
+      if (cf->pids > 0) limits->set("pids", cf->pids);
+      body.set("limits", limits);
+    }
+    if (cf->network) body.set("network", true);
+    auto c = client();
+    auto created = c.callJson("POST", "/sandboxes", toText(body));
+    if (!created.ok()) {
+      *exit_code = report(created.error());
+      return;
+    }
+    if (flags->json) {
+      std::cout << pretty(created.value()) << "\n";
+    } else {
+      std::cout << "Sandbox created with ID: " << field(created.value(), "id") << "\n";
+    }
+  });
+
+  // Commands taking just an id.
+  const auto simple = [&](const char* name, const char* help, const char* method,
+                          std::string suffix, std::string body, std::string done_message) {
+    CLI::App* cmd = sandbox->add_subcommand(name, help);
+    auto cmd_id = std::make_shared<std::string>();
+    cmd->add_option("id", *cmd_id, "Sandbox id")->required();
+    cmd->callback([=] {
+      auto c = client();
+      auto answer = c.callJson(method, "/sandboxes/" + *cmd_id + suffix, body);
+      if (!answer.ok()) {
+        *exit_code = report(answer.error());
+        return;
+      }
+      if (flags->json || done_message.empty()) {
+        std::cout << pretty(answer.value()) << "\n";
+      } else {
+        std::cout << "Sandbox " << *cmd_id << " " << done_message << "\n";
+      }
+    });
+  };
+  simple("start", "Start a sandbox: container, setup commands, session", "POST", "/start", "", "started");
+  simple("stop", "Stop a sandbox and remove its container", "POST", "/stop", "{\"remove\":true}", "stopped");
+  simple("delete", "Stop a sandbox and forget it", "DELETE", "", "", "deleted");
+  simple("inspect", "Describe a sandbox", "GET", "", "", "");
+
+  // exec
+  struct ExecFlags {
+    std::string id;
+    std::vector<std::string> command;
+    bool standalone = false;
+    double timeout = 0;
+  };
+  auto ef = std::make_shared<ExecFlags>();
+  CLI::App* exec = sandbox->add_subcommand("exec", "Run a command in the sandbox's session; exits with its status");
+  exec->add_option("id", ef->id, "Sandbox id")->required();
+  exec->add_option("command", ef->command, "Command (words are joined with spaces)")->required();
+  exec->add_flag("--standalone", ef->standalone, "Run in a fresh process instead of the session");
+  exec->add_option("--exec-timeout", ef->timeout, "Seconds before the command is interrupted");
+  exec->positionals_at_end(true);
+  exec->callback([flags, ef, client, exit_code] {
+    std::string command;
+    for (const auto& word : ef->command) command += (command.empty() ? "" : " ") + word;
+    Object body;
+    body.set("command", command);
+    if (ef->standalone) body.set("standalone", true);
+    if (ef->timeout > 0) body.set("timeout", ef->timeout);
+    auto c = client();
+    auto answer = c.callJson("POST", "/sandboxes/" + ef->id + "/exec", toText(body));
+    if (!answer.ok()) {
+      *exit_code = report(answer.error());
+      return;
+    }
+    const Object::Ptr& result = answer.value();
+    if (flags->json) {
+      std::cout << pretty(result) << "\n";
+    } else {
+      printRaw(result->optValue<std::string>("output", ""));
+      if (result->optValue<bool>("timed_out", false)) std::cerr << "grid: command timed out\n";
+      if (result->optValue<bool>("exited", false)) std::cerr << "grid: the session has ended\n";
+    }
+    const int status = result->optValue<int>("exit_code", 1);
+    *exit_code = status < 0 ? 1 : status & 0xff;
+  });
+
+  // list
+  CLI::App* list = sandbox->add_subcommand("list", "List sandboxes");
+  list->callback([flags, client, exit_code] {
+    auto c = client();
+    auto answer = c.call("GET", "/sandboxes");
+    if (!answer.ok()) {
+      *exit_code = report(answer.error());
+      return;
+    }
+    if (answer.value().status != 200) {
+      *exit_code = report(fail(ErrorCode::kInvalidArgument, describeFailure(answer.value())));
+      return;
+    }
+    Poco::JSON::Parser parser;
+    auto array = parser.parse(answer.value().body).extract<Poco::JSON::Array::Ptr>();
+    if (flags->json) {
+      std::cout << pretty(array) << "\n";
+      return;
+    }
+    std::printf("%-36s  %-9s  %-8s  %s\n", "ID", "STATUS", "COMMANDS", "IMAGE");
+    for (size_t i = 0; i < array->size(); ++i) {
+      auto o = array->getObject(static_cast<unsigned>(i));
+      std::printf("%-36s  %-9s  %-8s  %s\n", field(o, "id").c_str(), field(o, "status").c_str(),
+                  field(o, "command_count").c_str(), field(o, "image").c_str());
+    }
+  });
+
+  // trajectory
+  auto tid = std::make_shared<std::string>();
+  CLI::App* trajectory = sandbox->add_subcommand("trajectory", "Print every command run in a sandbox and its output");
+  trajectory->add_option("id", *tid, "Sandbox id")->required();
+  trajectory->callback([flags, tid, client, exit_code] {
+    auto c = client();
+    auto answer = c.call("GET", "/sandboxes/" + *tid + (flags->json ? "/trajectory" : "/trajectory/formatted"));
+    if (!answer.ok()) {
+      *exit_code = report(answer.error());
+      return;
+    }
+    if (answer.value().status != 200) {
+      *exit_code = report(fail(ErrorCode::kInvalidArgument, describeFailure(answer.value())));
+      return;
+    }
+    printRaw(answer.value().body);
+  });
+}
+
+}  // namespace grid::cli

@@ -1,0 +1,125 @@
+// `grid serve`: load the configured backend plugin, clean up after an earlier run, serve the
+// API until SIGINT/SIGTERM, then remove every sandbox before exiting.
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <iostream>
+#include <memory>
+
+#include "api_server.h"
+#include "commands.h"
+#include "plugin_loader.h"
+#include "sandbox_manager.h"
+#include "server_config.h"
+
+namespace grid::cli {
+namespace {
+
+struct ServeFlags {
+  std::string config_file;
+  std::map<std::string, std::string> overrides;
+  int port = -1;
+  std::string bind;
+  int max_sandboxes = -1;
+  std::string backend;
+  std::string log_level;
+  std::string instance;
+};
+
+int fatal(const std::string& message) {
+  std::cerr << "grid serve: " << message << "\n";
+  return 1;
+}
+
+int waitForTerminationSignal() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGQUIT);
+  int received = 0;
+  sigwait(&signals, &received);
+  return received;
+}
+
+int runServe(const ServeFlags& flags) {
+  ConfigSources sources;
+  if (!flags.config_file.empty()) sources.file = flags.config_file;
+  sources.environment = processEnvironment();
+  if (flags.port >= 0) sources.flags["server.port"] = std::to_string(flags.port);
+  if (!flags.bind.empty()) sources.flags["server.bind"] = flags.bind;
+  if (flags.max_sandboxes >= 0) {
+    sources.flags["server.max_running_sandboxes"] = std::to_string(flags.max_sandboxes);
+  }
+  if (!flags.backend.empty()) sources.flags["backend"] = flags.backend;
+  if (!flags.log_level.empty()) sources.flags["log_level"] = flags.log_level;
+  if (!flags.instance.empty()) sources.flags["instance"] = flags.instance;
+
+  auto loaded = loadServerConfig(sources);
+  if (!loaded.ok()) return fatal(loaded.error().message);
+  const ServerConfig& config = loaded.value();
+  spdlog::set_level(spdlog::level::from_str(config.log_level));
+
+  auto plugin = loadBackendPlugin(config.pluginPath(config.backend));
+  if (!plugin.ok()) return fatal("backend '" + config.backend + "': " + plugin.error().message);
+  std::unique_ptr<SandboxBackend> backend = std::move(plugin.value());
+  if (auto ready = backend->init(BackendConfig{config.instance, config.backendOwnSettings(config.backend)}); !ready.ok()) {
+    return fatal("backend '" + config.backend + "': " + ready.error().message);
+  }
+  auto leftovers = backend->removeLeftovers();
+  if (!leftovers.ok()) return fatal("backend '" + config.backend + "': removing leftovers: " + leftovers.error().message);
+  for (const auto& id : leftovers.value()) {
+    spdlog::warn("removed sandbox {} left behind by an earlier run of instance '{}'", id, config.instance);
+  }
+
+  ManagerOptions manager_options;
+  manager_options.backend_name = config.backend;
+  manager_options.max_running_sandboxes = config.max_running_sandboxes;
+  manager_options.max_sandboxes = config.max_sandboxes;
+  manager_options.start_wait_timeout = config.start_wait_timeout;
+  manager_options.default_image = config.defaultImage();
+  manager_options.default_limits = config.default_limits;
+  manager_options.default_exec_timeout = config.default_exec_timeout;
+  manager_options.max_exec_timeout = config.max_exec_timeout;
+  manager_options.max_output_bytes = config.max_output_bytes;
+  auto manager = std::make_unique<SandboxManager>(*backend, manager_options);
+
+  ApiServerOptions server_options;
+  server_options.bind = config.bind;
+  server_options.port = config.port;
+  server_options.threads = config.httpThreads();
+  server_options.max_body_bytes = config.max_body_bytes;
+  server_options.request_limits.max_command_bytes = config.max_command_bytes;
+  ApiServer server(*manager, server_options);
+  if (auto listening = server.start(); !listening.ok()) return fatal(listening.error().message);
+  spdlog::info("grid serve: listening on http://{}:{} (backend {}, instance {}, max running {}, "
+               "default image {})", config.bind, server.port(), config.backend, config.instance,
+               config.max_running_sandboxes, manager_options.default_image);
+
+  const int signal = waitForTerminationSignal();
+  spdlog::info("grid serve: signal {} received; removing all sandboxes", signal);
+  // Sandboxes go first: killing them ends in-flight execs, so the server then stops promptly.
+  manager->shutdown();
+  server.stop();
+  manager.reset();
+  backend.reset();
+  spdlog::info("grid serve: stopped");
+  return 0;
+}
+
+}  // namespace
+
+void addServeCommand(CLI::App& root, int* exit_code) {
+  auto flags = std::make_shared<ServeFlags>();
+  CLI::App* serve = root.add_subcommand("serve", "Serve the sandbox API over HTTP");
+  serve->add_option("--config", flags->config_file, "Config file (default ./grid.ini, then /etc/grid/grid.ini)");
+  serve->add_option("--port", flags->port, "TCP port (default 3000)");
+  serve->add_option("--bind", flags->bind, "Address to bind (default 127.0.0.1)");
+  serve->add_option("--max-sandboxes", flags->max_sandboxes, "Maximum running sandboxes (default 10)");
+  serve->add_option("--backend", flags->backend, "Backend plugin: docker, podman, local-namespace, ...");
+  serve->add_option("--log-level", flags->log_level, "trace, debug, info, warn, error");
+  serve->add_option("--instance", flags->instance, "Instance name labelling this server's sandboxes");
+  serve->callback([flags, exit_code] { *exit_code = runServe(*flags); });
+}
+
+}  // namespace grid::cli

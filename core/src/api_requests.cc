@@ -1,0 +1,209 @@
+#include "api_requests.h"
+
+#include <Poco/Exception.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+
+#include <cmath>
+
+namespace grid {
+namespace {
+
+using Poco::JSON::Object;
+using Poco::Dynamic::Var;
+
+Error invalid(const std::string& message) { return fail(ErrorCode::kInvalidArgument, message); }
+
+// An empty body counts as `{}` so clients may POST without one.
+Result<Object::Ptr> parseObject(std::string_view body) {
+  if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) return Object::Ptr(new Object);
+  try {
+    Poco::JSON::Parser parser;
+    Var parsed = parser.parse(std::string(body));
+    if (parsed.type() != typeid(Object::Ptr)) return invalid("request body must be a JSON object");
+    return parsed.extract<Object::Ptr>();
+  } catch (const Poco::Exception& e) {
+    return invalid("request body is not valid JSON: " + e.message());
+  } catch (const std::exception& e) {
+    return invalid(std::string("request body is not valid JSON: ") + e.what());
+  }
+}
+
+bool isNull(const Object& o, const std::string& key) { return !o.has(key) || o.isNull(key); }
+
+Result<std::optional<std::string>> optionalString(const Object& o, const std::string& key) {
+  if (isNull(o, key)) return std::optional<std::string>();
+  Var v = o.get(key);
+  if (!v.isString()) return invalid("'" + key + "' must be a string");
+  return std::optional<std::string>(v.extract<std::string>());
+}
+
+Result<std::optional<bool>> optionalBool(const Object& o, const std::string& key) {
+  if (isNull(o, key)) return std::optional<bool>();
+  Var v = o.get(key);
+  if (v.type() != typeid(bool)) return invalid("'" + key + "' must be true or false");
+  return std::optional<bool>(v.extract<bool>());
+}
+
+Result<std::optional<double>> optionalNumber(const Object& o, const std::string& key) {
+  if (isNull(o, key)) return std::optional<double>();
+  Var v = o.get(key);
+  if (!v.isNumeric() || v.type() == typeid(bool)) return invalid("'" + key + "' must be a number");
+  const double d = v.convert<double>();
+  if (!std::isfinite(d)) return invalid("'" + key + "' must be a finite number");
+  return std::optional<double>(d);
+}
+
+Result<std::map<std::string, std::string>> stringMap(const Object& o, const std::string& key,
+                                                     size_t max_entries) {
+  std::map<std::string, std::string> out;
+  if (isNull(o, key)) return out;
+  Object::Ptr map = o.getObject(key);
+  if (!map) return invalid("'" + key + "' must be an object of strings");
+  if (map->size() > max_entries) {
+    return invalid("'" + key + "' has more than " + std::to_string(max_entries) + " entries");
+  }
+  for (const auto& [name, value] : *map) {
+    if (!value.isString()) return invalid("'" + key + "." + name + "' must be a string");
+    if (name.empty()) return invalid("'" + key + "' has an empty name");
+    out[name] = value.extract<std::string>();
+  }
+  return out;
+}
+
+Result<void> checkCommand(const std::string& command, const std::string& field,
+                          const RequestLimits& limits) {
+  if (command.size() > limits.max_command_bytes) {
+    return invalid("'" + field + "' is longer than " + std::to_string(limits.max_command_bytes) +
+                   " bytes");
+  }
+  if (command.find('\0') != std::string::npos) {
+    return invalid("'" + field + "' must not contain NUL characters");
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<CreateRequest> parseCreateRequest(std::string_view body, const RequestLimits& limits) {
+  auto parsed = parseObject(body);
+  if (!parsed.ok()) return parsed.error();
+  const Object& o = *parsed.value();
+  CreateRequest request;
+  try {
+    auto image = optionalString(o, "image");
+    if (!image.ok()) return image.error();
+    if (image.value()) {
+      if (image.value()->empty()) return invalid("'image' must not be empty");
+      request.image = image.value();
+    }
+    if (!isNull(o, "setup_commands")) {
+      auto list = o.getArray("setup_commands");
+      if (!list) return invalid("'setup_commands' must be an array of strings");
+      if (list->size() > limits.max_setup_commands) {
+        return invalid("'setup_commands' has more than " + std::to_string(limits.max_setup_commands) + " entries");
+      }
+      for (size_t i = 0; i < list->size(); ++i) {
+        Var v = list->get(i);
+        if (!v.isString()) return invalid("'setup_commands[" + std::to_string(i) + "]' must be a string");
+        std::string command = v.extract<std::string>();
+        if (auto ok = checkCommand(command, "setup_commands", limits); !ok.ok()) return ok.error();
+        request.setup_commands.push_back(std::move(command));
+      }
+    }
+    if (!isNull(o, "limits")) {
+      Object::Ptr limits_obj = o.getObject("limits");
+      if (!limits_obj) return invalid("'limits' must be an object");
+      ResourceLimits resource;
+      for (const auto& [name, value] : *limits_obj) {
+        if (name != "cpus" && name != "memory_mb" && name != "pids") {
+          return invalid("unknown limit '" + name + "' (known: cpus, memory_mb, pids)");
+        }
+      }
+      auto cpus = optionalNumber(*limits_obj, "cpus");
+      auto memory = optionalNumber(*limits_obj, "memory_mb");
+      auto pids = optionalNumber(*limits_obj, "pids");
+      if (!cpus.ok()) return invalid("limits." + cpus.error().message);
+      if (!memory.ok()) return invalid("limits." + memory.error().message);
+      if (!pids.ok()) return invalid("limits." + pids.error().message);
+      if (cpus.value()) {
+        if (*cpus.value() <= 0 || *cpus.value() > 1024) return invalid("'limits.cpus' must be in (0, 1024]");
+        resource.cpus = *cpus.value();
+      }
+      if (memory.value()) {
+        if (*memory.value() < 6 || *memory.value() > (1 << 24)) {
+          return invalid("'limits.memory_mb' must be between 6 and 16777216");
+        }
+        resource.memory_mb = static_cast<int64_t>(*memory.value());
+      }
+      if (pids.value()) {
+        if (*pids.value() < 1 || *pids.value() > (1 << 22)) {
+          return invalid("'limits.pids' must be between 1 and 4194304");
+        }
+        resource.pids = static_cast<int64_t>(*pids.value());
+      }
+      request.limits = resource;
+    }
+    auto network = optionalBool(o, "network");
+    if (!network.ok()) return network.error();
+    request.network = network.value().value_or(false);
+    auto env = stringMap(o, "env", limits.max_map_entries);
+    if (!env.ok()) return env.error();
+    for (const auto& [name, value] : env.value()) {
+      if (name.find('=') != std::string::npos || name.find('\0') != std::string::npos ||
+          value.find('\0') != std::string::npos) {
+        return invalid("'env." + name + "' is not a valid environment variable");
+      }
+    }
+    request.env = std::move(env.value());
+    auto labels = stringMap(o, "labels", limits.max_map_entries);
+    if (!labels.ok()) return labels.error();
+    for (const auto& [name, value] : labels.value()) {
+      if (name.rfind("grid.", 0) == 0) return invalid("label '" + name + "' uses the reserved prefix 'grid.'");
+    }
+    request.labels = std::move(labels.value());
+  } catch (const Poco::Exception& e) {
+    return invalid("invalid request: " + e.message());
+  }
+  return request;
+}
+
+Result<ExecRequest> parseExecRequest(std::string_view body, const RequestLimits& limits) {
+  auto parsed = parseObject(body);
+  if (!parsed.ok()) return parsed.error();
+  const Object& o = *parsed.value();
+  ExecRequest request;
+  try {
+    if (isNull(o, "command")) return invalid("'command' is required");
+    auto command = optionalString(o, "command");
+    if (!command.ok()) return command.error();
+    request.command = *command.value();
+    if (auto ok = checkCommand(request.command, "command", limits); !ok.ok()) return ok.error();
+    auto standalone = optionalBool(o, "standalone");
+    if (!standalone.ok()) return standalone.error();
+    request.standalone = standalone.value().value_or(false);
+    auto timeout = optionalNumber(o, "timeout");
+    if (!timeout.ok()) return timeout.error();
+    if (timeout.value()) {
+      if (*timeout.value() <= 0 || *timeout.value() > 1e7) {
+        return invalid("'timeout' must be a positive number of seconds");
+      }
+      request.timeout = std::chrono::milliseconds(static_cast<int64_t>(*timeout.value() * 1000));
+    }
+  } catch (const Poco::Exception& e) {
+    return invalid("invalid request: " + e.message());
+  }
+  return request;
+}
+
+Result<StopRequest> parseStopRequest(std::string_view body) {
+  auto parsed = parseObject(body);
+  if (!parsed.ok()) return parsed.error();
+  StopRequest request;
+  auto remove = optionalBool(*parsed.value(), "remove");
+  if (!remove.ok()) return remove.error();
+  request.remove = remove.value().value_or(true);
+  return request;
+}
+
+}  // namespace grid

@@ -1,0 +1,48 @@
+// The HTTP API: a Poco HTTPServer routing /sandboxes... to the SandboxManager. JSON in, JSON
+// out; every error is a JSON body {"error", "code"} with a 4xx/5xx status.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "api_requests.h"
+#include "grid/result.h"
+#include "sandbox_manager.h"
+
+namespace Poco::Net {
+class HTTPServer;
+}
+namespace Poco {
+class ThreadPool;
+}
+
+namespace grid {
+
+struct ApiServerOptions {
+  std::string bind = "127.0.0.1";
+  int port = 3000;  // 0: any free port (see port())
+  size_t threads = 52;
+  size_t max_body_bytes = 1 << 20;
+  RequestLimits request_limits;
+};
+
+class ApiServer {
+ public:
+  ApiServer(SandboxManager& manager, ApiServerOptions options);
+  ~ApiServer();
+
+  /// Binds and starts serving. Fails when the address cannot be bound.
+  Result<void> start();
+  /// Stops accepting and waits for in-flight requests.
+  void stop();
+  int port() const { return port_; }
+
+ private:
+  SandboxManager& manager_;
+  ApiServerOptions options_;
+  std::unique_ptr<Poco::ThreadPool> threads_;
+  std::unique_ptr<Poco::Net::HTTPServer> server_;
+  int port_ = 0;
+};
+
+}  // namespace grid

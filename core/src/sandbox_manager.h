@@ -1,0 +1,82 @@
+// The registry of sandboxes and their lifecycle: create, start (under the FIFO running limit),
+// exec (serialized per sandbox, parallel across sandboxes), stop, shutdown.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "exec_result.h"
+#include "fifo_semaphore.h"
+#include "grid/sandbox_backend.h"
+#include "sandbox.h"
+
+namespace grid {
+
+struct ManagerOptions {
+  std::string backend_name;
+  size_t max_running_sandboxes = 10;
+  size_t max_sandboxes = 1000;
+  std::chrono::milliseconds start_wait_timeout{600000};
+  std::string default_image = "ubuntu:latest";
+  ResourceLimits default_limits;
+  std::chrono::milliseconds default_exec_timeout{30000};
+  std::chrono::milliseconds max_exec_timeout{3600000};
+  size_t max_output_bytes = 1 << 20;
+};
+
+struct CreateRequest {
+  std::optional<std::string> image;
+  std::vector<std::string> setup_commands;
+  std::optional<ResourceLimits> limits;
+  bool network = false;
+  std::map<std::string, std::string> env;
+  std::map<std::string, std::string> labels;
+};
+
+class SandboxManager {
+ public:
+  SandboxManager(SandboxBackend& backend, ManagerOptions options);
+  ~SandboxManager();
+  SandboxManager(const SandboxManager&) = delete;
+  SandboxManager& operator=(const SandboxManager&) = delete;
+
+  Result<std::shared_ptr<Sandbox>> create(CreateRequest request);
+
+  /// Waits for a slot, creates the container, runs the setup commands and opens the session.
+  /// When setup fails, `setup_result` receives its output and status.
+  Result<void> start(const std::string& id, std::optional<ExecResult>* setup_result = nullptr);
+
+  Result<ExecResult> exec(const std::string& id, const std::string& command, bool standalone,
+                          std::optional<std::chrono::milliseconds> timeout);
+
+  /// Stops the sandbox, removes its container and frees its slot; `remove` also forgets it.
+  Result<void> stop(const std::string& id, bool remove);
+
+  Result<std::shared_ptr<Sandbox>> find(const std::string& id) const;
+  std::vector<std::shared_ptr<Sandbox>> all() const;
+
+  /// Stops every sandbox (in parallel) and refuses new work. Idempotent.
+  void shutdown();
+
+  size_t runningSlotsInUse() const;
+  size_t startsWaiting() const { return slots_.waiting(); }
+  const ManagerOptions& options() const { return options_; }
+
+ private:
+  void setStatus(Sandbox& sandbox, SandboxStatus status, std::string error = {});
+  void teardown(Sandbox& sandbox);
+
+  SandboxBackend& backend_;
+  const ManagerOptions options_;
+  FifoSemaphore slots_;
+  std::atomic<bool> shutting_down_{false};
+  mutable std::mutex registry_mutex_;
+  std::map<std::string, std::shared_ptr<Sandbox>> sandboxes_;
+};
+
+}  // namespace grid

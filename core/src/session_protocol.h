@@ -1,0 +1,65 @@
+// The wire protocol between the core and the session shell, kept pure (no I/O) so it can be
+// unit-tested and fuzzed. The shell is `bash -i` reading stdin: each exec sends the command as
+// one `eval $'...'` line followed by a separate marker line. A separate line matters: an
+// interrupt (SIGINT) aborts the current line only, so the marker line still runs and reports.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace grid {
+
+/// Quotes `text` as a bash ANSI-C string ($'...') that fits on one line.
+std::string quoteAnsiC(std::string_view text);
+
+/// The bytes to send to run `command` in the session: its output (stderr merged) goes to
+/// stdout, its stdin is /dev/null, and then "<token>:done:<status>\n" is printed.
+std::string sessionExecScript(std::string_view command, std::string_view token);
+
+/// Sent once at session start: quiet prompts, no history, the exit trap, then
+/// "<token>:ready:<pid>:<pgid>\n".
+std::string sessionInitScript(std::string_view token);
+
+/// Keeps the head and the tail of a byte stream within a fixed budget.
+class CappedOutput {
+ public:
+  explicit CappedOutput(size_t max_bytes) : max_bytes_(max_bytes) {}
+  void append(std::string_view data);
+  bool truncated() const { return dropped_ > 0; }
+  size_t totalBytes() const { return head_.size() + tail_.size() + dropped_; }
+  /// The kept bytes; where some were dropped, a notice stands between head and tail.
+  std::string str() const;
+
+ private:
+  size_t max_bytes_;
+  std::string head_;
+  std::string tail_;  // ring-like: trimmed from the front when it grows past its half
+  size_t dropped_ = 0;
+};
+
+/// Finds protocol markers ("<token>:<kind>:<fields>\n") in the shell's output stream and
+/// hands everything else on as command output, also when a marker is split across reads.
+class MarkerScanner {
+ public:
+  struct Marker {
+    std::string kind;    // "ready", "done" or "exit"
+    std::string fields;  // what follows "<kind>:" up to the newline
+  };
+
+  explicit MarkerScanner(std::string token);
+
+  /// Feeds bytes. Output before a marker is appended to `output`. Returns the first complete
+  /// marker; bytes after it stay buffered for the next call.
+  std::optional<Marker> feed(std::string_view data, std::string& output);
+
+  /// Output held back because it might begin a marker; call at end of stream.
+  std::string flush();
+
+ private:
+  std::string prefix_;  // "<token>:"
+  std::string pending_;
+};
+
+}  // namespace grid
