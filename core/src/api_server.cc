@@ -105,6 +105,9 @@ class ApiRequestHandler : public HTTPRequestHandler {
       return std::nullopt;
     }
     std::string body;
+    // Without a length or chunked encoding a request has no body (reading would wait for the
+    // client to close).
+    if (!request.hasContentLength() && !request.getChunkedTransferEncoding()) return body;
     char buf[8192];
     std::istream& in = request.stream();
     while (in) {
