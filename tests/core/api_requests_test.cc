@@ -1,0 +1,80 @@
+#include "api_requests.h"
+
+#include <gtest/gtest.h>
+
+namespace grid {
+namespace {
+
+RequestLimits limits() { return RequestLimits{}; }
+
+TEST(CreateRequestTest, FullRequest) {
+  auto r = parseCreateRequest(
+      R"({"image":"debian:12","setup_commands":["a","b"],"limits":{"cpus":1.5,"memory_mb":256,"pids":64},
+          "network":true,"env":{"K":"V"},"labels":{"team":"rl"}})",
+      limits());
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(*r.value().image, "debian:12");
+  EXPECT_EQ(r.value().setup_commands.size(), 2u);
+  EXPECT_DOUBLE_EQ(r.value().limits->cpus, 1.5);
+  EXPECT_EQ(r.value().limits->memory_mb, 256);
+  EXPECT_EQ(r.value().limits->pids, 64);
+  EXPECT_TRUE(r.value().network);
+  EXPECT_EQ(r.value().env.at("K"), "V");
+  EXPECT_EQ(r.value().labels.at("team"), "rl");
+}
+
+TEST(CreateRequestTest, EmptyBodyMeansDefaults) {
+  auto r = parseCreateRequest("", limits());
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r.value().image);
+  EXPECT_FALSE(r.value().network);
+}
+
+TEST(CreateRequestTest, WrongTypesAreNamed) {
+  const std::pair<const char*, const char*> cases[] = {
+      {R"({"image":5})", "'image'"},
+      {R"({"image":""})", "'image'"},
+      {R"({"setup_commands":"ls"})", "'setup_commands'"},
+      {R"({"setup_commands":[1]})", "setup_commands[0]"},
+      {R"({"limits":{"memory_mb":"big"}})", "memory_mb"},
+      {R"({"limits":{"cpus":-1}})", "limits.cpus"},
+      {R"({"limits":{"disk":1}})", "disk"},
+      {R"({"network":"yes"})", "'network'"},
+      {R"({"env":{"A":1}})", "env.A"},
+      {R"({"labels":{"grid.instance":"x"}})", "reserved"},
+      {R"([1,2])", "JSON object"},
+      {R"({"image": )", "not valid JSON"},
+  };
+  for (const auto& [body, needle] : cases) {
+    auto r = parseCreateRequest(body, limits());
+    ASSERT_FALSE(r.ok()) << body;
+    EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
+    EXPECT_NE(r.error().message.find(needle), std::string::npos) << body << " -> " << r.error().message;
+  }
+}
+
+TEST(ExecRequestTest, ParsesAndValidates) {
+  auto ok = parseExecRequest(R"({"command":"ls -la","standalone":true,"timeout":1.5})", limits());
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(ok.value().command, "ls -la");
+  EXPECT_TRUE(ok.value().standalone);
+  EXPECT_EQ(ok.value().timeout, std::chrono::milliseconds(1500));
+  EXPECT_FALSE(parseExecRequest("{}", limits()).ok());
+  EXPECT_FALSE(parseExecRequest(R"({"command":null})", limits()).ok());
+  EXPECT_FALSE(parseExecRequest(R"({"command":["ls"]})", limits()).ok());
+  EXPECT_FALSE(parseExecRequest(R"({"command":"x","timeout":0})", limits()).ok());
+  EXPECT_FALSE(parseExecRequest(R"({"command":"x","timeout":"5"})", limits()).ok());
+  EXPECT_FALSE(parseExecRequest(R"({"command":"a\u0000b"})", limits()).ok());
+  RequestLimits small;
+  small.max_command_bytes = 4;
+  EXPECT_FALSE(parseExecRequest(R"({"command":"12345"})", small).ok());
+}
+
+TEST(StopRequestTest, RemoveDefaultsToTrue) {
+  EXPECT_TRUE(parseStopRequest("").value().remove);
+  EXPECT_FALSE(parseStopRequest(R"({"remove":false})").value().remove);
+  EXPECT_FALSE(parseStopRequest(R"({"remove":1})").ok());
+}
+
+}  // namespace
+}  // namespace grid

@@ -1,0 +1,102 @@
+#include "server_config.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <fstream>
+
+namespace grid {
+namespace {
+
+class ServerConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char dir[] = "/tmp/grid-config-XXXXXX";
+    ASSERT_NE(mkdtemp(dir), nullptr);
+    dir_ = dir;
+  }
+  void TearDown() override { std::remove(file_.c_str()); rmdir(dir_.c_str()); }
+  std::string write(const std::string& text) {
+    file_ = dir_ + "/grid.ini";
+    std::ofstream(file_) << text;
+    return file_;
+  }
+  std::string dir_, file_;
+};
+
+TEST_F(ServerConfigTest, BuiltInDefaults) {
+  ConfigSources sources;
+  sources.file = write("");
+  auto config = loadServerConfig(sources);
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  EXPECT_EQ(config.value().bind, "127.0.0.1");
+  EXPECT_EQ(config.value().port, 3000);
+  EXPECT_EQ(config.value().max_running_sandboxes, 10u);
+  EXPECT_EQ(config.value().max_output_bytes, 1u << 20);
+}
+
+TEST_F(ServerConfigTest, FileThenEnvironmentThenFlags) {
+  ConfigSources sources;
+  sources.file = write(
+      "backend = podman\n[server]\nport = 4000\nbind = 0.0.0.0\nmax_running_sandboxes = 3\n"
+      "[exec]\ndefault_timeout = 2.5\n[backend.podman]\nsocket = /x.sock\n");
+  auto from_file = loadServerConfig(sources);
+  ASSERT_TRUE(from_file.ok()) << from_file.error().message;
+  EXPECT_EQ(from_file.value().backend, "podman");
+  EXPECT_EQ(from_file.value().port, 4000);
+  EXPECT_EQ(from_file.value().default_exec_timeout, std::chrono::milliseconds(2500));
+  EXPECT_EQ(from_file.value().settingsOf("podman").at("socket"), "/x.sock");
+
+  sources.environment = {{"GRID_SERVER_PORT", "5000"}, {"GRID_BACKEND_PODMAN_SOCKET", "/env.sock"},
+                         {"GRID_SERVER_MAX_RUNNING_SANDBOXES", "7"}};
+  auto from_env = loadServerConfig(sources);
+  ASSERT_TRUE(from_env.ok());
+  EXPECT_EQ(from_env.value().port, 5000);
+  EXPECT_EQ(from_env.value().max_running_sandboxes, 7u);
+  EXPECT_EQ(from_env.value().settingsOf("podman").at("socket"), "/env.sock");
+
+  sources.flags = {{"server.port", "6000"}, {"backend", "podman"}};
+  auto from_flags = loadServerConfig(sources);
+  ASSERT_TRUE(from_flags.ok());
+  EXPECT_EQ(from_flags.value().port, 6000);
+  EXPECT_EQ(from_flags.value().max_running_sandboxes, 7u);
+  EXPECT_EQ(from_flags.value().bind, "0.0.0.0");
+}
+
+TEST_F(ServerConfigTest, InvalidValuesAreNamed) {
+  ConfigSources sources;
+  sources.file = write("[server]\nport = abc\nmax_running_sandboxes = 0\n");
+  auto config = loadServerConfig(sources);
+  ASSERT_FALSE(config.ok());
+  EXPECT_NE(config.error().message.find("server.port = 'abc'"), std::string::npos);
+  EXPECT_NE(config.error().message.find("server.max_running_sandboxes"), std::string::npos);
+}
+
+TEST_F(ServerConfigTest, MissingFileIsAClearError) {
+  ConfigSources sources;
+  sources.file = dir_ + "/absent.ini";
+  auto config = loadServerConfig(sources);
+  ASSERT_FALSE(config.ok());
+  EXPECT_NE(config.error().message.find("absent.ini"), std::string::npos);
+}
+
+TEST_F(ServerConfigTest, BackendOwnSettingsExcludeCoreKeys) {
+  ConfigSources sources;
+  sources.file = write("[backend.docker]\nsocket = /s\nplugin = /p.so\ndefault_image = img\n");
+  auto config = loadServerConfig(sources);
+  ASSERT_TRUE(config.ok());
+  const auto own = config.value().backendOwnSettings("docker");
+  EXPECT_EQ(own.size(), 1u);
+  EXPECT_EQ(config.value().pluginPath("docker"), "/p.so");
+  EXPECT_EQ(config.value().defaultImage(), "img");
+}
+
+TEST(EnvironmentNameTest, MapsKeysToVariables) {
+  EXPECT_EQ(environmentNameFor("server.port"), "GRID_SERVER_PORT");
+  EXPECT_EQ(environmentNameFor("backend"), "GRID_BACKEND");
+  EXPECT_EQ(environmentNameFor("backend.local-namespace.images_dir"),
+            "GRID_BACKEND_LOCAL_NAMESPACE_IMAGES_DIR");
+}
+
+}  // namespace
+}  // namespace grid
