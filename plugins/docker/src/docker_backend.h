@@ -1,0 +1,53 @@
+// DockerBackend: sandboxes as Docker Engine containers, processes as attached execs.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "grid/engine/engine_client.h"
+#include "grid/sandbox_backend.h"
+
+namespace grid::docker {
+
+/// Settings of [backend.docker], validated by init().
+struct DockerSettings {
+  std::string socket = "/var/run/docker.sock";
+  std::string api_version;  // empty: negotiate min(engine, kMaxApiVersion)
+  std::chrono::seconds pull_timeout{300};
+};
+
+inline constexpr char kMaxApiVersion[] = "1.41";
+
+/// Parses the [backend.docker] section; unknown keys and bad values are kInvalidArgument.
+Result<DockerSettings> parseSettings(const std::map<std::string, std::string>& settings);
+
+class DockerBackend : public SandboxBackend {
+ public:
+  DockerBackend() = default;  // no work here: see init()
+
+  std::string name() const override { return "docker"; }
+  Result<void> init(const BackendConfig& config) override;
+  Result<std::vector<std::string>> removeLeftovers() override;
+  Result<void> createSandbox(const SandboxSpec& spec) override;
+  Result<std::unique_ptr<ProcessChannel>> startProcess(const std::string& sandbox_id,
+                                                       const ProcessSpec& spec) override;
+  Result<void> destroySandbox(const std::string& sandbox_id) override;
+
+ private:
+  Result<void> ensureImage(const std::string& image);
+  Result<void> pullImage(const std::string& image);
+  Result<void> createAndStart(const SandboxSpec& spec, bool use_init);
+  Result<void> removeContainer(const std::string& name_or_id);
+
+  std::string instance_;
+  DockerSettings settings_;
+  std::shared_ptr<engine::EngineClient> client_;
+  // Cleared if the engine turns out to have no docker-init; then sandboxes run without it.
+  std::atomic<bool> use_init_{true};
+};
+
+}  // namespace grid::docker

@@ -1,0 +1,61 @@
+// Processes started through the engine's exec API: create, hijacked start, and the
+// ProcessChannel that reads the multiplexed stream.
+#pragma once
+
+#include <Poco/Net/StreamSocket.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "grid/engine/engine_client.h"
+#include "grid/engine/frame_demuxer.h"
+#include "grid/sandbox_backend.h"
+
+namespace grid::engine {
+
+struct ExecOptions {
+  std::vector<std::string> argv;
+  bool attach_stdin = false;
+  std::vector<std::string> env;  // "KEY=VALUE", added to the container's
+  std::string working_dir;       // empty: the container's
+};
+
+/// A running exec's streams. Never throws; one thread at a time (ProcessChannel contract).
+class ExecChannel : public ProcessChannel {
+ public:
+  ExecChannel(std::shared_ptr<EngineClient> client, std::string exec_id, HijackedStream stream,
+              bool stdin_attached);
+  ~ExecChannel() override;
+
+  Result<void> write(std::string_view data) override;
+  void closeStdin() override;
+  Result<ReadResult> read(Clock::time_point deadline) override;
+  std::optional<int> exitCode() override;
+
+  const std::string& execId() const { return exec_id_; }
+
+ private:
+  Result<void> receiveSome(Clock::time_point deadline, bool* got_data);
+  std::string describe(const char* what) const;
+
+  std::shared_ptr<EngineClient> client_;
+  const std::string exec_id_;
+  Poco::Net::StreamSocket socket_;
+  FrameDemuxer demuxer_;
+  std::vector<char> read_buffer_;
+  const bool stdin_attached_;
+  bool stdin_closed_ = false;
+  bool eof_ = false;
+  std::optional<int> exit_code_;
+};
+
+/// POST /containers/{container}/exec, then the hijacked POST /exec/{id}/start. Errors keep
+/// the engine's kind: unknown container kNotFound, stopped container kConflict.
+Result<std::unique_ptr<ExecChannel>> startExec(const std::shared_ptr<EngineClient>& client,
+                                               const std::string& container,
+                                               const ExecOptions& options);
+
+}  // namespace grid::engine

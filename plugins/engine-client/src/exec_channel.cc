@@ -1,0 +1,199 @@
+#include "grid/engine/exec_channel.h"
+
+#include <Poco/Exception.h>
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/Net/NetException.h>
+#include <Poco/Timespan.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <thread>
+#include <utility>
+
+namespace grid::engine {
+
+namespace {
+
+constexpr std::size_t kReadChunk = 64 * 1024;
+constexpr std::size_t kMergeLimit = 64 * 1024;
+
+// The attach stream can end a moment before the engine records the exit status, so
+// exitCode() polls /exec/{id}/json for a bounded time.
+constexpr auto kExitStatusWait = std::chrono::seconds(5);
+constexpr auto kExitStatusPoll = std::chrono::milliseconds(5);
+
+Poco::JSON::Array::Ptr toArray(const std::vector<std::string>& items) {
+  Poco::JSON::Array::Ptr array = new Poco::JSON::Array;
+  for (const auto& item : items) array->add(item);
+  return array;
+}
+
+}  // namespace
+
+ExecChannel::ExecChannel(std::shared_ptr<EngineClient> client, std::string exec_id,
+                         HijackedStream stream, bool stdin_attached)
+    : client_(std::move(client)),
+      exec_id_(std::move(exec_id)),
+      socket_(stream.socket),
+      stdin_attached_(stdin_attached) {
+  demuxer_.feed(stream.buffered);
+}
+
+ExecChannel::~ExecChannel() {
+  try {
+    socket_.close();
+  } catch (const Poco::Exception&) {
+    // Closing a dead connection has nothing left to report.
+  }
+}
+
+std::string ExecChannel::describe(const char* what) const {
+  return client_->endpoint().product + ": exec " + exec_id_ + ": " + what;
+}
+
+Result<void> ExecChannel::write(std::string_view data) {
+  if (!stdin_attached_) {
+    return fail(ErrorCode::kInvalidArgument, describe("stdin is not attached"));
+  }
+  if (stdin_closed_) return fail(ErrorCode::kConflict, describe("stdin is already closed"));
+  try {
+    while (!data.empty()) {
+      // MSG_NOSIGNAL: a process that exited must give an error, not SIGPIPE the server.
+      const int sent = socket_.sendBytes(data.data(), static_cast<int>(data.size()), MSG_NOSIGNAL);
+      if (sent <= 0) return fail(ErrorCode::kInternal, describe("stdin connection closed"));
+      data.remove_prefix(static_cast<std::size_t>(sent));
+    }
+    return {};
+  } catch (const Poco::TimeoutException&) {
+    return fail(ErrorCode::kTimeout, describe("writing stdin timed out"));
+  } catch (const Poco::Exception& e) {
+    return fail(ErrorCode::kInternal, describe("writing stdin: ") + e.displayText());
+  }
+}
+
+void ExecChannel::closeStdin() {
+  if (stdin_closed_) return;
+  stdin_closed_ = true;
+  try {
+    // Half-close: the engine closes the process's stdin and keeps streaming its output.
+    socket_.shutdownSend();
+  } catch (const Poco::Exception&) {
+    // The connection is gone already; read() will report EOF.
+  }
+}
+
+Result<void> ExecChannel::receiveSome(Clock::time_point deadline, bool* got_data) {
+  *got_data = false;
+  try {
+    const auto remaining = std::max(Clock::duration::zero(), deadline - Clock::now());
+    const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(remaining);
+    if (!socket_.poll(Poco::Timespan(micros.count()), Poco::Net::Socket::SELECT_READ)) {
+      return {};
+    }
+    read_buffer_.resize(kReadChunk);
+    const int received =
+        socket_.receiveBytes(read_buffer_.data(), static_cast<int>(read_buffer_.size()));
+    if (received <= 0) {
+      eof_ = true;
+    } else {
+      demuxer_.feed(std::string_view(read_buffer_.data(), static_cast<std::size_t>(received)));
+      *got_data = true;
+    }
+    return {};
+  } catch (const Poco::TimeoutException&) {
+    return {};  // poll() said readable but nothing came: same as no data yet
+  } catch (const Poco::Net::ConnectionResetException&) {
+    eof_ = true;
+    return {};
+  } catch (const Poco::Exception& e) {
+    return fail(ErrorCode::kInternal, describe("reading output: ") + e.displayText());
+  }
+}
+
+Result<ReadResult> ExecChannel::read(Clock::time_point deadline) {
+  for (;;) {
+    if (std::optional<Frame> frame = demuxer_.next(kMergeLimit)) {
+      ReadResult result;
+      result.status = ReadResult::Status::kData;
+      result.stream = frame->stream;
+      result.data = std::move(frame->data);
+      return result;
+    }
+    if (demuxer_.corrupt()) {
+      return fail(ErrorCode::kInternal, describe("malformed output stream frame header"));
+    }
+    if (eof_) {
+      ReadResult result;
+      result.status = ReadResult::Status::kEof;
+      return result;
+    }
+    bool got_data = false;
+    if (auto received = receiveSome(deadline, &got_data); !received.ok()) {
+      return received.error();
+    }
+    if (!got_data && !eof_) {
+      ReadResult result;
+      result.status = ReadResult::Status::kTimeout;
+      return result;
+    }
+  }
+}
+
+std::optional<int> ExecChannel::exitCode() {
+  if (exit_code_) return exit_code_;
+  const auto give_up = Clock::now() + kExitStatusWait;
+  for (;;) {
+    auto response = client_->request("GET", "/exec/" + exec_id_ + "/json");
+    if (!response.ok() || !response.value().ok()) return std::nullopt;
+    Poco::JSON::Object::Ptr body = parseJsonObject(response.value().body);
+    if (!body) return std::nullopt;
+    const bool running = body->optValue<bool>("Running", false);
+    if (!running && body->has("ExitCode") && !body->isNull("ExitCode")) {
+      exit_code_ = body->getValue<int>("ExitCode");
+      return exit_code_;
+    }
+    // Before EOF the process may legitimately still run: answer "not known yet" at once.
+    if (!eof_ || Clock::now() > give_up) return std::nullopt;
+    std::this_thread::sleep_for(kExitStatusPoll);
+  }
+}
+
+Result<std::unique_ptr<ExecChannel>> startExec(const std::shared_ptr<EngineClient>& client,
+                                               const std::string& container,
+                                               const ExecOptions& options) {
+  const std::string product = client->endpoint().product;
+  if (options.argv.empty()) {
+    return fail(ErrorCode::kInvalidArgument, product + ": exec in " + container + ": empty argv");
+  }
+  Poco::JSON::Object::Ptr create = new Poco::JSON::Object;
+  create->set("AttachStdin", options.attach_stdin);
+  create->set("AttachStdout", true);
+  create->set("AttachStderr", true);
+  create->set("Tty", false);
+  create->set("Cmd", toArray(options.argv));
+  if (!options.env.empty()) create->set("Env", toArray(options.env));
+  if (!options.working_dir.empty()) create->set("WorkingDir", options.working_dir);
+
+  const std::string create_path = "/containers/" + container + "/exec";
+  auto created = client->request("POST", create_path, toJson(create));
+  if (!created.ok()) return created.error();
+  if (!created.value().ok()) return client->errorFor("POST", create_path, created.value());
+  std::string exec_id;
+  if (auto body = parseJsonObject(created.value().body)) {
+    exec_id = body->optValue<std::string>("Id", "");
+  }
+  if (exec_id.empty()) {
+    return fail(ErrorCode::kInternal, product + ": POST " + create_path + ": answer has no Id");
+  }
+
+  Poco::JSON::Object::Ptr start = new Poco::JSON::Object;
+  start->set("Detach", false);
+  start->set("Tty", false);
+  auto stream = client->hijack("/exec/" + exec_id + "/start", toJson(start));
+  if (!stream.ok()) return stream.error();
+  return std::make_unique<ExecChannel>(client, exec_id, std::move(stream).value(),
+                                       options.attach_stdin);
+}
+
+}  // namespace grid::engine

@@ -1,0 +1,109 @@
+// The plan half of the Docker backend, without a daemon.
+#include "container_spec.h"
+
+#include <Poco/JSON/Array.h>
+#include <gtest/gtest.h>
+
+#include "grid/engine/engine_client.h"
+
+namespace grid::docker {
+namespace {
+
+SandboxSpec sampleSpec() {
+  SandboxSpec spec;
+  spec.id = "abc-123";
+  spec.image = "grid-test/debian:bookworm";
+  spec.limits.cpus = 1.5;
+  spec.limits.memory_mb = 256;
+  spec.limits.pids = 64;
+  spec.env = {{"FOO", "bar"}, {"EMPTY", ""}};
+  spec.labels = {{"team", "x"}, {"grid.instance", "spoofed"}};
+  return spec;
+}
+
+TEST(ContainerSpecTest, NameJoinsInstanceAndId) {
+  EXPECT_EQ(containerName("inst", "abc-123"), "grid-inst-abc-123");
+}
+
+TEST(ContainerSpecTest, GridLabelsWinOverUserLabels) {
+  auto labels = containerLabels("inst", sampleSpec());
+  EXPECT_EQ(labels.at("team"), "x");
+  EXPECT_EQ(labels.at("grid.instance"), "inst");
+  EXPECT_EQ(labels.at("grid.managed-by"), "grid");
+  EXPECT_EQ(labels.at("grid.sandbox-id"), "abc-123");
+}
+
+TEST(ContainerSpecTest, CreateBodyCarriesSpec) {
+  auto body = buildCreateBody("inst", sampleSpec(), true);
+  EXPECT_EQ(body->getValue<std::string>("Image"), "grid-test/debian:bookworm");
+  auto entrypoint = body->getArray("Entrypoint");
+  ASSERT_EQ(entrypoint->size(), 1u);
+  EXPECT_EQ(entrypoint->getElement<std::string>(0), "sleep");
+  EXPECT_EQ(body->getArray("Cmd")->getElement<std::string>(0), "infinity");
+  auto env = body->getArray("Env");
+  ASSERT_EQ(env->size(), 2u);
+  EXPECT_EQ(env->getElement<std::string>(0), "EMPTY=");
+  EXPECT_EQ(env->getElement<std::string>(1), "FOO=bar");
+  EXPECT_EQ(body->getObject("Labels")->getValue<std::string>("grid.instance"), "inst");
+
+  auto host = body->getObject("HostConfig");
+  EXPECT_EQ(host->getValue<std::string>("NetworkMode"), "none");
+  EXPECT_EQ(host->getValue<std::int64_t>("Memory"), 256 * 1024 * 1024);
+  EXPECT_EQ(host->getValue<std::int64_t>("MemorySwap"), 256 * 1024 * 1024);
+  EXPECT_EQ(host->getValue<std::int64_t>("NanoCpus"), 1'500'000'000);
+  EXPECT_EQ(host->getValue<std::int64_t>("PidsLimit"), 64);
+  EXPECT_EQ(host->getArray("SecurityOpt")->getElement<std::string>(0), "no-new-privileges");
+  EXPECT_FALSE(host->getValue<bool>("Privileged"));
+  EXPECT_TRUE(host->getValue<bool>("Init"));
+}
+
+TEST(ContainerSpecTest, ZeroLimitsAndNetworkAreOmitted) {
+  SandboxSpec spec;
+  spec.id = "x";
+  spec.image = "img";
+  spec.network = true;
+  auto host = buildCreateBody("inst", spec, false)->getObject("HostConfig");
+  EXPECT_FALSE(host->has("NetworkMode"));
+  EXPECT_FALSE(host->has("Memory"));
+  EXPECT_FALSE(host->has("NanoCpus"));
+  EXPECT_FALSE(host->has("PidsLimit"));
+  EXPECT_FALSE(host->has("Init"));
+}
+
+TEST(ContainerSpecTest, BodySerialisesToJson) {
+  std::string json = engine::toJson(buildCreateBody("inst", sampleSpec(), true));
+  auto parsed = engine::parseJsonObject(json);
+  ASSERT_TRUE(parsed);
+  EXPECT_EQ(parsed->getObject("HostConfig")->getValue<std::int64_t>("PidsLimit"), 64);
+}
+
+TEST(ContainerSpecTest, LeftoverFilterSelectsInstance) {
+  auto filter = engine::parseJsonObject(leftoverFilter("inst"));
+  ASSERT_TRUE(filter);
+  auto labels = filter->getArray("label");
+  ASSERT_EQ(labels->size(), 2u);
+  EXPECT_EQ(labels->getElement<std::string>(0), "grid.managed-by=grid");
+  EXPECT_EQ(labels->getElement<std::string>(1), "grid.instance=inst");
+}
+
+TEST(ContainerSpecTest, PullTargetSplitsTag) {
+  EXPECT_EQ(pullTarget("foo:bar").from_image, "foo");
+  EXPECT_EQ(pullTarget("foo:bar").tag, "bar");
+  EXPECT_EQ(pullTarget("foo").tag, "latest");
+  EXPECT_EQ(pullTarget("registry:5000/foo").from_image, "registry:5000/foo");
+  EXPECT_EQ(pullTarget("registry:5000/foo").tag, "latest");
+  EXPECT_EQ(pullTarget("registry:5000/foo:1.2").tag, "1.2");
+  EXPECT_EQ(pullTarget("foo@sha256:abcd").from_image, "foo@sha256:abcd");
+  EXPECT_EQ(pullTarget("foo@sha256:abcd").tag, "");
+}
+
+TEST(ContainerSpecTest, NamePartValidation) {
+  EXPECT_TRUE(isValidNamePart("default"));
+  EXPECT_TRUE(isValidNamePart("a.b_c-1"));
+  EXPECT_FALSE(isValidNamePart(""));
+  EXPECT_FALSE(isValidNamePart("-x"));
+  EXPECT_FALSE(isValidNamePart("a/b"));
+}
+
+}  // namespace
+}  // namespace grid::docker
