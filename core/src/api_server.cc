@@ -84,6 +84,7 @@ class ApiRequestHandler : public HTTPRequestHandler {
       reply = errorReply(Error{ErrorCode::kInternal, e.what()});
     }
     response.setStatus(reply.status);
+    if (reply.status == HTTPResponse::HTTP_REQUESTENTITYTOOLARGE) response.setKeepAlive(false);
     response.setContentType(reply.content_type);
     if (!reply.allow.empty()) response.set("Allow", reply.allow);
     response.setContentLength(static_cast<std::streamsize>(reply.body.size()));
@@ -98,10 +99,25 @@ class ApiRequestHandler : public HTTPRequestHandler {
   }
 
  private:
+  // Reads and drops a rejected body (up to a bound) so the client, still sending, reads our
+  // 413 instead of a connection reset.
+  static void discardBody(HTTPServerRequest& request) {
+    constexpr size_t kMaxDiscard = 64 << 20;
+    if (request.getExpectContinue()) return;  // the client waits for our answer first
+    char buf[65536];
+    size_t dropped = 0;
+    std::istream& in = request.stream();
+    while (in && dropped < kMaxDiscard) {
+      in.read(buf, sizeof buf);
+      dropped += static_cast<size_t>(in.gcount());
+    }
+  }
+
   // Reads the body up to the configured limit; nullopt means it was too large.
   std::optional<std::string> readBody(HTTPServerRequest& request) {
     const size_t limit = options_.max_body_bytes;
     if (request.hasContentLength() && request.getContentLength64() > static_cast<Poco::Int64>(limit)) {
+      discardBody(request);
       return std::nullopt;
     }
     std::string body;
@@ -113,7 +129,10 @@ class ApiRequestHandler : public HTTPRequestHandler {
     while (in) {
       in.read(buf, sizeof buf);
       body.append(buf, static_cast<size_t>(in.gcount()));
-      if (body.size() > limit) return std::nullopt;
+      if (body.size() > limit) {
+        discardBody(request);
+        return std::nullopt;
+      }
     }
     return body;
   }

@@ -19,8 +19,10 @@ TEST_F(LifecycleTest, StandaloneExecSeparatesStreamsAndStatus) {
   EXPECT_NE(r.output.find("out\n"), std::string::npos);
   EXPECT_NE(r.output.find("err\n"), std::string::npos);
   // Standalone execs do not touch the session's state.
-  runStandalone(id, "cd /tmp");
-  EXPECT_EQ(run(id, "pwd").output, "/\n");
+  const std::string cwd = run(id, "pwd").output;
+  runStandalone(id, "cd /tmp && export FROM_STANDALONE=1");
+  EXPECT_EQ(run(id, "pwd").output, cwd);
+  EXPECT_EQ(run(id, "echo \"[$FROM_STANDALONE]\"").output, "[]\n");
 }
 
 TEST_F(LifecycleTest, StandaloneTimeoutKillsTheCommand) {

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The README's reference workflow, verbatim, through the grid CLI (port 3000 as written).
+source "$(dirname "$0")/lib.sh"
+IMAGE="$(test_image)"
+cd "$work"
+export GRID_BACKEND="$GRID_TEST_BACKEND" GRID_INSTANCE=grid-workflow-test
+cp "$GRID_TEST_CONFIG" grid.ini
+
+grid serve --port 3000 > server.log 2>&1 &
+server_pid=$!
+for _ in $(seq 1 600); do curl -sf http://127.0.0.1:3000/healthz >/dev/null && break; sleep 0.1; done
+
+ID=$(grid sandbox create --image $IMAGE | grep "Sandbox created" | cut -d' ' -f5)
+check "create printed an id" 36 "${#ID}"
+grid sandbox start $ID
+grid sandbox exec $ID "cd /tmp"
+check "cwd persists" "/tmp" "$(grid sandbox exec $ID "echo \$PWD")"
+grid sandbox exec $ID "echo 'Hello World' > test.txt"
+check "file written in cwd" "Hello World" "$(grid sandbox exec $ID "cat test.txt")"
+
+# Beyond the verbatim steps: exit status, errors and listing through the CLI.
+grid sandbox exec $ID "exit 3" >/dev/null 2>&1
+check "exec exits with the command's status" 3 "$?"
+out="$(grid sandbox exec $ID "true" 2>&1)"; status=$?
+check "exec after the session ended fails" 1 "$status"
+check_contains "and says why" "session has ended" "$out"
+check_contains "list shows the sandbox" "$ID" "$(grid sandbox list)"
+check_contains "trajectory has the commands" "$ cat test.txt" "$(grid sandbox trajectory $ID)"
+check_contains "inspect is JSON" "\"status\"" "$(grid sandbox inspect $ID)"
+
+grid sandbox stop $ID
+check "stop succeeds" 0 "$?"
+out="$(grid sandbox exec nope "true" 2>&1)"; status=$?
+check "unknown id is an error" 1 "$status"
+check_contains "naming the id" "nope" "$out"
+out="$(grid sandbox --server http://127.0.0.1:1 list 2>&1)"; status=$?
+check "unreachable server exits non-zero" 2 "$status"
+check_contains "with one clear message" "cannot reach the Grid server" "$out"
