@@ -24,7 +24,12 @@ struct ServeFlags {
   std::string backend;
   std::string log_level;
   std::string instance;
+  bool insecure = false;
 };
+
+bool isLoopback(const std::string& address) {
+  return address == "localhost" || address == "::1" || address.rfind("127.", 0) == 0;
+}
 
 int fatal(const std::string& message) {
   std::cerr << "grid serve: " << message << "\n";
@@ -54,11 +59,21 @@ int runServe(const ServeFlags& flags) {
   if (!flags.backend.empty()) sources.flags["backend"] = flags.backend;
   if (!flags.log_level.empty()) sources.flags["log_level"] = flags.log_level;
   if (!flags.instance.empty()) sources.flags["instance"] = flags.instance;
+  if (flags.insecure) sources.flags["server.insecure"] = "true";
 
   auto loaded = loadServerConfig(sources);
   if (!loaded.ok()) return fatal(loaded.error().message);
   const ServerConfig& config = loaded.value();
   spdlog::set_level(spdlog::level::from_str(config.log_level));
+  if (!isLoopback(config.bind) && config.auth_token.empty()) {
+    if (!config.insecure) {
+      return fatal("refusing to listen on " + config.bind + " without authentication: set "
+                   "auth_token or auth_token_file in grid.ini (or GRID_AUTH_TOKEN), or pass "
+                   "--insecure to serve the network unauthenticated");
+    }
+    spdlog::warn("serving {} WITHOUT authentication (--insecure): anyone who can reach it can "
+                 "run commands in sandboxes", config.bind);
+  }
 
   auto plugin = loadBackendPlugin(config.pluginPath(config.backend));
   if (!plugin.ok()) return fatal("backend '" + config.backend + "': " + plugin.error().message);
@@ -90,6 +105,8 @@ int runServe(const ServeFlags& flags) {
   server_options.threads = config.httpThreads();
   server_options.max_body_bytes = config.max_body_bytes;
   server_options.request_limits.max_command_bytes = config.max_command_bytes;
+  server_options.request_limits.max_json_depth = config.max_json_depth;
+  server_options.auth_token = config.auth_token;
   ApiServer server(*manager, server_options);
   if (auto listening = server.start(); !listening.ok()) return fatal(listening.error().message);
   spdlog::info("grid serve: listening on http://{}:{} (backend {}, instance {}, max running {}, "
@@ -119,6 +136,7 @@ void addServeCommand(CLI::App& root, int* exit_code) {
   serve->add_option("--backend", flags->backend, "Backend plugin: docker, podman, local-namespace, ...");
   serve->add_option("--log-level", flags->log_level, "trace, debug, info, warn, error");
   serve->add_option("--instance", flags->instance, "Instance name labelling this server's sandboxes");
+  serve->add_flag("--insecure", flags->insecure, "Allow a non-loopback --bind without an auth token");
   serve->callback([flags, exit_code] { *exit_code = runServe(*flags); });
 }
 

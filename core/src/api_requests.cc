@@ -15,10 +15,11 @@ using Poco::Dynamic::Var;
 Error invalid(const std::string& message) { return fail(ErrorCode::kInvalidArgument, message); }
 
 // An empty body counts as `{}` so clients may POST without one.
-Result<Object::Ptr> parseObject(std::string_view body) {
+Result<Object::Ptr> parseObject(std::string_view body, size_t max_depth) {
   if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) return Object::Ptr(new Object);
   try {
     Poco::JSON::Parser parser;
+    parser.setDepth(max_depth);
     Var parsed = parser.parse(std::string(body));
     if (parsed.type() != typeid(Object::Ptr)) return invalid("request body must be a JSON object");
     return parsed.extract<Object::Ptr>();
@@ -86,7 +87,7 @@ Result<void> checkCommand(const std::string& command, const std::string& field,
 }  // namespace
 
 Result<CreateRequest> parseCreateRequest(std::string_view body, const RequestLimits& limits) {
-  auto parsed = parseObject(body);
+  auto parsed = parseObject(body, limits.max_json_depth);
   if (!parsed.ok()) return parsed.error();
   const Object& o = *parsed.value();
   CreateRequest request;
@@ -169,7 +170,7 @@ Result<CreateRequest> parseCreateRequest(std::string_view body, const RequestLim
 }
 
 Result<ExecRequest> parseExecRequest(std::string_view body, const RequestLimits& limits) {
-  auto parsed = parseObject(body);
+  auto parsed = parseObject(body, limits.max_json_depth);
   if (!parsed.ok()) return parsed.error();
   const Object& o = *parsed.value();
   ExecRequest request;
@@ -197,7 +198,7 @@ Result<ExecRequest> parseExecRequest(std::string_view body, const RequestLimits&
 }
 
 Result<StopRequest> parseStopRequest(std::string_view body) {
-  auto parsed = parseObject(body);
+  auto parsed = parseObject(body, RequestLimits{}.max_json_depth);
   if (!parsed.ok()) return parsed.error();
   StopRequest request;
   auto remove = optionalBool(*parsed.value(), "remove");

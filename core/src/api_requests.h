@@ -25,6 +25,7 @@ struct RequestLimits {
   size_t max_command_bytes = 256 << 10;
   size_t max_setup_commands = 256;
   size_t max_map_entries = 256;
+  size_t max_json_depth = 16;
 };
 
 /// Each returns kInvalidArgument with a sentence naming the offending field.

@@ -87,6 +87,7 @@ class ApiRequestHandler : public HTTPRequestHandler {
     if (reply.status == HTTPResponse::HTTP_REQUESTENTITYTOOLARGE) response.setKeepAlive(false);
     response.setContentType(reply.content_type);
     if (!reply.allow.empty()) response.set("Allow", reply.allow);
+    if (reply.status == HTTPResponse::HTTP_UNAUTHORIZED) response.set("WWW-Authenticate", "Bearer");
     response.setContentLength(static_cast<std::streamsize>(reply.body.size()));
     try {
       response.send().write(reply.body.data(), static_cast<std::streamsize>(reply.body.size()));
@@ -165,6 +166,12 @@ class ApiRequestHandler : public HTTPRequestHandler {
       o->set("backend", manager_.options().backend_name);
       return json(HTTPResponse::HTTP_OK, o);
     }
+    if (!authorized(request)) {
+      auto o = errorJson(Error{ErrorCode::kInvalidArgument,
+                               "missing or wrong bearer token (send `Authorization: Bearer <token>`)"});
+      o->set("code", "unauthorized");
+      return json(HTTPResponse::HTTP_UNAUTHORIZED, o);
+    }
     if (parts.empty() || parts[0] != "sandboxes" || parts.size() > 4) {
       return errorReply(HTTPResponse::HTTP_NOT_FOUND, ErrorCode::kNotFound,
                         "no route for " + method + " " + uri.getPath());
@@ -211,6 +218,19 @@ class ApiRequestHandler : public HTTPRequestHandler {
     }
     return errorReply(HTTPResponse::HTTP_NOT_FOUND, ErrorCode::kNotFound,
                       "no route for " + method + " " + uri.getPath());
+  }
+
+  // Constant-time comparison, so response timing reveals nothing about the token.
+  bool authorized(const HTTPServerRequest& request) const {
+    const std::string& token = options_.auth_token;
+    if (token.empty()) return true;
+    const std::string expected = "Bearer " + token;
+    const std::string& given = request.get("Authorization", "");
+    unsigned char diff = given.size() == expected.size() ? 0 : 1;
+    for (size_t i = 0; i < expected.size(); ++i) {
+      diff |= static_cast<unsigned char>(expected[i] ^ (i < given.size() ? given[i] : 0));
+    }
+    return diff == 0;
   }
 
   Reply listSandboxes() {

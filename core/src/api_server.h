@@ -24,6 +24,7 @@ struct ApiServerOptions {
   size_t threads = 52;
   size_t max_body_bytes = 1 << 20;
   RequestLimits request_limits;
+  std::string auth_token;  // non-empty: every route but /healthz needs "Bearer <token>"
 };
 
 class ApiServer {

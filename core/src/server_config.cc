@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <fstream>
 #include <set>
 
 #include "plugin_loader.h"
@@ -23,7 +24,8 @@ using Poco::AutoPtr;
 using Poco::Util::AbstractConfiguration;
 
 const char* const kKnownKeys[] = {
-    "backend", "instance", "log_level", "plugin_dir",
+    "backend", "instance", "log_level", "plugin_dir", "auth_token", "auth_token_file",
+    "server.insecure", "server.max_json_depth",
     "server.bind", "server.port", "server.max_running_sandboxes", "server.max_sandboxes",
     "server.start_wait_timeout", "server.max_threads", "server.max_body_bytes",
     "exec.default_timeout", "exec.max_timeout", "exec.max_output_bytes",
@@ -177,6 +179,12 @@ Result<ServerConfig> loadServerConfig(const ConfigSources& sources) {
   read.text("instance", config.instance);
   read.text("log_level", config.log_level);
   read.text("plugin_dir", config.plugin_dir);
+  read.text("auth_token", config.auth_token);
+  read.text("auth_token_file", config.auth_token_file);
+  std::string insecure;
+  read.text("server.insecure", insecure);
+  config.insecure = insecure == "true" || insecure == "1" || insecure == "yes";
+  read.integer("server.max_json_depth", config.max_json_depth, 2, 1000);
   read.text("server.bind", config.bind);
   read.integer("server.port", config.port, 0, 65535);
   read.integer("server.max_running_sandboxes", config.max_running_sandboxes, 1, 100000);
@@ -224,6 +232,12 @@ Result<ServerConfig> loadServerConfig(const ConfigSources& sources) {
   }
   static const std::set<std::string> kLevels = {"trace", "debug", "info", "warn", "error", "critical", "off"};
   if (!kLevels.count(config.log_level)) addError("log_level = '" + config.log_level + "' is not one of trace, debug, info, warn, error, critical, off");
+  if (!config.auth_token_file.empty() && config.auth_token.empty()) {
+    std::ifstream token_file(config.auth_token_file);
+    if (!token_file || !std::getline(token_file, config.auth_token) || config.auth_token.empty()) {
+      addError("auth_token_file = '" + config.auth_token_file + "' cannot be read or is empty");
+    }
+  }
   if (config.default_exec_timeout > config.max_exec_timeout) {
     addError("exec.default_timeout exceeds exec.max_timeout");
   }

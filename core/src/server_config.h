@@ -19,6 +19,8 @@ struct ServerConfig {
   std::string instance = "grid";     // names this server's sandboxes for leftover cleanup
   std::string log_level = "info";
   std::string plugin_dir;            // empty: <dir of grid>/../lib/grid/plugins
+  std::string auth_token;            // empty: no authentication (loopback only)
+  std::string auth_token_file;       // read at load; its first line is the token
   // [server]
   std::string bind = "127.0.0.1";
   int port = 3000;
@@ -27,6 +29,8 @@ struct ServerConfig {
   std::chrono::seconds start_wait_timeout{600};
   size_t max_threads = 0;            // 0: derived from max_running_sandboxes
   size_t max_body_bytes = 1 << 20;
+  size_t max_json_depth = 16;
+  bool insecure = false;             // allow a non-loopback bind without a token
   // [exec]
   std::chrono::milliseconds default_exec_timeout{30000};
   std::chrono::milliseconds max_exec_timeout{3600000};

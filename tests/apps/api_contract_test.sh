@@ -67,3 +67,20 @@ id="$(echo "${r#* }" | json 'd["id"]')"
 r="$(request POST "/sandboxes/$id/start")"; check "failed setup is 400" 400 "${r%% *}"
 check "with its status and output" "setup_failed 9 step" "$(echo "${r#* }" | json 'd["code"]+" "+str(d["exit_code"])+" "+d["output"].strip()')"
 r="$(request GET "/healthz")"; check "no slot held after failures" 0 "$(echo "${r#* }" | json 'd["running"]')"
+
+# Authentication: with a token every route but /healthz needs it.
+stop_server TERM
+GRID_AUTH_TOKEN=s3cret start_server "$port" "grid-api-test" || exit 1
+r="$(request GET /sandboxes)"; check "no token is 401" 401 "${r%% *}"
+check "with a JSON error" unauthorized "$(echo "${r#* }" | json 'd["code"]')"
+code="$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer wrong' "$api/sandboxes")"
+check "wrong token is 401" 401 "$code"
+code="$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer s3cret' "$api/sandboxes")"
+check "right token is 200" 200 "$code"
+r="$(request GET /healthz)"; check "healthz needs no token" 200 "${r%% *}"
+check_contains "CLI passes --token" "ID" "$(grid sandbox --server "$api" --token s3cret list 2>&1)"
+check_contains "CLI reports 401" "bearer token" "$(grid sandbox --server "$api" list 2>&1)"
+stop_server TERM
+out="$(grid serve --config "$GRID_TEST_CONFIG" --backend "$GRID_TEST_BACKEND" --bind 0.0.0.0 --port "$port" 2>&1)"
+check "non-loopback bind without token refused" 1 "$?"
+check_contains "saying how to fix it" "--insecure" "$out"
