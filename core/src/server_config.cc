@@ -102,56 +102,7 @@ std::optional<std::string> findConfigFile(const ConfigSources& sources) {
   return std::nullopt;
 }
 
-}  // namespace
-
-std::string environmentNameFor(const std::string& key) { return "GRID_" + upperSnake(key); }
-
-std::map<std::string, std::string> processEnvironment() {
-  std::map<std::string, std::string> env;
-  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
-    const std::string entry(*e);
-    const auto eq = entry.find('=');
-    if (eq != std::string::npos) env[entry.substr(0, eq)] = entry.substr(eq + 1);
-  }
-  return env;
-}
-
-size_t ServerConfig::httpThreads() const {
-  // Each running sandbox may hold a thread in a long exec and each queued start waits on one;
-  // the rest serves list/health/create/delete.
-  return max_threads != 0 ? max_threads : max_running_sandboxes * 2 + 32;
-}
-
-std::string ServerConfig::defaultImage() const {
-  if (!default_image.empty()) return default_image;
-  const auto& settings = settingsOf(backend);
-  if (auto it = settings.find("default_image"); it != settings.end() && !it->second.empty()) {
-    return it->second;
-  }
-  return backend == "local-namespace" ? "host" : "ubuntu:latest";
-}
-
-const std::map<std::string, std::string>& ServerConfig::settingsOf(
-    const std::string& backend_name) const {
-  static const std::map<std::string, std::string> kNone;
-  const auto it = backend_settings.find(backend_name);
-  return it == backend_settings.end() ? kNone : it->second;
-}
-
-std::map<std::string, std::string> ServerConfig::backendOwnSettings(
-    const std::string& backend_name) const {
-  auto settings = settingsOf(backend_name);
-  for (const char* core_key : {"plugin", "default_image", "test_image"}) settings.erase(core_key);
-  return settings;
-}
-
-std::string ServerConfig::pluginPath(const std::string& backend_name) const {
-  const auto& settings = settingsOf(backend_name);
-  const auto it = settings.find("plugin");
-  return pluginPathFor(backend_name, plugin_dir, it == settings.end() ? "" : it->second);
-}
-
-Result<ServerConfig> loadServerConfig(const ConfigSources& sources) {
+Result<ServerConfig> loadServerConfigOrThrow(const ConfigSources& sources) {
   AutoPtr<Poco::Util::LayeredConfiguration> layered(new Poco::Util::LayeredConfiguration);
   const auto file = findConfigFile(sources);
   if (file) {
@@ -208,7 +159,9 @@ Result<ServerConfig> loadServerConfig(const ConfigSources& sources) {
     AbstractConfiguration::Keys keys;
     layered->keys("backend." + name, keys);
     for (const auto& key : keys) {
-      config.backend_settings[name][key] = layered->getString("backend." + name + "." + key);
+      // "a.b = 1" in a section makes "a" a key without a value of its own.
+      const std::string full = "backend." + name + "." + key;
+      if (layered->hasProperty(full)) config.backend_settings[name][key] = layered->getString(full);
     }
   }
   const std::string env_prefix = environmentNameFor("backend." + config.backend) + "_";
@@ -247,5 +200,65 @@ Result<ServerConfig> loadServerConfig(const ConfigSources& sources) {
   }
   return config;
 }
+
+
+}  // namespace
+
+
+std::string environmentNameFor(const std::string& key) { return "GRID_" + upperSnake(key); }
+
+std::map<std::string, std::string> processEnvironment() {
+  std::map<std::string, std::string> env;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    const std::string entry(*e);
+    const auto eq = entry.find('=');
+    if (eq != std::string::npos) env[entry.substr(0, eq)] = entry.substr(eq + 1);
+  }
+  return env;
+}
+
+size_t ServerConfig::httpThreads() const {
+  // Each running sandbox may hold a thread in a long exec and each queued start waits on one;
+  // the rest serves list/health/create/delete.
+  return max_threads != 0 ? max_threads : max_running_sandboxes * 2 + 32;
+}
+
+std::string ServerConfig::defaultImage() const {
+  if (!default_image.empty()) return default_image;
+  const auto& settings = settingsOf(backend);
+  if (auto it = settings.find("default_image"); it != settings.end() && !it->second.empty()) {
+    return it->second;
+  }
+  return backend == "local-namespace" ? "host" : "ubuntu:latest";
+}
+
+const std::map<std::string, std::string>& ServerConfig::settingsOf(
+    const std::string& backend_name) const {
+  static const std::map<std::string, std::string> kNone;
+  const auto it = backend_settings.find(backend_name);
+  return it == backend_settings.end() ? kNone : it->second;
+}
+
+std::map<std::string, std::string> ServerConfig::backendOwnSettings(
+    const std::string& backend_name) const {
+  auto settings = settingsOf(backend_name);
+  for (const char* core_key : {"plugin", "default_image", "test_image"}) settings.erase(core_key);
+  return settings;
+}
+
+std::string ServerConfig::pluginPath(const std::string& backend_name) const {
+  const auto& settings = settingsOf(backend_name);
+  const auto it = settings.find("plugin");
+  return pluginPathFor(backend_name, plugin_dir, it == settings.end() ? "" : it->second);
+}
+
+Result<ServerConfig> loadServerConfig(const ConfigSources& sources) {
+  try {
+    return loadServerConfigOrThrow(sources);
+  } catch (const Poco::Exception& e) {
+    return fail(ErrorCode::kInvalidArgument, "invalid configuration: " + e.displayText());
+  }
+}
+
 
 }  // namespace grid

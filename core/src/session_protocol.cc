@@ -48,8 +48,8 @@ std::string sessionInitScript(std::string_view token) {
 }
 
 void CappedOutput::append(std::string_view data) {
-  const size_t head_budget = max_bytes_ / 2;
-  const size_t tail_budget = max_bytes_ - head_budget;
+  const size_t head_budget = headBudget();
+  const size_t tail_budget = tailBudget();
   if (head_.size() < head_budget) {
     const size_t take = std::min(data.size(), head_budget - head_.size());
     head_.append(data.substr(0, take));
@@ -71,7 +71,7 @@ void CappedOutput::append(std::string_view data) {
 }
 
 std::string CappedOutput::str() const {
-  const size_t tail_budget = max_bytes_ - max_bytes_ / 2;
+  const size_t tail_budget = tailBudget();
   std::string_view tail = tail_;
   size_t dropped = dropped_;
   if (tail.size() > tail_budget) {

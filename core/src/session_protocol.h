@@ -27,12 +27,15 @@ class CappedOutput {
  public:
   explicit CappedOutput(size_t max_bytes) : max_bytes_(max_bytes) {}
   void append(std::string_view data);
-  bool truncated() const { return dropped_ > 0; }
+  bool truncated() const { return dropped_ > 0 || tail_.size() > tailBudget(); }
   size_t totalBytes() const { return head_.size() + tail_.size() + dropped_; }
   /// The kept bytes; where some were dropped, a notice stands between head and tail.
   std::string str() const;
 
  private:
+  size_t headBudget() const { return max_bytes_ / 2; }
+  size_t tailBudget() const { return max_bytes_ - headBudget(); }
+
   size_t max_bytes_;
   std::string head_;
   std::string tail_;  // ring-like: trimmed from the front when it grows past its half

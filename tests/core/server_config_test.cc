@@ -91,6 +91,17 @@ TEST_F(ServerConfigTest, BackendOwnSettingsExcludeCoreKeys) {
   EXPECT_EQ(config.value().defaultImage(), "img");
 }
 
+// Found by fuzz_server_config: a dotted key inside a backend section made an intermediate key
+// without a value, and reading it threw.
+TEST_F(ServerConfigTest, DottedKeysInBackendSectionsDoNotThrow) {
+  ConfigSources sources;
+  sources.file = write("[backend.docker]\na.b = 1\nsocket = /s\n[sr]\nv;ree x\n");
+  auto config = loadServerConfig(sources);
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  EXPECT_EQ(config.value().settingsOf("docker").at("socket"), "/s");
+  EXPECT_EQ(config.value().settingsOf("docker").count("a"), 0u);
+}
+
 TEST(EnvironmentNameTest, MapsKeysToVariables) {
   EXPECT_EQ(environmentNameFor("server.port"), "GRID_SERVER_PORT");
   EXPECT_EQ(environmentNameFor("backend"), "GRID_BACKEND");

@@ -118,3 +118,19 @@ TEST(MarkerScannerTest, PartialPrefixesAreOutput) {
 
 }  // namespace
 }  // namespace grid
+
+namespace grid {
+namespace {
+
+// Found by fuzz_session_protocol: a tail over its budget but under the trim threshold was
+// reported as not truncated.
+TEST(CappedOutputTest, TailOverBudgetCountsAsTruncated) {
+  CappedOutput out(64);
+  out.append(std::string(45, 'a'));
+  out.append(std::string(22, 'b'));
+  EXPECT_TRUE(out.truncated());
+  EXPECT_EQ(out.totalBytes(), 67u);
+}
+
+}  // namespace
+}  // namespace grid
