@@ -8,5 +8,6 @@ namespace grid::cli {
 
 void addServeCommand(CLI::App& root, int* exit_code);
 void addSandboxCommand(CLI::App& root, int* exit_code);
+void addImageCommand(CLI::App& root, int* exit_code);
 
 }  // namespace grid::cli

@@ -13,6 +13,7 @@ int GridApplication::main(const std::vector<std::string>&) {
   int exit_code = 0;
   addServeCommand(root, &exit_code);
   addSandboxCommand(root, &exit_code);
+  addImageCommand(root, &exit_code);
   std::vector<const char*> argv;
   for (const auto& a : args_) argv.push_back(a.c_str());
   try {

@@ -75,6 +75,7 @@ void addSandboxCommand(CLI::App& root, int* exit_code) {
   auto flags = std::make_shared<ClientFlags>();
   CLI::App* sandbox = root.add_subcommand("sandbox", "Create, start, exec in and stop sandboxes");
   sandbox->require_subcommand(1);
+  sandbox->fallthrough();  // --server, --json, --token also after the subcommand
   sandbox->add_option("--server", flags->server, "Grid server URL (default $GRID_SERVER or http://127.0.0.1:3000)");
   sandbox->add_option("--token", flags->token, "Bearer token (default $GRID_TOKEN)");
   sandbox->add_flag("--json", flags->json, "Print the server's JSON answer");

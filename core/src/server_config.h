@@ -15,7 +15,7 @@ namespace grid {
 
 struct ServerConfig {
   // top level
-  std::string backend = "docker";
+  std::string backend = "local-namespace";
   std::string instance = "grid";     // names this server's sandboxes for leftover cleanup
   std::string log_level = "info";
   std::string plugin_dir;            // empty: <dir of grid>/../lib/grid/plugins

@@ -1,0 +1,33 @@
+// Pure translation of ResourceLimits into cgroup file writes, one plan per cgroup version.
+// No I/O: unit-tested without root.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "grid/sandbox_backend.h"
+
+namespace grid::localns {
+
+/// One write into the sandbox's cgroup: <hierarchy root>/<controller (v1 only)>/.../file.
+struct CgroupWrite {
+  std::string controller;  // v1 hierarchy ("memory", "pids", "cpu"); empty on v2
+  std::string file;        // e.g. "memory.limit_in_bytes"
+  std::string value;
+  bool optional = false;  // absent file (e.g. no swap accounting) is not an error
+  bool operator==(const CgroupWrite&) const = default;
+};
+
+inline constexpr long kCpuPeriodUs = 100000;
+
+/// v1: memory.limit_in_bytes (+ memory.memsw.limit_in_bytes, optional), pids.max,
+/// cpu.cfs_period_us + cpu.cfs_quota_us. Zero limits produce no writes.
+std::vector<CgroupWrite> planCgroupV1(const ResourceLimits& limits);
+
+/// v2: memory.max (+ memory.swap.max = 0, optional), pids.max, cpu.max "quota period".
+std::vector<CgroupWrite> planCgroupV2(const ResourceLimits& limits);
+
+/// v1 hierarchies a sandbox joins: the limit controllers plus freezer (used to kill).
+std::vector<std::string> cgroupV1Hierarchies();
+
+}  // namespace grid::localns

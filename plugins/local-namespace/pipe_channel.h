@@ -1,0 +1,39 @@
+// ProcessChannel over the stdin/stdout/stderr pipes of a launched process.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "child_reaper.h"
+#include "fd.h"
+#include "grid/sandbox_backend.h"
+
+namespace grid::localns {
+
+class PipeChannel : public ProcessChannel {
+ public:
+  PipeChannel(std::string sandbox_id, pid_t helper_pid, UniqueFd stdin_write, UniqueFd stdout_read,
+              UniqueFd stderr_read, std::shared_ptr<ChildReaper> reaper);
+  ~PipeChannel() override;
+
+  Result<void> write(std::string_view data) override;
+  void closeStdin() override;
+  Result<ReadResult> read(Clock::time_point deadline) override;
+  std::optional<int> exitCode() override;
+
+ private:
+  bool tryReap(bool block);
+
+  std::string sandbox_id_;
+  pid_t helper_pid_;
+  UniqueFd stdin_;
+  UniqueFd stdout_;
+  UniqueFd stderr_;
+  std::shared_ptr<ChildReaper> reaper_;
+  bool prefer_stderr_ = false;  // alternate when both have data, so neither starves
+  std::optional<int> exit_code_;
+  bool reaped_ = false;
+};
+
+}  // namespace grid::localns

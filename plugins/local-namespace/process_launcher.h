@@ -1,0 +1,45 @@
+// Starting a process inside a running sandbox: fork a helper that joins the init's
+// namespaces, and fork again so the process lands in the sandbox PID namespace. The helper
+// stays outside (host PID namespace), waits for the process and exits with its status
+// (128+N for signal N), so the server can waitpid() the helper for the exit code.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "fd.h"
+#include "grid/result.h"
+#include "namespaces.h"
+#include "rlimits.h"
+#include "seccomp_filter.h"
+
+namespace grid::localns {
+
+struct LaunchSpec {
+  NamespacePaths namespaces;
+  std::vector<std::string> cgroup_procs_files;
+  std::vector<std::string> argv;
+  std::vector<std::string> env;              // "KEY=VALUE"
+  std::vector<std::string> exec_candidates;  // argv[0] resolved against the sandbox PATH
+  std::vector<RlimitSetting> rlimits;
+  const SeccompProgram* seccomp = nullptr;
+  bool attach_stdin = false;
+};
+
+struct LaunchedProcess {
+  pid_t helper_pid = -1;
+  UniqueFd stdin_write;  // invalid without attach_stdin
+  UniqueFd stdout_read;
+  UniqueFd stderr_read;
+};
+
+/// Candidate paths for execve: argv0 itself when it has a '/', else each dir of `path_env`.
+std::vector<std::string> execCandidates(const std::string& argv0, const std::string& path_env);
+
+/// Starts the process and returns once it has exec'd. A command that cannot be exec'd still
+/// starts: like a shell it prints the reason on stderr and exits 127 (missing) or 126.
+Result<LaunchedProcess> launchProcess(const LaunchSpec& spec);
+
+}  // namespace grid::localns

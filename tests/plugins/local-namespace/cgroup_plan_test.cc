@@ -1,0 +1,72 @@
+// Pure cgroup plans: which files get which values, for v1 and v2. No root needed.
+#include "cgroup_plan.h"
+
+#include <gtest/gtest.h>
+
+#include "rlimits.h"
+
+namespace grid::localns {
+namespace {
+
+TEST(CgroupPlanTest, NoLimitsWritesNothing) {
+  EXPECT_TRUE(planCgroupV1({}).empty());
+  EXPECT_TRUE(planCgroupV2({}).empty());
+}
+
+TEST(CgroupPlanTest, V1AllLimits) {
+  ResourceLimits limits;
+  limits.memory_mb = 64;
+  limits.pids = 32;
+  limits.cpus = 1.5;
+  std::vector<CgroupWrite> expected = {
+      {"memory", "memory.limit_in_bytes", "67108864", false},
+      {"memory", "memory.memsw.limit_in_bytes", "67108864", true},
+      {"pids", "pids.max", "32", false},
+      {"cpu", "cpu.cfs_period_us", "100000", false},
+      {"cpu", "cpu.cfs_quota_us", "150000", false},
+  };
+  EXPECT_EQ(planCgroupV1(limits), expected);
+}
+
+TEST(CgroupPlanTest, V2AllLimits) {
+  ResourceLimits limits;
+  limits.memory_mb = 512;
+  limits.pids = 100;
+  limits.cpus = 0.25;
+  std::vector<CgroupWrite> expected = {
+      {"", "memory.max", "536870912", false},
+      {"", "memory.swap.max", "0", true},
+      {"", "pids.max", "100", false},
+      {"", "cpu.max", "25000 100000", false},
+  };
+  EXPECT_EQ(planCgroupV2(limits), expected);
+}
+
+TEST(CgroupPlanTest, TinyCpuQuotaIsClampedToKernelMinimum) {
+  ResourceLimits limits;
+  limits.cpus = 0.001;
+  auto v1 = planCgroupV1(limits);
+  ASSERT_EQ(v1.size(), 2u);
+  EXPECT_EQ(v1[1].value, "1000");
+  EXPECT_EQ(planCgroupV2(limits).at(0).value, "1000 100000");
+}
+
+TEST(CgroupPlanTest, OnlyPidsLimit) {
+  ResourceLimits limits;
+  limits.pids = 7;
+  EXPECT_EQ(planCgroupV1(limits), (std::vector<CgroupWrite>{{"pids", "pids.max", "7", false}}));
+  EXPECT_EQ(planCgroupV2(limits), (std::vector<CgroupWrite>{{"", "pids.max", "7", false}}));
+}
+
+TEST(RlimitPlanTest, NeverRaisesNofileAboveTheCurrentHardLimit) {
+  auto low = planRlimits(4096);
+  ASSERT_EQ(low.size(), 2u);
+  EXPECT_EQ(low[0].resource, RLIMIT_CORE);
+  EXPECT_EQ(low[0].hard, 0u);
+  EXPECT_EQ(low[1].resource, RLIMIT_NOFILE);
+  EXPECT_EQ(low[1].hard, 4096u);
+  EXPECT_EQ(planRlimits(RLIM_INFINITY)[1].hard, 65536u);
+}
+
+}  // namespace
+}  // namespace grid::localns
