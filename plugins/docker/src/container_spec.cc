@@ -2,34 +2,11 @@
 
 #include <Poco/JSON/Array.h>
 
-#include <cctype>
-#include <cmath>
 #include <cstdint>
 
-#include "grid/engine/engine_client.h"
+#include "grid/engine/container_conventions.h"
 
 namespace grid::docker {
-
-namespace {
-
-constexpr std::int64_t kMiB = 1024 * 1024;
-constexpr double kNanoCpusPerCpu = 1e9;
-
-}  // namespace
-
-std::string containerName(const std::string& instance, const std::string& sandbox_id) {
-  return "grid-" + instance + "-" + sandbox_id;
-}
-
-std::map<std::string, std::string> containerLabels(const std::string& instance,
-                                                   const SandboxSpec& spec) {
-  std::map<std::string, std::string> labels = spec.labels;
-  // Ours last: a user label must not make a sandbox look like another instance's.
-  labels[kManagedByLabel] = kManagedByValue;
-  labels[kInstanceLabel] = instance;
-  labels[kSandboxIdLabel] = spec.id;
-  return labels;
-}
 
 Poco::JSON::Object::Ptr buildCreateBody(const std::string& instance, const SandboxSpec& spec,
                                         bool use_init) {
@@ -53,20 +30,17 @@ Poco::JSON::Object::Ptr buildCreateBody(const std::string& instance, const Sandb
   body->set("Env", env);
 
   Poco::JSON::Object::Ptr labels = new Poco::JSON::Object;
-  for (const auto& [key, value] : containerLabels(instance, spec)) labels->set(key, value);
+  for (const auto& [key, value] : engine::containerLabels(instance, spec)) labels->set(key, value);
   body->set("Labels", labels);
 
   Poco::JSON::Object::Ptr host = new Poco::JSON::Object;
   if (!spec.network) host->set("NetworkMode", std::string("none"));
   if (spec.limits.memory_mb > 0) {
-    const std::int64_t bytes = spec.limits.memory_mb * kMiB;
+    const std::int64_t bytes = engine::memoryLimitBytes(spec.limits.memory_mb);
     host->set("Memory", bytes);
     host->set("MemorySwap", bytes);  // equal to Memory: no swap beyond the limit
   }
-  if (spec.limits.cpus > 0) {
-    host->set("NanoCpus",
-              static_cast<std::int64_t>(std::llround(spec.limits.cpus * kNanoCpusPerCpu)));
-  }
+  if (spec.limits.cpus > 0) host->set("NanoCpus", engine::nanoCpus(spec.limits.cpus));
   if (spec.limits.pids > 0) host->set("PidsLimit", static_cast<std::int64_t>(spec.limits.pids));
   Poco::JSON::Array::Ptr security = new Poco::JSON::Array;
   security->add(std::string("no-new-privileges"));
@@ -78,15 +52,6 @@ Poco::JSON::Object::Ptr buildCreateBody(const std::string& instance, const Sandb
   return body;
 }
 
-std::string leftoverFilter(const std::string& instance) {
-  Poco::JSON::Array::Ptr labels = new Poco::JSON::Array;
-  labels->add(std::string(kManagedByLabel) + "=" + kManagedByValue);
-  labels->add(std::string(kInstanceLabel) + "=" + instance);
-  Poco::JSON::Object::Ptr filter = new Poco::JSON::Object;
-  filter->set("label", labels);
-  return engine::toJson(filter);
-}
-
 PullTarget pullTarget(const std::string& image) {
   if (image.find('@') != std::string::npos) return PullTarget{image, ""};
   // A colon after the last slash separates the tag; one before it is a registry port.
@@ -96,14 +61,6 @@ PullTarget pullTarget(const std::string& image) {
     return PullTarget{image.substr(0, colon), image.substr(colon + 1)};
   }
   return PullTarget{image, "latest"};
-}
-
-bool isValidNamePart(const std::string& text) {
-  if (text.empty() || !std::isalnum(static_cast<unsigned char>(text[0]))) return false;
-  for (unsigned char c : text) {
-    if (!std::isalnum(c) && c != '_' && c != '.' && c != '-') return false;
-  }
-  return true;
 }
 
 }  // namespace grid::docker

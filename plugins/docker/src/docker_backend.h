@@ -39,9 +39,7 @@ class DockerBackend : public SandboxBackend {
 
  private:
   Result<void> ensureImage(const std::string& image);
-  Result<void> pullImage(const std::string& image);
   Result<void> createAndStart(const SandboxSpec& spec, bool use_init);
-  Result<void> removeContainer(const std::string& name_or_id);
 
   std::string instance_;
   DockerSettings settings_;

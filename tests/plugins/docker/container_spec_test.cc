@@ -21,18 +21,6 @@ SandboxSpec sampleSpec() {
   return spec;
 }
 
-TEST(ContainerSpecTest, NameJoinsInstanceAndId) {
-  EXPECT_EQ(containerName("inst", "abc-123"), "grid-inst-abc-123");
-}
-
-TEST(ContainerSpecTest, GridLabelsWinOverUserLabels) {
-  auto labels = containerLabels("inst", sampleSpec());
-  EXPECT_EQ(labels.at("team"), "x");
-  EXPECT_EQ(labels.at("grid.instance"), "inst");
-  EXPECT_EQ(labels.at("grid.managed-by"), "grid");
-  EXPECT_EQ(labels.at("grid.sandbox-id"), "abc-123");
-}
-
 TEST(ContainerSpecTest, CreateBodyCarriesSpec) {
   auto body = buildCreateBody("inst", sampleSpec(), true);
   EXPECT_EQ(body->getValue<std::string>("Image"), "grid-test/debian:bookworm");
@@ -77,15 +65,6 @@ TEST(ContainerSpecTest, BodySerialisesToJson) {
   EXPECT_EQ(parsed->getObject("HostConfig")->getValue<std::int64_t>("PidsLimit"), 64);
 }
 
-TEST(ContainerSpecTest, LeftoverFilterSelectsInstance) {
-  auto filter = engine::parseJsonObject(leftoverFilter("inst"));
-  ASSERT_TRUE(filter);
-  auto labels = filter->getArray("label");
-  ASSERT_EQ(labels->size(), 2u);
-  EXPECT_EQ(labels->getElement<std::string>(0), "grid.managed-by=grid");
-  EXPECT_EQ(labels->getElement<std::string>(1), "grid.instance=inst");
-}
-
 TEST(ContainerSpecTest, PullTargetSplitsTag) {
   EXPECT_EQ(pullTarget("foo:bar").from_image, "foo");
   EXPECT_EQ(pullTarget("foo:bar").tag, "bar");
@@ -95,14 +74,6 @@ TEST(ContainerSpecTest, PullTargetSplitsTag) {
   EXPECT_EQ(pullTarget("registry:5000/foo:1.2").tag, "1.2");
   EXPECT_EQ(pullTarget("foo@sha256:abcd").from_image, "foo@sha256:abcd");
   EXPECT_EQ(pullTarget("foo@sha256:abcd").tag, "");
-}
-
-TEST(ContainerSpecTest, NamePartValidation) {
-  EXPECT_TRUE(isValidNamePart("default"));
-  EXPECT_TRUE(isValidNamePart("a.b_c-1"));
-  EXPECT_FALSE(isValidNamePart(""));
-  EXPECT_FALSE(isValidNamePart("-x"));
-  EXPECT_FALSE(isValidNamePart("a/b"));
 }
 
 }  // namespace

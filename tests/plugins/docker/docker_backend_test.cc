@@ -12,8 +12,8 @@
 #include <thread>
 #include <vector>
 
-#include "container_spec.h"
 #include "engine_guard.h"
+#include "grid/engine/container_conventions.h"
 #include "grid/engine/engine_client.h"
 
 namespace grid::docker {
@@ -113,14 +113,15 @@ class DockerBackendTest : public ::testing::Test {
 
   Poco::JSON::Object::Ptr inspect(const std::string& id) {
     auto response =
-        client_->request("GET", "/containers/" + containerName(instance_, id) + "/json");
+        client_->request("GET", "/containers/" + engine::containerName(instance_, id) + "/json");
     if (!response.ok() || !response.value().ok()) return nullptr;
     return engine::parseJsonObject(response.value().body);
   }
 
   int countContainers(const std::string& instance) {
-    auto response = client_->request(
-        "GET", "/containers/json?all=1&filters=" + engine::urlEncode(leftoverFilter(instance)));
+    auto response =
+        client_->request("GET", "/containers/json?all=1&filters=" +
+                                    engine::urlEncode(engine::leftoverFilter(instance)));
     if (!response.ok() || !response.value().ok()) return -1;
     auto list = engine::parseJsonArray(response.value().body);
     return list ? static_cast<int>(list->size()) : -1;
@@ -306,8 +307,8 @@ TEST_F(DockerBackendTest, UnknownSandboxIsNotFound) {
 
 TEST_F(DockerBackendTest, StoppedSandboxIsConflict) {
   create(spec("stopped"));
-  auto stopped =
-      client_->request("POST", "/containers/" + containerName(instance_, "stopped") + "/stop?t=0");
+  auto stopped = client_->request(
+      "POST", "/containers/" + engine::containerName(instance_, "stopped") + "/stop?t=0");
   ASSERT_TRUE(stopped.ok() && stopped.value().ok());
   auto started = backend_.startProcess("stopped", ProcessSpec{{"true"}, false});
   ASSERT_FALSE(started.ok());

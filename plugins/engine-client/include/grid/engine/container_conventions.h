@@ -1,0 +1,94 @@
+// What every engine backend (Docker, Podman) agrees on, as pure functions: how a sandbox's
+// container is named and labelled, which names and image references are accepted, how
+// resource limits convert to engine units, and how shared settings are parsed. No I/O.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "grid/result.h"
+#include "grid/sandbox_backend.h"
+
+namespace grid::engine {
+
+inline constexpr char kManagedByLabel[] = "grid.managed-by";
+inline constexpr char kManagedByValue[] = "grid";
+inline constexpr char kInstanceLabel[] = "grid.instance";
+inline constexpr char kSandboxIdLabel[] = "grid.sandbox-id";
+
+/// "grid-<instance>-<sandbox id>": containers are addressed by this name, so backends keep
+/// no id map.
+std::string containerName(const std::string& instance, const std::string& sandbox_id);
+
+/// The spec's user labels plus Grid's own (which win over user labels of the same key).
+std::map<std::string, std::string> containerLabels(const std::string& instance,
+                                                   const SandboxSpec& spec);
+
+/// The `filters` query value selecting this instance's containers, {"label": [...]}, as both
+/// the Docker and the libpod list endpoints take it (URL-encode it).
+std::string leftoverFilter(const std::string& instance);
+
+/// True for a name part engines accept in a container name ([a-zA-Z0-9][a-zA-Z0-9_.-]*).
+bool isValidNamePart(const std::string& text);
+
+/// True for an id Grid hands out ([a-z0-9-]+); anything else was never created.
+bool isValidSandboxId(const std::string& id);
+
+/// True if `image` only holds characters of image references. Images go into URL paths
+/// unescaped (the engines route /images/{name:.*}/...), so nothing else may pass.
+bool isPlausibleImageReference(const std::string& image);
+
+/// kInvalidArgument unless `instance` can be part of a container name. `product` prefixes the
+/// message ("docker").
+Result<void> checkInstanceName(const std::string& product, const std::string& instance);
+
+/// kInvalidArgument unless the spec's id and image reference pass the checks above.
+Result<void> checkSandboxSpec(const std::string& product, const SandboxSpec& spec);
+
+/// Memory limit in bytes for `memory_mb` MiB.
+std::int64_t memoryLimitBytes(std::int64_t memory_mb);
+
+/// Docker's NanoCpus for `cpus` cores.
+std::int64_t nanoCpus(double cpus);
+
+/// CFS period Grid uses when an engine takes quota/period instead of NanoCpus.
+inline constexpr std::int64_t kCpuPeriodMicros = 100'000;
+
+/// CFS quota in microseconds per kCpuPeriodMicros for `cpus` cores.
+std::int64_t cpuQuotaMicros(double cpus);
+
+/// The kImageNotFound error every backend reports: "image 'x' is not present locally and
+/// could not be pulled: <why>".
+Error imageNotFound(const std::string& image, const std::string& why);
+
+/// The first {"error": ...} of a pull answer's JSON lines; engines report pull failures that
+/// way inside a 200 answer. Empty if there is none.
+std::string pullStreamError(const std::string& body);
+
+/// What every engine backend reads from its [backend.NAME] section.
+struct EngineSettings {
+  std::string socket;                        // absolute path of the API socket
+  std::chrono::seconds pull_timeout{300};    // bound of one image pull
+  std::map<std::string, std::string> extra;  // the backend's own keys, unparsed
+};
+
+/// Parses `settings` of section [backend.<product>]: socket (default `default_socket`),
+/// pull_timeout, and the keys in `extra_keys`, which are left in `extra` for the backend.
+/// Bad values and unknown keys are kInvalidArgument naming the known ones.
+Result<EngineSettings> parseEngineSettings(const std::string& product,
+                                           const std::map<std::string, std::string>& settings,
+                                           std::string default_socket,
+                                           const std::vector<std::string>& extra_keys = {});
+
+/// A `socket` setting: an absolute path, optionally written as unix:///path.
+/// `section` names the config section in messages, e.g. "[backend.docker]".
+Result<std::string> parseSocketSetting(const std::string& section, const std::string& value);
+
+/// A positive whole number of seconds (`pull_timeout`).
+Result<std::chrono::seconds> parseSecondsSetting(const std::string& section, const std::string& key,
+                                                 const std::string& value);
+
+}  // namespace grid::engine

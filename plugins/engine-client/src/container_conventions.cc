@@ -1,0 +1,169 @@
+#include "grid/engine/container_conventions.h"
+
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <utility>
+
+#include "grid/engine/engine_client.h"
+
+namespace grid::engine {
+
+namespace {
+
+constexpr std::int64_t kMiB = 1024 * 1024;
+constexpr double kNanoCpusPerCpu = 1e9;
+constexpr char kUnixScheme[] = "unix://";
+
+}  // namespace
+
+std::string containerName(const std::string& instance, const std::string& sandbox_id) {
+  return "grid-" + instance + "-" + sandbox_id;
+}
+
+std::map<std::string, std::string> containerLabels(const std::string& instance,
+                                                   const SandboxSpec& spec) {
+  std::map<std::string, std::string> labels = spec.labels;
+  // Ours last: a user label must not make a sandbox look like another instance's.
+  labels[kManagedByLabel] = kManagedByValue;
+  labels[kInstanceLabel] = instance;
+  labels[kSandboxIdLabel] = spec.id;
+  return labels;
+}
+
+std::string leftoverFilter(const std::string& instance) {
+  Poco::JSON::Array::Ptr labels = new Poco::JSON::Array;
+  labels->add(std::string(kManagedByLabel) + "=" + kManagedByValue);
+  labels->add(std::string(kInstanceLabel) + "=" + instance);
+  Poco::JSON::Object::Ptr filter = new Poco::JSON::Object;
+  filter->set("label", labels);
+  return toJson(filter);
+}
+
+bool isValidNamePart(const std::string& text) {
+  if (text.empty() || !std::isalnum(static_cast<unsigned char>(text[0]))) return false;
+  for (unsigned char c : text) {
+    if (!std::isalnum(c) && c != '_' && c != '.' && c != '-') return false;
+  }
+  return true;
+}
+
+bool isValidSandboxId(const std::string& id) {
+  if (id.empty()) return false;
+  for (unsigned char c : id) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+  }
+  return true;
+}
+
+bool isPlausibleImageReference(const std::string& image) {
+  if (image.empty()) return false;
+  for (unsigned char c : image) {
+    if (!std::isalnum(c) && c != '.' && c != '_' && c != '-' && c != '/' && c != ':' && c != '@') {
+      return false;
+    }
+  }
+  return true;
+}
+
+Result<void> checkInstanceName(const std::string& product, const std::string& instance) {
+  if (isValidNamePart(instance)) return {};
+  return fail(ErrorCode::kInvalidArgument,
+              product + ": instance name '" + instance +
+                  "' cannot be part of a container name ([a-zA-Z0-9][a-zA-Z0-9_.-]*)");
+}
+
+Result<void> checkSandboxSpec(const std::string& product, const SandboxSpec& spec) {
+  if (!isValidSandboxId(spec.id)) {
+    return fail(ErrorCode::kInvalidArgument, product + ": invalid sandbox id '" + spec.id + "'");
+  }
+  if (!isPlausibleImageReference(spec.image)) {
+    return fail(ErrorCode::kInvalidArgument,
+                product + ": invalid image reference '" + spec.image + "'");
+  }
+  return {};
+}
+
+std::int64_t memoryLimitBytes(std::int64_t memory_mb) { return memory_mb * kMiB; }
+
+std::int64_t nanoCpus(double cpus) {
+  return static_cast<std::int64_t>(std::llround(cpus * kNanoCpusPerCpu));
+}
+
+std::int64_t cpuQuotaMicros(double cpus) {
+  return static_cast<std::int64_t>(std::llround(cpus * static_cast<double>(kCpuPeriodMicros)));
+}
+
+Error imageNotFound(const std::string& image, const std::string& why) {
+  return fail(ErrorCode::kImageNotFound,
+              "image '" + image + "' is not present locally and could not be pulled: " + why);
+}
+
+std::string pullStreamError(const std::string& body) {
+  std::size_t start = 0;
+  while (start < body.size()) {
+    std::size_t end = body.find('\n', start);
+    if (end == std::string::npos) end = body.size();
+    if (auto line = parseJsonObject(body.substr(start, end - start))) {
+      std::string error = line->optValue<std::string>("error", "");
+      if (!error.empty()) return error;
+    }
+    start = end + 1;
+  }
+  return "";
+}
+
+Result<EngineSettings> parseEngineSettings(const std::string& product,
+                                           const std::map<std::string, std::string>& settings,
+                                           std::string default_socket,
+                                           const std::vector<std::string>& extra_keys) {
+  const std::string section = "[backend." + product + "]";
+  EngineSettings parsed;
+  parsed.socket = std::move(default_socket);
+  for (const auto& [key, value] : settings) {
+    if (key == "socket") {
+      auto socket = parseSocketSetting(section, value);
+      if (!socket.ok()) return socket.error();
+      parsed.socket = std::move(socket).value();
+    } else if (key == "pull_timeout") {
+      auto seconds = parseSecondsSetting(section, key, value);
+      if (!seconds.ok()) return seconds.error();
+      parsed.pull_timeout = seconds.value();
+    } else if (std::find(extra_keys.begin(), extra_keys.end(), key) != extra_keys.end()) {
+      parsed.extra[key] = value;
+    } else {
+      std::string known = "socket, pull_timeout";
+      for (const auto& extra : extra_keys) known += ", " + extra;
+      return fail(ErrorCode::kInvalidArgument,
+                  section + " has no setting '" + key + "' (known: " + known + ")");
+    }
+  }
+  return parsed;
+}
+
+Result<std::string> parseSocketSetting(const std::string& section, const std::string& value) {
+  std::string path =
+      value.rfind(kUnixScheme, 0) == 0 ? value.substr(sizeof kUnixScheme - 1) : value;
+  if (path.empty() || path[0] != '/') {
+    return fail(ErrorCode::kInvalidArgument,
+                section + " socket must be an absolute path, got '" + value + "'");
+  }
+  return path;
+}
+
+Result<std::chrono::seconds> parseSecondsSetting(const std::string& section, const std::string& key,
+                                                 const std::string& value) {
+  long seconds = 0;
+  auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), seconds);
+  if (error != std::errc() || end != value.data() + value.size() || seconds <= 0) {
+    return fail(ErrorCode::kInvalidArgument,
+                section + " " + key + " must be a positive number of seconds, got '" + value + "'");
+  }
+  return std::chrono::seconds(seconds);
+}
+
+}  // namespace grid::engine

@@ -1,0 +1,154 @@
+#include "podman_backend.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <utility>
+
+#include "grid/engine/container_conventions.h"
+#include "grid/engine/container_ops.h"
+
+namespace grid::podman {
+
+namespace {
+
+constexpr char kProduct[] = "podman";
+constexpr char kStartHint[] =
+    ": start it with `podman system service --time=0 unix:///run/podman/podman.sock` "
+    "(rootless: `systemctl --user start podman.socket`), or set [backend.podman] socket";
+
+// Static init binaries Podman can bind-mount when its configured one (catatonit) is missing.
+// Only static ones: the binary runs inside images that may have no libc.
+constexpr const char* kFallbackInitPaths[] = {
+    "/usr/bin/catatonit",
+    "/usr/libexec/catatonit/catatonit",
+    "/usr/bin/tini-static",
+};
+
+Error withStartHint(Error error) {
+  if (error.code == ErrorCode::kUnavailable) error.message += kStartHint;
+  return error;
+}
+
+// Podman 4.3 refuses the create with "container-init binary not found on the host".
+bool mentionsMissingInit(const Error& error) {
+  return error.message.find("container-init binary not found") != std::string::npos;
+}
+
+// The service runs on this host (it listens on a local unix socket), so its init candidates
+// are visible here.
+InitProcess fallbackInit() {
+  for (const char* path : kFallbackInitPaths) {
+    if (access(path, X_OK) == 0) return InitProcess{true, path};
+  }
+  return InitProcess{false, ""};
+}
+
+// timeout=0: libpod otherwise waits the stop timeout (10 s) for the `sleep` PID 1.
+std::string removePath(const std::string& name_or_id) {
+  return "/libpod/containers/" + name_or_id + "?force=true&timeout=0";
+}
+
+}  // namespace
+
+Result<PodmanSettings> parseSettings(const std::map<std::string, std::string>& settings) {
+  auto common = engine::parseEngineSettings(
+      kProduct, settings, defaultSocketPath(geteuid(), std::getenv("XDG_RUNTIME_DIR")));
+  if (!common.ok()) return common.error();
+  return PodmanSettings{common.value().socket, common.value().pull_timeout};
+}
+
+Result<void> PodmanBackend::init(const BackendConfig& config) {
+  if (auto instance = engine::checkInstanceName(kProduct, config.instance); !instance.ok()) {
+    return instance;
+  }
+  auto settings = parseSettings(config.settings);
+  if (!settings.ok()) return settings.error();
+  instance_ = config.instance;
+  settings_ = std::move(settings).value();
+  client_ = std::make_shared<engine::EngineClient>(
+      engine::EngineEndpoint{settings_.socket, kProduct, "Podman service"});
+  client_->setApiVersion(kLibpodApiVersion);
+
+  auto version = client_->request("GET", "/libpod/version");
+  if (!version.ok()) return withStartHint(version.error());
+  if (!version.value().ok()) {
+    // A Docker Engine on the socket answers 404 here.
+    return fail(ErrorCode::kUnavailable,
+                "podman: unix://" + settings_.socket + " does not serve the libpod API (" +
+                    client_->errorFor("GET", "/libpod/version", version.value()).message +
+                    "): is it a Podman service?" + kStartHint);
+  }
+  std::string podman_version = "unknown";
+  if (auto body = engine::parseJsonObject(version.value().body)) {
+    podman_version = body->optValue<std::string>("Version", podman_version);
+  }
+  spdlog::info("podman: Podman {} at unix://{}", podman_version, settings_.socket);
+  return {};
+}
+
+Result<std::vector<std::string>> PodmanBackend::removeLeftovers() {
+  return engine::removeLeftoverContainers(*client_,
+                                          "/libpod/containers/json?all=true&filters=" +
+                                              engine::urlEncode(engine::leftoverFilter(instance_)),
+                                          removePath);
+}
+
+Result<void> PodmanBackend::createSandbox(const SandboxSpec& spec) {
+  if (auto valid = engine::checkSandboxSpec(kProduct, spec); !valid.ok()) return valid;
+  if (auto image = ensureImage(spec.image); !image.ok()) return image;
+
+  const InitProcess init = currentInit();
+  auto created = createAndStart(spec, init);
+  if (!created.ok() && init.enabled && init.path.empty() && mentionsMissingInit(created.error())) {
+    const InitProcess fallback = fallbackInit();
+    if (fallback.enabled) {
+      spdlog::warn("{}; sandboxes use {} as init instead", created.error().message, fallback.path);
+    } else {
+      spdlog::warn("{}; sandboxes run without an init", created.error().message);
+    }
+    {
+      std::lock_guard<std::mutex> lock(init_mutex_);
+      init_ = fallback;
+    }
+    created = createAndStart(spec, fallback);
+  }
+  return created;
+}
+
+InitProcess PodmanBackend::currentInit() const {
+  std::lock_guard<std::mutex> lock(init_mutex_);
+  return init_;
+}
+
+Result<void> PodmanBackend::ensureImage(const std::string& image) {
+  // Short names ("grid-test/debian:bookworm") resolve to localhost/... like `podman run` does.
+  return engine::ensureImage(
+      *client_, image, "/libpod/images/" + image + "/exists",
+      "/libpod/images/pull?reference=" + engine::urlEncode(image) + "&quiet=true",
+      settings_.pull_timeout);
+}
+
+Result<void> PodmanBackend::createAndStart(const SandboxSpec& spec, const InitProcess& init) {
+  const std::string name = engine::containerName(instance_, spec.id);
+  return engine::createAndStartContainer(
+      *client_,
+      engine::ContainerCreation{spec.id, "/libpod/containers/create",
+                                engine::toJson(buildSpecGenerator(instance_, spec, init)),
+                                "/libpod/containers/" + name + "/start", removePath(name)});
+}
+
+Result<std::unique_ptr<ProcessChannel>> PodmanBackend::startProcess(const std::string& sandbox_id,
+                                                                    const ProcessSpec& spec) {
+  // Podman serves the Docker-compatible exec endpoints and their hijacked stream unchanged.
+  return engine::startSandboxProcess(client_, instance_, sandbox_id, spec);
+}
+
+Result<void> PodmanBackend::destroySandbox(const std::string& sandbox_id) {
+  if (!engine::isValidSandboxId(sandbox_id)) return {};  // could never have been created
+  return engine::removeContainer(*client_,
+                                 removePath(engine::containerName(instance_, sandbox_id)));
+}
+
+}  // namespace grid::podman

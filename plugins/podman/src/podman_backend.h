@@ -1,0 +1,56 @@
+// PodmanBackend: sandboxes as Podman containers made through the libpod API, processes as
+// attached execs through Podman's Docker-compatible exec endpoints (grid-engine-client).
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "grid/engine/engine_client.h"
+#include "grid/sandbox_backend.h"
+#include "spec_generator.h"
+
+namespace grid::podman {
+
+/// Settings of [backend.podman], validated by init().
+struct PodmanSettings {
+  std::string socket;  // default: defaultSocketPath() for the current user
+  std::chrono::seconds pull_timeout{300};
+};
+
+/// The libpod API version prefixed to every path ("/v4.0.0/libpod/..."). Podman 4 serves its
+/// compat endpoints (exec) under the same prefix.
+inline constexpr char kLibpodApiVersion[] = "4.0.0";
+
+/// Parses the [backend.podman] section; unknown keys and bad values are kInvalidArgument.
+Result<PodmanSettings> parseSettings(const std::map<std::string, std::string>& settings);
+
+class PodmanBackend : public SandboxBackend {
+ public:
+  PodmanBackend() = default;  // no work here: see init()
+
+  std::string name() const override { return "podman"; }
+  Result<void> init(const BackendConfig& config) override;
+  Result<std::vector<std::string>> removeLeftovers() override;
+  Result<void> createSandbox(const SandboxSpec& spec) override;
+  Result<std::unique_ptr<ProcessChannel>> startProcess(const std::string& sandbox_id,
+                                                       const ProcessSpec& spec) override;
+  Result<void> destroySandbox(const std::string& sandbox_id) override;
+
+ private:
+  Result<void> ensureImage(const std::string& image);
+  Result<void> createAndStart(const SandboxSpec& spec, const InitProcess& init);
+  InitProcess currentInit() const;
+
+  std::string instance_;
+  PodmanSettings settings_;
+  std::shared_ptr<engine::EngineClient> client_;
+  // Podman's configured init first; replaced once the service reports it missing.
+  mutable std::mutex init_mutex_;
+  InitProcess init_;
+};
+
+}  // namespace grid::podman

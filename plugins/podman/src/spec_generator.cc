@@ -1,0 +1,79 @@
+#include "spec_generator.h"
+
+#include <Poco/JSON/Array.h>
+
+#include <cstdint>
+
+#include "grid/engine/container_conventions.h"
+
+namespace grid::podman {
+
+Poco::JSON::Object::Ptr buildSpecGenerator(const std::string& instance, const SandboxSpec& spec,
+                                           const InitProcess& init) {
+  Poco::JSON::Object::Ptr body = new Poco::JSON::Object;
+  body->set("name", engine::containerName(instance, spec.id));
+  body->set("image", spec.image);
+  // The sandbox only hosts execs: a PID 1 that idles forever whatever the image's entrypoint.
+  Poco::JSON::Array::Ptr entrypoint = new Poco::JSON::Array;
+  entrypoint->add(std::string("sleep"));
+  Poco::JSON::Array::Ptr command = new Poco::JSON::Array;
+  command->add(std::string("infinity"));
+  body->set("entrypoint", entrypoint);
+  body->set("command", command);
+  body->set("terminal", false);
+  body->set("stdin", false);
+
+  Poco::JSON::Object::Ptr env = new Poco::JSON::Object;
+  for (const auto& [key, value] : spec.env) env->set(key, value);
+  body->set("env", env);
+
+  Poco::JSON::Object::Ptr labels = new Poco::JSON::Object;
+  for (const auto& [key, value] : engine::containerLabels(instance, spec)) labels->set(key, value);
+  body->set("labels", labels);
+
+  // Without netns Podman picks its default (bridge when rootful, slirp4netns when rootless).
+  if (!spec.network) {
+    Poco::JSON::Object::Ptr netns = new Poco::JSON::Object;
+    netns->set("nsmode", std::string("none"));
+    body->set("netns", netns);
+  }
+
+  Poco::JSON::Object::Ptr limits = new Poco::JSON::Object;
+  if (spec.limits.memory_mb > 0) {
+    const std::int64_t bytes = engine::memoryLimitBytes(spec.limits.memory_mb);
+    Poco::JSON::Object::Ptr memory = new Poco::JSON::Object;
+    memory->set("limit", bytes);
+    memory->set("swap", bytes);  // OCI swap is memory+swap: equal means no swap beyond the limit
+    limits->set("memory", memory);
+  }
+  if (spec.limits.cpus > 0) {
+    Poco::JSON::Object::Ptr cpu = new Poco::JSON::Object;
+    cpu->set("quota", engine::cpuQuotaMicros(spec.limits.cpus));
+    cpu->set("period", engine::kCpuPeriodMicros);
+    limits->set("cpu", cpu);
+  }
+  if (spec.limits.pids > 0) {
+    Poco::JSON::Object::Ptr pids = new Poco::JSON::Object;
+    pids->set("limit", static_cast<std::int64_t>(spec.limits.pids));
+    limits->set("pids", pids);
+  }
+  if (limits->size() > 0) body->set("resource_limits", limits);
+
+  body->set("no_new_privileges", true);
+  body->set("privileged", false);
+  if (init.enabled) {
+    body->set("init", true);
+    if (!init.path.empty()) body->set("init_path", init.path);
+  }
+  return body;
+}
+
+std::string defaultSocketPath(uid_t uid, const char* xdg_runtime_dir) {
+  if (uid == 0) return "/run/podman/podman.sock";
+  const std::string runtime_dir = xdg_runtime_dir != nullptr && xdg_runtime_dir[0] == '/'
+                                      ? std::string(xdg_runtime_dir)
+                                      : "/run/user/" + std::to_string(uid);
+  return runtime_dir + "/podman/podman.sock";
+}
+
+}  // namespace grid::podman

@@ -1,0 +1,93 @@
+// Naming, labels, validation, limit conversions and settings shared by the engine backends.
+#include "grid/engine/container_conventions.h"
+
+#include <gtest/gtest.h>
+
+#include "grid/engine/engine_client.h"
+
+namespace grid::engine {
+namespace {
+
+TEST(ContainerConventionsTest, NameJoinsInstanceAndId) {
+  EXPECT_EQ(containerName("inst", "abc-123"), "grid-inst-abc-123");
+}
+
+TEST(ContainerConventionsTest, GridLabelsWinOverUserLabels) {
+  SandboxSpec spec;
+  spec.id = "abc-123";
+  spec.labels = {{"team", "x"}, {"grid.instance", "spoofed"}, {"grid.managed-by", "me"}};
+  auto labels = containerLabels("inst", spec);
+  EXPECT_EQ(labels.at("team"), "x");
+  EXPECT_EQ(labels.at("grid.instance"), "inst");
+  EXPECT_EQ(labels.at("grid.managed-by"), "grid");
+  EXPECT_EQ(labels.at("grid.sandbox-id"), "abc-123");
+}
+
+TEST(ContainerConventionsTest, LeftoverFilterSelectsInstance) {
+  auto filter = parseJsonObject(leftoverFilter("inst"));
+  ASSERT_TRUE(filter);
+  auto labels = filter->getArray("label");
+  ASSERT_EQ(labels->size(), 2u);
+  EXPECT_EQ(labels->getElement<std::string>(0), "grid.managed-by=grid");
+  EXPECT_EQ(labels->getElement<std::string>(1), "grid.instance=inst");
+}
+
+TEST(ContainerConventionsTest, NamePartValidation) {
+  EXPECT_TRUE(isValidNamePart("default"));
+  EXPECT_TRUE(isValidNamePart("a.b_c-1"));
+  EXPECT_FALSE(isValidNamePart(""));
+  EXPECT_FALSE(isValidNamePart("-x"));
+  EXPECT_FALSE(isValidNamePart("a/b"));
+}
+
+TEST(ContainerConventionsTest, SandboxIdValidation) {
+  EXPECT_TRUE(isValidSandboxId("abc-123"));
+  EXPECT_FALSE(isValidSandboxId(""));
+  EXPECT_FALSE(isValidSandboxId("ABC"));
+  EXPECT_FALSE(isValidSandboxId("a/b"));
+}
+
+TEST(ContainerConventionsTest, ImageReferenceValidation) {
+  EXPECT_TRUE(isPlausibleImageReference("localhost/grid-test/debian:bookworm"));
+  EXPECT_TRUE(isPlausibleImageReference("registry:5000/x@sha256:ab12"));
+  EXPECT_FALSE(isPlausibleImageReference(""));
+  EXPECT_FALSE(isPlausibleImageReference("foo bar?x"));
+}
+
+TEST(ContainerConventionsTest, LimitConversions) {
+  EXPECT_EQ(memoryLimitBytes(256), 256 * 1024 * 1024);
+  EXPECT_EQ(nanoCpus(1.5), 1'500'000'000);
+  EXPECT_EQ(cpuQuotaMicros(0.5), 50'000);
+  EXPECT_EQ(cpuQuotaMicros(2), 2 * kCpuPeriodMicros);
+}
+
+TEST(ContainerConventionsTest, PullStreamErrorFindsFirstError) {
+  EXPECT_EQ(pullStreamError("{\"status\":\"a\"}\n{\"error\":\"boom\"}\n{\"error\":\"late\"}"),
+            "boom");
+  EXPECT_EQ(pullStreamError("{\"status\":\"done\"}\n"), "");
+  EXPECT_EQ(pullStreamError("not json"), "");
+}
+
+TEST(ContainerConventionsTest, ImageNotFoundNamesImage) {
+  Error error = imageNotFound("x:y", "no registry");
+  EXPECT_EQ(error.code, ErrorCode::kImageNotFound);
+  EXPECT_EQ(error.message,
+            "image 'x:y' is not present locally and could not be pulled: no registry");
+}
+
+TEST(ContainerConventionsTest, SocketSetting) {
+  EXPECT_EQ(parseSocketSetting("[s]", "unix:///run/x.sock").value(), "/run/x.sock");
+  EXPECT_EQ(parseSocketSetting("[s]", "/run/x.sock").value(), "/run/x.sock");
+  EXPECT_EQ(parseSocketSetting("[s]", "relative").error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(parseSocketSetting("[s]", "unix://").error().code, ErrorCode::kInvalidArgument);
+}
+
+TEST(ContainerConventionsTest, SecondsSetting) {
+  EXPECT_EQ(parseSecondsSetting("[s]", "k", "12").value(), std::chrono::seconds(12));
+  EXPECT_EQ(parseSecondsSetting("[s]", "k", "0").error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(parseSecondsSetting("[s]", "k", "1s").error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(parseSecondsSetting("[s]", "k", "x").error().message.find("[s] k"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace grid::engine

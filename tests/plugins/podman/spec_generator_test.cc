@@ -1,0 +1,104 @@
+// The plan half of the Podman backend, without a Podman service.
+#include "spec_generator.h"
+
+#include <Poco/JSON/Array.h>
+#include <gtest/gtest.h>
+
+#include "grid/engine/engine_client.h"
+
+namespace grid::podman {
+namespace {
+
+SandboxSpec sampleSpec() {
+  SandboxSpec spec;
+  spec.id = "abc-123";
+  spec.image = "localhost/grid-test/debian:bookworm";
+  spec.limits.cpus = 1.5;
+  spec.limits.memory_mb = 256;
+  spec.limits.pids = 64;
+  spec.env = {{"FOO", "bar"}, {"EMPTY", ""}};
+  spec.labels = {{"team", "x"}, {"grid.instance", "spoofed"}};
+  return spec;
+}
+
+TEST(SpecGeneratorTest, CarriesNameImageCommandEnvAndLabels) {
+  auto body = buildSpecGenerator("inst", sampleSpec(), InitProcess{});
+  EXPECT_EQ(body->getValue<std::string>("name"), "grid-inst-abc-123");
+  EXPECT_EQ(body->getValue<std::string>("image"), "localhost/grid-test/debian:bookworm");
+  auto entrypoint = body->getArray("entrypoint");
+  ASSERT_EQ(entrypoint->size(), 1u);
+  EXPECT_EQ(entrypoint->getElement<std::string>(0), "sleep");
+  auto command = body->getArray("command");
+  ASSERT_EQ(command->size(), 1u);
+  EXPECT_EQ(command->getElement<std::string>(0), "infinity");
+  auto env = body->getObject("env");
+  EXPECT_EQ(env->size(), 2u);
+  EXPECT_EQ(env->getValue<std::string>("FOO"), "bar");
+  EXPECT_EQ(env->getValue<std::string>("EMPTY"), "");
+  auto labels = body->getObject("labels");
+  EXPECT_EQ(labels->getValue<std::string>("team"), "x");
+  EXPECT_EQ(labels->getValue<std::string>("grid.instance"), "inst");
+  EXPECT_EQ(labels->getValue<std::string>("grid.managed-by"), "grid");
+  EXPECT_EQ(labels->getValue<std::string>("grid.sandbox-id"), "abc-123");
+  EXPECT_TRUE(body->getValue<bool>("no_new_privileges"));
+  EXPECT_FALSE(body->getValue<bool>("privileged"));
+  EXPECT_FALSE(body->getValue<bool>("terminal"));
+}
+
+TEST(SpecGeneratorTest, LimitsBecomeResourceLimits) {
+  auto limits =
+      buildSpecGenerator("inst", sampleSpec(), InitProcess{})->getObject("resource_limits");
+  ASSERT_TRUE(limits);
+  EXPECT_EQ(limits->getObject("memory")->getValue<std::int64_t>("limit"), 256 * 1024 * 1024);
+  EXPECT_EQ(limits->getObject("memory")->getValue<std::int64_t>("swap"), 256 * 1024 * 1024);
+  EXPECT_EQ(limits->getObject("cpu")->getValue<std::int64_t>("quota"), 150'000);
+  EXPECT_EQ(limits->getObject("cpu")->getValue<std::int64_t>("period"), 100'000);
+  EXPECT_EQ(limits->getObject("pids")->getValue<std::int64_t>("limit"), 64);
+}
+
+TEST(SpecGeneratorTest, NoNetworkIsNetnsNone) {
+  auto netns = buildSpecGenerator("inst", sampleSpec(), InitProcess{})->getObject("netns");
+  ASSERT_TRUE(netns);
+  EXPECT_EQ(netns->getValue<std::string>("nsmode"), "none");
+}
+
+TEST(SpecGeneratorTest, ZeroLimitsAndNetworkAreOmitted) {
+  SandboxSpec spec;
+  spec.id = "x";
+  spec.image = "img";
+  spec.network = true;
+  auto body = buildSpecGenerator("inst", spec, InitProcess{});
+  EXPECT_FALSE(body->has("netns"));
+  EXPECT_FALSE(body->has("resource_limits"));
+}
+
+TEST(SpecGeneratorTest, InitChoices) {
+  auto configured = buildSpecGenerator("inst", sampleSpec(), InitProcess{true, ""});
+  EXPECT_TRUE(configured->getValue<bool>("init"));
+  EXPECT_FALSE(configured->has("init_path"));
+  auto explicit_path =
+      buildSpecGenerator("inst", sampleSpec(), InitProcess{true, "/usr/bin/tini-static"});
+  EXPECT_TRUE(explicit_path->getValue<bool>("init"));
+  EXPECT_EQ(explicit_path->getValue<std::string>("init_path"), "/usr/bin/tini-static");
+  auto none = buildSpecGenerator("inst", sampleSpec(), InitProcess{false, ""});
+  EXPECT_FALSE(none->has("init"));
+  EXPECT_FALSE(none->has("init_path"));
+}
+
+TEST(SpecGeneratorTest, BodySerialisesToJson) {
+  auto parsed = engine::parseJsonObject(
+      engine::toJson(buildSpecGenerator("inst", sampleSpec(), InitProcess{})));
+  ASSERT_TRUE(parsed);
+  EXPECT_EQ(
+      parsed->getObject("resource_limits")->getObject("pids")->getValue<std::int64_t>("limit"), 64);
+}
+
+TEST(SpecGeneratorTest, DefaultSocketPath) {
+  EXPECT_EQ(defaultSocketPath(0, "/run/user/0"), "/run/podman/podman.sock");
+  EXPECT_EQ(defaultSocketPath(1000, "/run/user/1000"), "/run/user/1000/podman/podman.sock");
+  EXPECT_EQ(defaultSocketPath(1000, nullptr), "/run/user/1000/podman/podman.sock");
+  EXPECT_EQ(defaultSocketPath(1000, ""), "/run/user/1000/podman/podman.sock");
+}
+
+}  // namespace
+}  // namespace grid::podman
