@@ -11,7 +11,7 @@ build="${GRID_BUILD_DIR:-$here/build}"
 
 scripts/install-deps.sh all
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DGRID_CONFORMANCE_BACKENDS="docker;skeleton" >/dev/null
+  -DGRID_CONFORMANCE_BACKENDS="docker;podman;local-namespace;skeleton" >/dev/null
 # Builds everything, installs the SDK into a scratch prefix and builds the out-of-tree skeleton
 # backend against it; the conformance suite then runs against that installed-SDK plugin.
 GRID_BACKEND_SKELETON_PLUGIN="$(scripts/check-sdk-install.sh "$build" | tail -n 1)"
