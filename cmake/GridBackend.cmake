@@ -16,7 +16,11 @@ function(grid_add_backend name)
   # The SDK headers are C++20 like the core; an out-of-tree project may not set a standard.
   target_compile_features(${target} PRIVATE cxx_std_20)
   if(GRID_PLUGIN_OUTPUT_DIR)
-    set_target_properties(${target} PROPERTIES LIBRARY_OUTPUT_DIRECTORY "${GRID_PLUGIN_OUTPUT_DIR}")
+    # In-tree: beside the other plugins, and installed where `grid` looks for them.
+    set_target_properties(${target} PROPERTIES
+      LIBRARY_OUTPUT_DIRECTORY "${GRID_PLUGIN_OUTPUT_DIR}"
+      INSTALL_RPATH "$ORIGIN/../..")
+    install(TARGETS ${target} LIBRARY DESTINATION ${GRID_PLUGIN_SUBDIR})
   endif()
   if(TARGET Grid::core)
     target_link_libraries(${target} PRIVATE Grid::core)
