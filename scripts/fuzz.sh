@@ -9,9 +9,10 @@ seconds="${1:-10}"
 build="${GRID_FUZZ_BUILD_DIR:-$here/build-fuzz}"
 CXX=clang++-14 CC=clang-14 cmake -S "$here" -B "$build" -DGRID_FUZZ=ON -DGRID_BUILD_TESTS=OFF \
   -DGRID_BUILD_BENCH=OFF -DGRID_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build" -j "$(nproc)" --target fuzz_api_requests fuzz_session_protocol fuzz_server_config
+cmake --build "$build" -j "$(nproc)" --target fuzz_api_requests fuzz_session_protocol fuzz_server_config fuzz_archive_paths
 status=0
-for target in api_requests:requests session_protocol:session_protocol server_config:config; do
+for target in api_requests:requests session_protocol:session_protocol server_config:config \
+    archive_paths:archive; do
   name="${target%%:*}"; corpus="$here/fuzz/corpus/${target##*:}"
   work="$(mktemp -d)"
   echo "fuzz: $name for ${seconds}s" >&2

@@ -49,7 +49,13 @@ Result<std::shared_ptr<Sandbox>> SandboxManager::create(CreateRequest request) {
   SandboxSpec spec;
   spec.id = newSandboxId();
   spec.image = request.image.value_or(options_.default_image);
-  spec.limits = request.limits.value_or(options_.default_limits);
+  // Each limit the request names overrides its default; the others keep the default.
+  spec.limits = options_.default_limits;
+  if (request.limits) {
+    if (request.limits->cpus > 0) spec.limits.cpus = request.limits->cpus;
+    if (request.limits->memory_mb > 0) spec.limits.memory_mb = request.limits->memory_mb;
+    if (request.limits->pids > 0) spec.limits.pids = request.limits->pids;
+  }
   spec.network = request.network;
   spec.env = std::move(request.env);
   spec.labels = std::move(request.labels);

@@ -38,7 +38,7 @@ struct ServerConfig {
   size_t max_command_bytes = 256 << 10;
   // [sandbox]
   std::string default_image;         // empty: the backend's default (see defaultImageFor)
-  ResourceLimits default_limits;
+  ResourceLimits default_limits{0, 4096, 2048};  // cpus unlimited, 4 GiB, 2048 processes
   // [backend.NAME] sections, keys without the prefix
   std::map<std::string, std::map<std::string, std::string>> backend_settings;
 

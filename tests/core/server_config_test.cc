@@ -82,7 +82,7 @@ TEST_F(ServerConfigTest, MissingFileIsAClearError) {
 
 TEST_F(ServerConfigTest, BackendOwnSettingsExcludeCoreKeys) {
   ConfigSources sources;
-  sources.file = write("[backend.docker]\nsocket = /s\nplugin = /p.so\ndefault_image = img\n");
+  sources.file = write("backend = docker\n[backend.docker]\nsocket = /s\nplugin = /p.so\ndefault_image = img\n");
   auto config = loadServerConfig(sources);
   ASSERT_TRUE(config.ok());
   const auto own = config.value().backendOwnSettings("docker");

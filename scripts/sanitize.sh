@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Builds the core, the docker and local-namespace plugins and the test suites with
+# AddressSanitizer + UndefinedBehaviorSanitizer, then runs the core unit tests and the
+# backend conformance suite against docker and local-namespace under them. Any report fails.
+#   scripts/sanitize.sh    (engines and test images must be ready: scripts/start-engines.sh,
+#                           scripts/build-test-images.sh)
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build="${GRID_ASAN_BUILD_DIR:-$here/build-asan}"
+cmake -S "$here" -B "$build" -DGRID_SANITIZE=ON -DGRID_BUILD_BENCH=OFF \
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$build" -j "$(nproc)" --target core_tests grid-conformance-tests \
+  grid-backend-docker grid-backend-local-namespace grid-backend-loadertest grid-backend-wrongsdk
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+status=0
+"$build/bin/core_tests" || status=1
+for backend in docker local-namespace; do
+  "$build/bin/grid-conformance-tests" --backend "$backend" \
+    --config "$here/tests/conformance/grid-test.ini" || status=1
+done
+if [ $status -eq 0 ]; then echo "sanitize: clean" >&2; else echo "sanitize: FAILED" >&2; fi
+exit $status

@@ -1,0 +1,117 @@
+// The manager's state machine and bookkeeping, with a fake backend (real backends are covered
+// by the conformance suite).
+#include "sandbox_manager.h"
+
+#include <gtest/gtest.h>
+
+namespace grid {
+namespace {
+
+using namespace std::chrono_literals;
+
+class FakeBackend : public SandboxBackend {
+ public:
+  std::string name() const override { return "fake"; }
+  Result<void> init(const BackendConfig&) override { return {}; }
+  Result<std::vector<std::string>> removeLeftovers() override { return std::vector<std::string>{}; }
+  Result<void> createSandbox(const SandboxSpec& spec) override {
+    last_spec = spec;
+    ++creates;
+    return fail(ErrorCode::kImageNotFound, "image '" + spec.image + "' not found");
+  }
+  Result<std::unique_ptr<ProcessChannel>> startProcess(const std::string&, const ProcessSpec&) override {
+    return fail(ErrorCode::kNotFound, "no such sandbox");
+  }
+  Result<void> destroySandbox(const std::string&) override {
+    ++destroys;
+    return {};
+  }
+  SandboxSpec last_spec;
+  int creates = 0;
+  int destroys = 0;
+};
+
+ManagerOptions options() {
+  ManagerOptions o;
+  o.backend_name = "fake";
+  o.default_image = "default:img";
+  o.default_limits = ResourceLimits{0, 4096, 2048};
+  o.max_sandboxes = 3;
+  o.max_running_sandboxes = 1;
+  return o;
+}
+
+TEST(SandboxManagerTest, CreateAppliesDefaultsFieldByField) {
+  FakeBackend backend;
+  SandboxManager manager(backend, options());
+  CreateRequest request;
+  request.limits = ResourceLimits{1.5, 0, 0};
+  auto created = manager.create(request);
+  ASSERT_TRUE(created.ok());
+  const auto& spec = created.value()->spec();
+  EXPECT_EQ(spec.image, "default:img");
+  EXPECT_DOUBLE_EQ(spec.limits.cpus, 1.5);
+  EXPECT_EQ(spec.limits.memory_mb, 4096);
+  EXPECT_EQ(spec.limits.pids, 2048);
+  EXPECT_EQ(spec.id.size(), 36u);
+  EXPECT_EQ(created.value()->snapshot().status, SandboxStatus::kCreated);
+}
+
+TEST(SandboxManagerTest, ExecBeforeStartIsConflict) {
+  FakeBackend backend;
+  SandboxManager manager(backend, options());
+  const std::string id = manager.create({}).value()->spec().id;
+  auto r = manager.exec(id, "true", false, 1s);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kConflict);
+  EXPECT_EQ(manager.exec("missing", "true", false, 1s).error().code, ErrorCode::kNotFound);
+}
+
+TEST(SandboxManagerTest, FailedStartReleasesItsSlotAndCleansUp) {
+  FakeBackend backend;
+  SandboxManager manager(backend, options());
+  const std::string id = manager.create({}).value()->spec().id;
+  auto started = manager.start(id);
+  ASSERT_FALSE(started.ok());
+  EXPECT_EQ(started.error().code, ErrorCode::kImageNotFound);
+  EXPECT_EQ(manager.runningSlotsInUse(), 0u);
+  EXPECT_GE(backend.destroys, 1);  // whatever a failed create left is removed
+  const auto snapshot = manager.find(id).value()->snapshot();
+  EXPECT_EQ(snapshot.status, SandboxStatus::kFailed);
+  EXPECT_NE(snapshot.error.find("default:img"), std::string::npos);
+  EXPECT_EQ(manager.start(id).error().code, ErrorCode::kConflict);  // no second start
+}
+
+TEST(SandboxManagerTest, TotalSandboxLimitIsResourceExhausted) {
+  FakeBackend backend;
+  SandboxManager manager(backend, options());
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(manager.create({}).ok());
+  auto fourth = manager.create({});
+  ASSERT_FALSE(fourth.ok());
+  EXPECT_EQ(fourth.error().code, ErrorCode::kResourceExhausted);
+  ASSERT_TRUE(manager.stop(manager.all().front()->spec().id, true).ok());
+  EXPECT_TRUE(manager.create({}).ok());
+}
+
+TEST(SandboxManagerTest, StopWithoutRemoveKeepsTheRecord) {
+  FakeBackend backend;
+  SandboxManager manager(backend, options());
+  const std::string id = manager.create({}).value()->spec().id;
+  ASSERT_TRUE(manager.stop(id, false).ok());
+  EXPECT_EQ(manager.find(id).value()->snapshot().status, SandboxStatus::kStopped);
+  EXPECT_EQ(manager.start(id).error().code, ErrorCode::kConflict);
+  ASSERT_TRUE(manager.stop(id, true).ok());
+  EXPECT_EQ(manager.find(id).error().code, ErrorCode::kNotFound);
+}
+
+TEST(SandboxManagerTest, ShutdownRefusesNewWork) {
+  FakeBackend backend;
+  SandboxManager manager(backend, options());
+  ASSERT_TRUE(manager.create({}).ok());
+  manager.shutdown();
+  EXPECT_TRUE(manager.all().empty());
+  EXPECT_EQ(manager.create({}).error().code, ErrorCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace grid
