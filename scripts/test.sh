@@ -21,6 +21,10 @@ scripts/build-test-images.sh "$build"
 
 status=0
 (cd "$build" && ctest --output-on-failure --timeout 900) || status=$?
+# The same suites under AddressSanitizer + UndefinedBehaviorSanitizer, then a short run of each
+# libFuzzer harness (crashing inputs found earlier are replayed from fuzz/corpus).
+scripts/sanitize.sh || status=1
+scripts/fuzz.sh 10 || status=1
 
 scripts/check-leftovers.sh || status=1
 exit $status

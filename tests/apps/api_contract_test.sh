@@ -3,7 +3,7 @@
 source "$(dirname "$0")/lib.sh"
 IMAGE="$(test_image)"
 port="$(free_port)"
-start_server "$port" "grid-api-test" || exit 1
+start_server "$port" "grid-api-test-$$" || exit 1
 api="http://127.0.0.1:$port"
 
 request() {  # request METHOD PATH [BODY] -> "STATUS BODY"
@@ -70,7 +70,7 @@ r="$(request GET "/healthz")"; check "no slot held after failures" 0 "$(echo "${
 
 # Authentication: with a token every route but /healthz needs it.
 stop_server TERM
-GRID_AUTH_TOKEN=s3cret start_server "$port" "grid-api-test" || exit 1
+GRID_AUTH_TOKEN=s3cret start_server "$port" "grid-api-test-$$" || exit 1
 r="$(request GET /sandboxes)"; check "no token is 401" 401 "${r%% *}"
 check "with a JSON error" unauthorized "$(echo "${r#* }" | json 'd["code"]')"
 code="$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer wrong' "$api/sandboxes")"

@@ -4,7 +4,7 @@
 source "$(dirname "$0")/lib.sh"
 IMAGE="$(test_image)"
 port="$(free_port)"
-instance="grid-crash-test"
+instance="grid-crash-test-$$"
 
 start_two() {
   local ids="" id

@@ -3,7 +3,7 @@
 source "$(dirname "$0")/lib.sh"
 IMAGE="$(test_image)"
 cd "$work"
-export GRID_BACKEND="$GRID_TEST_BACKEND" GRID_INSTANCE=grid-workflow-test
+export GRID_BACKEND="$GRID_TEST_BACKEND" GRID_INSTANCE=grid-workflow-test-$$
 cp "$GRID_TEST_CONFIG" grid.ini
 
 grid serve --port 3000 > server.log 2>&1 &

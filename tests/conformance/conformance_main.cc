@@ -4,6 +4,8 @@
 // initialises it with its [backend.NAME] settings and runs the whole suite against it.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cstring>
 #include <iostream>
 
@@ -55,6 +57,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   target.config = config.value();
+  // A run's own instance name: concurrent runs on one host must not remove each other's
+  // sandboxes as "leftovers".
+  target.config.instance += "-" + std::to_string(getpid());
   const auto& settings = target.config.settingsOf(target.backend);
   if (target.image.empty()) {
     const auto it = settings.find("test_image");

@@ -1,0 +1,336 @@
+// Fault injection against the backend under test: what a hostile or broken workload does
+// inside a sandbox (fork bomb, memory hog, a flood of output, kill -9 -1, processes left
+// behind, large writes) must stay inside it. The server (here: the SandboxManager in this very
+// process) keeps answering, and stop leaves nothing of the sandbox behind.
+//
+// Where the engine runs on this host as root (the in-tree backends in CI), the tests also look
+// at the host itself: the sandbox's processes in /proc, its files in the engine's storage, its
+// cgroup and state dirs. They first check that the host does see the sandbox's processes or
+// files while it runs, so "nothing found after stop" cannot pass vacuously.
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "conformance_fixture.h"
+
+namespace grid::testing {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+constexpr int64_t kMiB = 1 << 20;
+
+std::string randomDigits(size_t n) {
+  std::random_device device;
+  std::uniform_int_distribution<int> digit(0, 9);
+  std::string out;
+  for (size_t i = 0; i < n; ++i) out += static_cast<char>('0' + digit(device));
+  return out;
+}
+
+/// A field of /proc/self/status in KiB (VmRSS, VmHWM); -1 if absent.
+int64_t procStatusKb(const std::string& field) {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind(field + ":", 0) == 0) return std::stoll(line.substr(field.size() + 1));
+  }
+  return -1;
+}
+
+/// Resets VmHWM to the current RSS (Linux >= 4.0), so VmHWM afterwards is the peak of what
+/// follows; false where the kernel does not support it.
+bool resetPeakRss() {
+  std::ofstream clear("/proc/self/clear_refs");
+  clear << "5";
+  clear.flush();
+  return static_cast<bool>(clear);
+}
+
+/// Command lines of every process on this host (arguments joined by '\0', as in /proc).
+std::vector<std::string> hostCommandLines() {
+  std::vector<std::string> lines;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream in(entry.path() / "cmdline", std::ios::binary);
+    std::stringstream text;
+    text << in.rdbuf();
+    if (!text.str().empty()) lines.push_back(text.str());  // zombies have no command line
+  }
+  return lines;
+}
+
+/// Host processes whose command line is exactly `argv`.
+size_t hostProcessesExactly(const std::vector<std::string>& argv) {
+  std::string wanted;
+  for (const auto& arg : argv) wanted += arg + '\0';
+  size_t n = 0;
+  for (const auto& line : hostCommandLines()) n += line == wanted ? 1 : 0;
+  return n;
+}
+
+/// Host processes whose command line contains `needle`.
+size_t hostProcessesContaining(const std::string& needle) {
+  size_t n = 0;
+  for (const auto& line : hostCommandLines()) n += line.find(needle) != std::string::npos ? 1 : 0;
+  return n;
+}
+
+class FaultTest : public ConformanceTest {
+ protected:
+  /// True where the sandbox's processes and files are visible from this process: an in-tree
+  /// backend whose engine runs on this host, and we are root. Host-side checks that must see
+  /// the sandbox first are only required then; the "nothing left" checks always run.
+  bool hostSeesSandboxes() const {
+    const std::string& name = conformanceTarget().backend;
+    return ::geteuid() == 0 &&
+           (name == "docker" || name == "podman" || name == "local-namespace");
+  }
+  bool isLocalNamespace() const { return conformanceTarget().backend == "local-namespace"; }
+
+  std::string setting(const std::string& key, const std::string& fallback) const {
+    const auto& settings = conformanceTarget().config.settingsOf(conformanceTarget().backend);
+    const auto it = settings.find(key);
+    return it == settings.end() ? fallback : it->second;
+  }
+
+  /// Writable layers where the engines here keep a container's files: Docker's and Podman's
+  /// overlay `diff` dirs, local-namespace's `state_dir/<id>/upper`. Returns the host paths
+  /// of `relative` (e.g. "var/tmp/f") found in any of them.
+  std::vector<std::string> hostCopiesOf(const std::string& relative) const {
+    std::vector<std::string> roots = {"/var/lib/docker/overlay2",
+                                      "/var/lib/containers/storage/overlay"};
+    if (isLocalNamespace()) roots.push_back(setting("state_dir", "/var/lib/grid/local-namespace"));
+    std::vector<std::string> found;
+    for (const auto& root : roots) {
+      std::error_code ec;
+      for (const auto& layer : fs::directory_iterator(root, ec)) {
+        for (const char* writable : {"diff", "upper"}) {
+          const fs::path candidate = layer.path() / writable / relative;
+          std::error_code exists_ec;
+          if (fs::exists(candidate, exists_ec)) found.push_back(candidate.string());
+        }
+      }
+    }
+    return found;
+  }
+
+  /// What local-namespace keeps per sandbox outside it: its state dir and cgroup dirs.
+  std::vector<std::string> localNamespaceRemains(const std::string& id) const {
+    std::vector<std::string> left;
+    if (!isLocalNamespace()) return left;
+    const std::string state = setting("state_dir", "/var/lib/grid/local-namespace") + "/" + id;
+    if (fs::exists(state)) left.push_back(state);
+    const std::string group = setting("cgroup_root", "grid");
+    std::error_code ec;
+    if (fs::exists("/sys/fs/cgroup/" + group + "/" + id)) left.push_back("/sys/fs/cgroup/" + group + "/" + id);
+    for (const auto& controller : fs::directory_iterator("/sys/fs/cgroup", ec)) {
+      const fs::path dir = controller.path() / group / id;
+      std::error_code exists_ec;
+      if (fs::exists(dir, exists_ec)) left.push_back(dir.string());
+    }
+    return left;
+  }
+
+  /// The fork bomb and `kill -9 -1` would hit the host itself through a backend without PID
+  /// isolation (the skeleton example): refuse to run them where the sandbox sees this process.
+  void requirePidIsolation(const std::string& id) {
+    const std::string self = "/proc/" + std::to_string(::getpid()) + "/cmdline";
+    auto probe = runStandalone(id, "test -e " + self + " && echo visible || echo hidden");
+    ASSERT_EQ(probe.stdout_text, "hidden\n")
+        << "the sandbox sees the test process: no PID isolation, so this fault test would hit "
+           "the host; exclude FaultTest.* for this backend";
+  }
+
+  /// Stops (and forgets) the sandbox, then checks the backend cannot start a process in it and
+  /// that no host process whose command line contains one of `needles` survives it.
+  void stopAndExpectNothingLeft(const std::string& id, const std::vector<std::string>& needles = {}) {
+    const size_t slots_before = manager_->runningSlotsInUse();
+    auto stopped = manager_->stop(id, true);
+    ASSERT_TRUE(stopped.ok()) << stopped.error().message;
+    ProcessSpec probe;
+    probe.argv = {"/bin/sh", "-c", "true"};
+    auto started = backend().startProcess(id, probe);
+    EXPECT_FALSE(started.ok()) << "a process could still be started in the stopped sandbox";
+    for (const auto& needle : needles) {
+      // Bounded: the engine may reap the last processes a moment after answering.
+      EXPECT_TRUE(waitUntil([&] { return hostProcessesContaining(needle) == 0; }, 30s))
+          << hostProcessesContaining(needle) << " host processes matching '" << needle
+          << "' outlived the sandbox";
+    }
+    const auto remains = localNamespaceRemains(id);
+    EXPECT_TRUE(remains.empty()) << "left behind: " << remains.front();
+    EXPECT_EQ(manager_->runningSlotsInUse(), slots_before - 1) << "the slot was not freed";
+  }
+};
+
+// A fork bomb hits the pids limit inside the sandbox: the exec returns, the host never sees
+// more of its processes than the limit, and stop kills every one of them.
+TEST_F(FaultTest, ForkBombIsContainedByThePidsLimit) {
+  CreateRequest request;
+  request.limits = ResourceLimits{0, 0, 64};
+  const std::string id = startSandbox(request);
+  ASSERT_FALSE(id.empty());
+  requirePidIsolation(id);
+  // `bash -c BOMB NAME`: every fork of the bomb carries NAME in its command line, so the host
+  // can count them. The classic bomb itself is unchanged.
+  const std::string name = "grid-fork-bomb-" + randomDigits(12);
+  auto bomb = manager_->exec(id, "bash -c ':(){ :|:& };:' " + name, false, 10s);
+  ASSERT_TRUE(bomb.ok()) << bomb.error().message;
+  if (hostSeesSandboxes()) {
+    ASSERT_TRUE(waitUntil([&] { return hostProcessesContaining(name) >= 16; }, 60s))
+        << "the fork bomb never ran (" << hostProcessesContaining(name) << " processes)";
+    for (int sample = 0; sample < 20; ++sample) {
+      const size_t n = hostProcessesContaining(name);
+      ASSERT_LE(n, 64u) << "the pids limit did not hold";
+    }
+  }
+  // The server still serves other requests for this sandbox (session or standalone, whatever
+  // the exhausted pids allow): each returns rather than hanging.
+  EXPECT_TRUE(manager_->exec(id, "echo alive", false, 5s).ok());
+  stopAndExpectNothingLeft(id, {name});
+}
+
+// A memory hog is OOM-killed inside the sandbox; this process (the server) and the sandbox
+// survive it, and the sandbox stops cleanly.
+TEST_F(FaultTest, MemoryHogIsKilledInsideTheSandbox) {
+  CreateRequest request;
+  request.limits = ResourceLimits{0, 64, 0};
+  const std::string id = startSandbox(request);
+  ASSERT_FALSE(id.empty());
+  // tail keeps the whole last "line" of /dev/zero (no newline ever comes): it grows to 400 MiB.
+  auto hog = manager_->exec(id, "head -c 400m /dev/zero | tail", false, 120s);
+  ASSERT_TRUE(hog.ok()) << hog.error().message;
+  EXPECT_FALSE(hog.value().timed_out) << "the hog was never killed";
+  EXPECT_NE(hog.value().exit_code, 0) << "a 400 MiB tail ran within 64 MiB";
+  if (hog.value().exited) {
+    // The OOM killer chose the session shell: reported as an ended session, standalone works.
+    EXPECT_EQ(runStandalone(id, "echo alive").stdout_text, "alive\n");
+  } else {
+    EXPECT_EQ(run(id, "echo alive").output, "alive\n");
+  }
+  // The standalone path meets the same limit.
+  auto standalone = runStandalone(id, "head -c 400m /dev/zero | tail", 120s);
+  EXPECT_FALSE(standalone.timed_out);
+  EXPECT_NE(standalone.exit_code, 0);
+  stopAndExpectNothingLeft(id);
+}
+
+// 1 GiB of output: kept to the configured cap, the rest read and dropped, and this process's
+// memory does not grow with it.
+TEST_F(FaultTest, GigabyteOfOutputIsCappedWithBoundedServerMemory) {
+  const std::string id = startSandbox();
+  ASSERT_FALSE(id.empty());
+  const size_t cap = managerOptions().max_output_bytes;
+  constexpr size_t kNoticeSlack = 256;  // the "[... N bytes truncated ...]" line
+  for (const bool standalone : {false, true}) {
+    SCOPED_TRACE(standalone ? "standalone exec" : "session exec");
+    const int64_t rss_before_kb = procStatusKb("VmRSS");
+    ASSERT_GT(rss_before_kb, 0);
+    const bool peak_tracked = resetPeakRss();
+    auto flood = manager_->exec(id, "head -c 1G /dev/zero", standalone, 600s);
+    ASSERT_TRUE(flood.ok()) << flood.error().message;
+    const int64_t after_kb = procStatusKb(peak_tracked ? "VmHWM" : "VmRSS");
+    const ExecResult& r = flood.value();
+    EXPECT_FALSE(r.timed_out);
+    EXPECT_EQ(r.exit_code, 0);
+    EXPECT_TRUE(r.truncated);
+    EXPECT_LE(r.output.size(), cap + kNoticeSlack);
+    EXPECT_NE(r.output.find("bytes truncated"), std::string::npos);
+    if (standalone) {
+      EXPECT_LE(r.stdout_text.size(), cap + kNoticeSlack);
+      EXPECT_EQ(r.stderr_text, "");
+    }
+    EXPECT_LT((after_kb - rss_before_kb) * 1024, 100 * kMiB)
+        << (peak_tracked ? "peak" : "") << " RSS grew from " << rss_before_kb << " KiB to "
+        << after_kb << " KiB";
+  }
+  // The session is still in step: the next exec sees only its own output.
+  EXPECT_EQ(run(id, "echo after").output, "after\n");
+  stopAndExpectNothingLeft(id);
+}
+
+// `kill -9 -1` kills every process the session can see. The exec returns (the session may
+// die with it), another sandbox is untouched, and stop still works.
+TEST_F(FaultTest, KillAllInsideTheSandboxReturnsAndStops) {
+  const std::string bystander = startSandbox();
+  const std::string id = startSandbox();
+  ASSERT_FALSE(bystander.empty());
+  ASSERT_FALSE(id.empty());
+  requirePidIsolation(id);
+  EXPECT_EQ(run(bystander, "cd /tmp && export MARK=kept").exit_code, 0);
+  auto killed = manager_->exec(id, "kill -9 -1", false, 30s);
+  ASSERT_TRUE(killed.ok()) << killed.error().message;
+  EXPECT_FALSE(killed.value().timed_out);
+  if (!killed.value().exited) {
+    // kill -1 spares the caller, so the shell may live on. It may also die a moment later
+    // with its sandbox: on docker and podman the signal kills the init's only child (the
+    // `sleep infinity` keep-alive), the init exits and the container stops. Either way the
+    // next exec answers at once and says which.
+    auto next = manager_->exec(id, "echo still here", false, 30s);
+    ASSERT_TRUE(next.ok()) << next.error().message;
+    EXPECT_FALSE(next.value().timed_out);
+    if (!next.value().exited) {
+      EXPECT_EQ(next.value().output, "still here\n");
+    }
+  }
+  EXPECT_EQ(run(bystander, "echo $PWD $MARK").output, "/tmp kept\n");
+  stopAndExpectNothingLeft(id);
+  EXPECT_EQ(run(bystander, "echo $PWD $MARK").output, "/tmp kept\n");
+  ASSERT_TRUE(manager_->stop(bystander, true).ok());
+}
+
+// Processes detached from the session (nohup, setsid, from a standalone exec) do not outlive
+// the sandbox; on local-namespace this is the cgroup kill.
+TEST_F(FaultTest, DetachedProcessesDieWithTheSandbox) {
+  const std::string id = startSandbox();
+  ASSERT_FALSE(id.empty());
+  // Unique durations make each sleep's command line unique on this host.
+  const std::string stem = "1000." + randomDigits(9);
+  const std::vector<std::string> durations = {stem + "1", stem + "2", stem + "3"};
+  EXPECT_EQ(run(id, "nohup sleep " + durations[0] + " >/dev/null 2>&1 &").exit_code, 0);
+  EXPECT_EQ(run(id, "setsid sleep " + durations[1] + " >/dev/null 2>&1 &").exit_code, 0);
+  EXPECT_EQ(runStandalone(id, "setsid sleep " + durations[2] + " >/dev/null 2>&1 &").exit_code, 0);
+  // Inside, all three run (and are not the session's children any more for two of them).
+  const std::string count_inside =
+      "for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null; echo; done | "
+      "grep -c '^sleep " + stem + "[123] $'";
+  EXPECT_TRUE(waitUntil([&] { return runStandalone(id, count_inside).stdout_text == "3\n"; }, 30s));
+  if (hostSeesSandboxes()) {
+    for (const auto& duration : durations) {
+      EXPECT_EQ(hostProcessesExactly({"sleep", duration}), 1u) << "sleep " << duration;
+    }
+  }
+  stopAndExpectNothingLeft(id, {stem});
+}
+
+// 100 MiB written into the sandbox's /tmp (and /var/tmp, on disk for every backend here) are
+// gone with it.
+TEST_F(FaultTest, FilesWrittenInsideAreRemovedWithTheSandbox) {
+  const std::string id = startSandbox();
+  ASSERT_FALSE(id.empty());
+  const std::string file = "grid-fault-fill-" + randomDigits(12);
+  auto written = run(id,
+                     "head -c 100M /dev/zero > /tmp/" + file + " && head -c 100M /dev/zero > "
+                     "/var/tmp/" + file + " && sync && stat -c %s /tmp/" + file + " /var/tmp/" + file,
+                     120s);
+  EXPECT_EQ(written.output, "104857600\n104857600\n");
+  if (hostSeesSandboxes()) {
+    // The writable layer is where the engine keeps it; /tmp is a tmpfs on local-namespace.
+    EXPECT_EQ(hostCopiesOf("var/tmp/" + file).size(), 1u);
+  }
+  stopAndExpectNothingLeft(id);
+  for (const auto& relative : {"tmp/" + file, "var/tmp/" + file}) {
+    const auto copies = hostCopiesOf(relative);
+    EXPECT_TRUE(copies.empty()) << "left behind: " << copies.front();
+  }
+}
+
+}  // namespace
+}  // namespace grid::testing
