@@ -144,16 +144,7 @@ Result<LaunchedProcess> launchProcess(const LaunchSpec& spec) {
   out.write.reset();
   err.write.reset();
 
-  std::string message;
-  char buf[512];
-  ssize_t n;
-  while ((n = ::read(report.read.get(), buf, sizeof(buf))) != 0) {
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      break;
-    }
-    message.append(buf, static_cast<size_t>(n));
-  }
+  const std::string message = readChildReport(report.read.get());
   if (!message.empty()) {
     while (::waitpid(helper, nullptr, 0) < 0 && errno == EINTR) {
     }

@@ -82,16 +82,7 @@ Result<pid_t> startSandboxInit(const InitConfig& config) {
   if (pid == 0) runInit(config, raw_fds, count, report.write.get());
 
   report.write.reset();
-  std::string message;
-  char buf[512];
-  ssize_t n;
-  while ((n = ::read(report.read.get(), buf, sizeof(buf))) != 0) {
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      break;
-    }
-    message.append(buf, static_cast<size_t>(n));
-  }
+  const std::string message = readChildReport(report.read.get());
   if (message.empty()) return pid;
   ::kill(pid, SIGKILL);
   while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {

@@ -16,11 +16,15 @@ std::string sysError(std::string_view call, std::string_view args, int err);
 Error sysFail(ErrorCode code, std::string_view call, std::string_view args, int err);
 
 /// Child side, async-signal-safe: writes "call(arg): ENAME" to `report_fd` and _exit(127)s.
-/// The parent reads the report pipe until EOF; any bytes mean the child failed.
+/// The parent reads the report pipe with readChildReport(); any bytes mean the child failed.
 [[noreturn]] void childFail(int report_fd, const char* call, const char* arg, int err);
 
 /// Like childFail, writing to `fd` and exiting with `exit_code`.
 [[noreturn]] void childFailWithCode(int fd, const char* call, const char* arg, int err,
                                     int exit_code);
+
+/// Parent side: reads the child's report pipe until EOF (retrying EINTR, stopping at another
+/// read error). Empty means the child reported nothing: it exec'd or is running.
+std::string readChildReport(int report_fd);
 
 }  // namespace grid::localns

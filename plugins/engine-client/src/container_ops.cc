@@ -108,6 +108,13 @@ Result<void> removeContainer(EngineClient& client, const std::string& path) {
   return client.errorFor("DELETE", path, answer);
 }
 
+Result<void> removeSandboxContainer(
+    EngineClient& client, const std::string& instance, const std::string& sandbox_id,
+    const std::function<std::string(const std::string& name)>& remove_path) {
+  if (!isValidSandboxId(sandbox_id)) return {};  // could never have been created
+  return removeContainer(client, remove_path(containerName(instance, sandbox_id)));
+}
+
 Result<std::vector<std::string>> removeLeftoverContainers(
     EngineClient& client, const std::string& list_path,
     const std::function<std::string(const std::string& id)>& remove_path) {

@@ -146,9 +146,7 @@ Result<std::unique_ptr<ProcessChannel>> PodmanBackend::startProcess(const std::s
 }
 
 Result<void> PodmanBackend::destroySandbox(const std::string& sandbox_id) {
-  if (!engine::isValidSandboxId(sandbox_id)) return {};  // could never have been created
-  return engine::removeContainer(*client_,
-                                 removePath(engine::containerName(instance_, sandbox_id)));
+  return engine::removeSandboxContainer(*client_, instance_, sandbox_id, removePath);
 }
 
 }  // namespace grid::podman

@@ -5,21 +5,12 @@
 #include <gtest/gtest.h>
 
 #include "grid/engine/engine_client.h"
+#include "sample_sandbox_spec.h"
 
 namespace grid::docker {
 namespace {
 
-SandboxSpec sampleSpec() {
-  SandboxSpec spec;
-  spec.id = "abc-123";
-  spec.image = "grid-test/debian:bookworm";
-  spec.limits.cpus = 1.5;
-  spec.limits.memory_mb = 256;
-  spec.limits.pids = 64;
-  spec.env = {{"FOO", "bar"}, {"EMPTY", ""}};
-  spec.labels = {{"team", "x"}, {"grid.instance", "spoofed"}};
-  return spec;
-}
+SandboxSpec sampleSpec() { return testing::sampleSandboxSpec("grid-test/debian:bookworm"); }
 
 TEST(ContainerSpecTest, CreateBodyCarriesSpec) {
   auto body = buildCreateBody("inst", sampleSpec(), true);

@@ -5,20 +5,13 @@
 #include <gtest/gtest.h>
 
 #include "grid/engine/engine_client.h"
+#include "sample_sandbox_spec.h"
 
 namespace grid::podman {
 namespace {
 
 SandboxSpec sampleSpec() {
-  SandboxSpec spec;
-  spec.id = "abc-123";
-  spec.image = "localhost/grid-test/debian:bookworm";
-  spec.limits.cpus = 1.5;
-  spec.limits.memory_mb = 256;
-  spec.limits.pids = 64;
-  spec.env = {{"FOO", "bar"}, {"EMPTY", ""}};
-  spec.labels = {{"team", "x"}, {"grid.instance", "spoofed"}};
-  return spec;
+  return testing::sampleSandboxSpec("localhost/grid-test/debian:bookworm");
 }
 
 TEST(SpecGeneratorTest, CarriesNameImageCommandEnvAndLabels) {

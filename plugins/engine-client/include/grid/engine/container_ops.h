@@ -44,6 +44,12 @@ Result<void> createAndStartContainer(EngineClient& client, const ContainerCreati
 /// counts as removed.
 Result<void> removeContainer(EngineClient& client, const std::string& path);
 
+/// Removes the container of `sandbox_id` through removeContainer(client, remove_path(its
+/// container name)). An id that could never have been created counts as removed.
+Result<void> removeSandboxContainer(
+    EngineClient& client, const std::string& instance, const std::string& sandbox_id,
+    const std::function<std::string(const std::string& name)>& remove_path);
+
 /// GET `list_path` (a JSON array of containers with "Id" and "Labels"), then removes each
 /// through DELETE `remove_path(id)`. Returns the sandbox ids removed; failures are collected
 /// into one kInternal error after trying every container.
