@@ -29,13 +29,8 @@ std::string quoteAnsiC(std::string_view text) {
   return out;
 }
 
-std::string sessionExecScript(std::string_view command, std::string_view token) {
-  std::string script = "eval ";
-  script += quoteAnsiC(command);
-  script += " </dev/null 2>&1\nprintf '%s:done:%d\\n' '";
-  script += token;
-  script += "' \"$?\"\n";
-  return script;
+std::string sessionExecScript(std::string_view command) {
+  return "eval " + quoteAnsiC(command) + " </dev/null 2>&1\n";
 }
 
 std::string sessionInitScript(std::string_view token) {
@@ -44,7 +39,9 @@ std::string sessionInitScript(std::string_view token) {
          "set +o history; set +H; shopt -u checkwinsize 2>/dev/null\n"
          "trap 'printf \"%s:exit:%d\\n\" \"" + t + "\" \"$?\"' EXIT\n"
          "read -r _ _ _ _ __grid_pgid _ </proc/$$/stat 2>/dev/null\n"
-         "printf '%s:ready:%d:%s\\n' '" + t + "' \"$$\" \"${__grid_pgid:-0}\"; unset __grid_pgid\n";
+         "printf '%s:ready:%d:%s\\n' '" + t + "' \"$$\" \"${__grid_pgid:-0}\"; unset __grid_pgid\n"
+         // Read-only, so a command cannot switch the markers off by accident.
+         "PROMPT_COMMAND='printf \"%s:done:%d\\n\" \"" + t + "\" \"$?\"'; readonly PROMPT_COMMAND\n";
 }
 
 void CappedOutput::append(std::string_view data) {

@@ -1,7 +1,9 @@
 // The wire protocol between the core and the session shell, kept pure (no I/O) so it can be
-// unit-tested and fuzzed. The shell is `bash -i` reading stdin: each exec sends the command as
-// one `eval $'...'` line followed by a separate marker line. A separate line matters: an
-// interrupt (SIGINT) aborts the current line only, so the marker line still runs and reports.
+// unit-tested and fuzzed. The shell is `bash -i` reading stdin: each exec is one
+// `eval $'...'` line, and the shell's PROMPT_COMMAND prints the marker with the status before
+// the next prompt. Interactive bash runs PROMPT_COMMAND after every command line, also after
+// SIGINT aborted one, so an interrupted exec still reports; and one line per exec costs one
+// prompt cycle instead of two.
 #pragma once
 
 #include <cstddef>
@@ -14,12 +16,13 @@ namespace grid {
 /// Quotes `text` as a bash ANSI-C string ($'...') that fits on one line.
 std::string quoteAnsiC(std::string_view text);
 
-/// The bytes to send to run `command` in the session: its output (stderr merged) goes to
-/// stdout, its stdin is /dev/null, and then "<token>:done:<status>\n" is printed.
-std::string sessionExecScript(std::string_view command, std::string_view token);
+/// The line to send to run `command` in the session: its output (stderr merged) goes to
+/// stdout and its stdin is /dev/null; the prompt then prints "<token>:done:<status>\n".
+std::string sessionExecScript(std::string_view command);
 
 /// Sent once at session start: quiet prompts, no history, the exit trap, then
-/// "<token>:ready:<pid>:<pgid>\n".
+/// "<token>:ready:<pid>:<pgid>\n", and last the (read-only) PROMPT_COMMAND whose first
+/// "<token>:done:0\n" says the shell waits for commands.
 std::string sessionInitScript(std::string_view token);
 
 /// Keeps the head and the tail of a byte stream within a fixed budget.

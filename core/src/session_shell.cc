@@ -41,6 +41,7 @@ Result<std::unique_ptr<SessionShell>> SessionShell::open(SandboxBackend& backend
 
 Result<void> SessionShell::start() {
   channel_.reset();
+  shell_pid_ = 0;
   ProcessSpec spec;
   spec.argv = {"/bin/sh", "-c", kLaunchScript};
   spec.attach_stdin = true;
@@ -72,19 +73,25 @@ Result<void> SessionShell::start() {
       stderr_text += chunk.data;
       continue;
     }
-    auto marker = scanner.feed(chunk.data, noise);
-    if (marker && marker->kind == "ready") {
-      const std::string& fields = marker->fields;
-      shell_pid_ = std::atoi(fields.c_str());
-      const size_t colon = fields.find(':');
-      const int pgid = colon == std::string::npos ? 0 : std::atoi(fields.c_str() + colon + 1);
-      shell_leads_group_ = pgid == shell_pid_;
-      if (!shell_leads_group_) {
-        spdlog::warn("{}: session shell {} leads no process group (pgid {}): timeouts can only "
-                     "interrupt the shell itself", sandbox_id_, shell_pid_, pgid);
+    // The shell reports its pid ("ready"), then its first prompt prints "done": from then on
+    // it waits for commands. Both may arrive in one read.
+    std::string_view data = chunk.data;
+    while (auto marker = scanner.feed(data, noise)) {
+      data = {};
+      if (marker->kind == "ready") {
+        const std::string& fields = marker->fields;
+        shell_pid_ = std::atoi(fields.c_str());
+        const size_t colon = fields.find(':');
+        const int pgid = colon == std::string::npos ? 0 : std::atoi(fields.c_str() + colon + 1);
+        shell_leads_group_ = pgid == shell_pid_;
+        if (!shell_leads_group_) {
+          spdlog::warn("{}: session shell {} leads no process group (pgid {}): timeouts can "
+                       "only interrupt the shell itself", sandbox_id_, shell_pid_, pgid);
+        }
+      } else if (marker->kind == "done" && shell_pid_ != 0) {
+        channel_ = std::move(channel);
+        return {};
       }
-      channel_ = std::move(channel);
-      return {};
     }
   }
 }
@@ -114,7 +121,7 @@ Result<ExecResult> SessionShell::run(std::string_view command, const ExecLimits&
     channel_.reset();
   };
 
-  if (auto written = channel_->write(sessionExecScript(command, token_)); !written.ok()) {
+  if (auto written = channel_->write(sessionExecScript(command)); !written.ok()) {
     // A shell that has died leaves a broken pipe: report it as an ended session.
     shellEnded(channel_->exitCode().value_or(-1));
     return finish();

@@ -3,20 +3,25 @@
 #include <gtest/gtest.h>
 #include <stdio.h>
 
+#include <algorithm>
 #include <array>
 
 namespace grid {
 namespace {
 
-// Runs `script` with the host's bash and returns its stdout.
-std::string runBash(const std::string& script) {
+// Runs `script` with the host's bash and returns its stdout; `interactive` feeds it on the
+// stdin of `bash -i`, as the session does.
+std::string runBash(const std::string& script, bool interactive = false) {
   char path[] = "/tmp/grid-protocol-XXXXXX";
   const int fd = mkstemp(path);
   EXPECT_GE(fd, 0);
   FILE* file = fdopen(fd, "w");
   fwrite(script.data(), 1, script.size(), file);
   fclose(file);
-  FILE* pipe = popen(("bash " + std::string(path)).c_str(), "r");
+  const std::string command = interactive
+                                  ? "bash --norc --noprofile -i 2>/dev/null < " + std::string(path)
+                                  : "bash " + std::string(path);
+  FILE* pipe = popen(command.c_str(), "r");
   std::string out;
   std::array<char, 4096> buf;
   size_t n;
@@ -39,14 +44,31 @@ TEST(QuoteAnsiCTest, QuotesAndBackslashes) {
   EXPECT_EQ(runBash("printf '%s' " + quoteAnsiC("'\"$HOME`x`\\")), "'\"$HOME`x`\\");
 }
 
-TEST(SessionExecScriptTest, RunsCommandThenReportsStatus) {
-  const std::string out = runBash(sessionExecScript("echo hi; (exit 3)", "TOKEN"));
-  EXPECT_EQ(out, "hi\nTOKEN:done:3\n");
+std::string runInteractiveBash(const std::string& script) { return runBash(script, true); }
+
+TEST(SessionExecScriptTest, OneLineRunsTheCommandAndThePromptReportsStatus) {
+  const std::string line = sessionExecScript("a\nb\n");
+  EXPECT_EQ(std::count(line.begin(), line.end(), '\n'), 1);
+  const std::string out =
+      runInteractiveBash(sessionInitScript("TOK") + sessionExecScript("echo hi; (exit 3)"));
+  const size_t ready = out.find("TOK:ready:");
+  ASSERT_NE(ready, std::string::npos) << out;
+  // At the end of input the shell exits: the EXIT trap reports the last status.
+  EXPECT_EQ(out.substr(out.find('\n', ready) + 1), "TOK:done:0\nhi\nTOK:done:3\nTOK:exit:3\n");
 }
 
 TEST(SessionExecScriptTest, StdinIsEmptyAndStderrMerged) {
-  const std::string out = runBash(sessionExecScript("cat; echo err >&2", "T") + "leftover-input\n");
-  EXPECT_EQ(out.substr(0, 11), "err\nT:done:");
+  const std::string out = runInteractiveBash(sessionInitScript("T") +
+                                             sessionExecScript("cat; echo err >&2") +
+                                             "leftover-input\n");
+  EXPECT_NE(out.find("T:done:0\nerr\nT:done:0\n"), std::string::npos) << out;
+}
+
+TEST(SessionInitScriptTest, MarkersCannotBeSwitchedOff) {
+  const std::string out = runInteractiveBash(sessionInitScript("T") +
+                                             sessionExecScript("PROMPT_COMMAND=; unset PROMPT_COMMAND") +
+                                             sessionExecScript("echo still"));
+  EXPECT_NE(out.find("still\nT:done:0\n"), std::string::npos) << out;
 }
 
 TEST(CappedOutputTest, KeepsEverythingUnderTheCap) {
