@@ -340,8 +340,9 @@ Result<void> ApiServer::start() {
     params->setMaxQueued(1024);
     params->setKeepAlive(true);
     params->setMaxKeepAliveRequests(0);
-    params->setKeepAliveTimeout(Poco::Timespan(30, 0));
-    // Bounds how long a slow client may take to send its request.
+    // An idle keep-alive connection holds a worker thread: give it back soon.
+    params->setKeepAliveTimeout(Poco::Timespan(10, 0));
+    // Bounds each wait on a slow client (reading its request, or it reading our answer).
     params->setTimeout(Poco::Timespan(30, 0));
     server_ = std::make_unique<Poco::Net::HTTPServer>(new ApiHandlerFactory(manager_, options_),
                                                       *threads_, socket, params);

@@ -218,9 +218,10 @@ std::map<std::string, std::string> processEnvironment() {
 }
 
 size_t ServerConfig::httpThreads() const {
-  // Each running sandbox may hold a thread in a long exec and each queued start waits on one;
-  // the rest serves list/health/create/delete.
-  return max_threads != 0 ? max_threads : max_running_sandboxes * 2 + 32;
+  // Poco serves a connection on one thread for its whole life, idle keep-alive included: each
+  // running sandbox may hold a thread in a long exec, each queued start waits on one, clients
+  // keep idle connections; the rest serves list/health/create/delete.
+  return max_threads != 0 ? max_threads : max_running_sandboxes * 4 + 64;
 }
 
 std::string ServerConfig::defaultImage() const {
