@@ -57,4 +57,5 @@ finish() {
   rm -rf "$work"
   [ "$failures" -eq 0 ]
 }
-trap 'finish; exit $?' EXIT
+# An early `exit N` (e.g. a server that did not start) must fail the test even with no failed check.
+trap 's=$?; finish; f=$?; exit $(( s ? s : f ))' EXIT
