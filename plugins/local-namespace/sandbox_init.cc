@@ -31,6 +31,12 @@ void onSigchld(int) {}
     ::close(cgroup_fds[i]);
   }
   ::prctl(PR_SET_NAME, "grid-init", 0, 0, 0);
+  // The sandbox's OOM kills must hit the hog, never PID 1: without it the namespace dies and
+  // every later exec fails. Best effort; sandbox processes are started apart and keep 0.
+  if (int oom_fd = ::open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC); oom_fd >= 0) {
+    (void)!::write(oom_fd, "-1000", 5);
+    ::close(oom_fd);
+  }
   setHostname(config.hostname, report_fd);
   applyMountSteps(config.mount_steps, report_fd);
   bringLoopbackUp(report_fd);
