@@ -176,7 +176,9 @@ void addSandboxCommand(CLI::App& root, int* exit_code) {
   auto ef = std::make_shared<ExecFlags>();
   CLI::App* exec = sandbox->add_subcommand("exec", "Run a command in the sandbox's session; exits with its status");
   exec->add_option("id", ef->id, "Sandbox id")->required();
-  exec->add_option("command", ef->command, "Command (words are joined with spaces)")->required();
+  exec->add_option("command", ef->command,
+                   "Command; words are joined with spaces, options go before the id")
+      ->required();
   exec->add_flag("--standalone", ef->standalone, "Run in a fresh process instead of the session");
   exec->add_option("--exec-timeout", ef->timeout, "Seconds before the command is interrupted");
   exec->positionals_at_end(true);

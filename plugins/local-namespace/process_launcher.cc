@@ -45,6 +45,13 @@ constexpr int kReportFd = 3;
   ::sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
   ::setsid();
+  // Sandbox processes are the OOM killer's first choice, before the sandbox's init (which,
+  // forked from the server, can look large) and anything on the host. Raising needs no
+  // privilege; best effort.
+  if (int oom_fd = ::open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC); oom_fd >= 0) {
+    (void)!::write(oom_fd, "500", 3);
+    ::close(oom_fd);
+  }
 
   applyRlimits(spec.rlimits, report_fd);
   dropCapabilities(report_fd);

@@ -32,7 +32,8 @@ void onSigchld(int) {}
   }
   ::prctl(PR_SET_NAME, "grid-init", 0, 0, 0);
   // The sandbox's OOM kills must hit the hog, never PID 1: without it the namespace dies and
-  // every later exec fails. Best effort; sandbox processes are started apart and keep 0.
+  // every later exec fails. Lowering needs CAP_SYS_RESOURCE, so this is best effort; sandbox
+  // processes also raise their own score (process_launcher.cc).
   if (int oom_fd = ::open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC); oom_fd >= 0) {
     (void)!::write(oom_fd, "-1000", 5);
     ::close(oom_fd);
