@@ -15,6 +15,13 @@
 namespace grid::localns {
 namespace {
 
+// A member's name; libarchive returns NULL for a header without one (found by fuzzing): it
+// counts as empty, like "./", and is skipped.
+std::string_view entryPathname(archive_entry* entry) {
+  const char* name = archive_entry_pathname(entry);
+  return name != nullptr ? std::string_view(name) : std::string_view();
+}
+
 constexpr std::string_view kWhiteoutPrefix = ".wh.";
 constexpr std::string_view kOpaqueMarker = ".wh..wh..opq";
 
@@ -190,7 +197,7 @@ Result<void> extractArchive(const std::string& archive_path, const std::string& 
     if (rc == ARCHIVE_EOF) break;
     if (rc < ARCHIVE_WARN) return archiveError(in, archive_path, "reading header");
 
-    auto rel = sanitizeEntryPath(archive_entry_pathname(entry));
+    auto rel = sanitizeEntryPath(entryPathname(entry));
     if (!rel) return rel.error();
     if (rel.value().empty()) continue;  // "./": the destination itself
     if (auto r = checkNoSymlinkParents(dest_root, rel.value()); !r) return r;
@@ -263,7 +270,7 @@ Result<std::vector<std::string>> listArchive(const std::string& archive_path) {
     int rc = archive_read_next_header(reader.value().get(), &entry);
     if (rc == ARCHIVE_EOF) break;
     if (rc < ARCHIVE_WARN) return archiveError(reader.value().get(), archive_path, "listing");
-    auto rel = sanitizeEntryPath(archive_entry_pathname(entry));
+    auto rel = sanitizeEntryPath(entryPathname(entry));
     if (!rel) return rel.error();
     names.push_back(std::move(rel.value()));
   }
@@ -280,7 +287,7 @@ Result<std::string> readArchiveMember(const std::string& archive_path, const std
     int rc = archive_read_next_header(in, &entry);
     if (rc == ARCHIVE_EOF) break;
     if (rc < ARCHIVE_WARN) return archiveError(in, archive_path, "reading " + member);
-    auto rel = sanitizeEntryPath(archive_entry_pathname(entry));
+    auto rel = sanitizeEntryPath(entryPathname(entry));
     if (!rel || rel.value() != member) continue;
     if (archive_entry_filetype(entry) != AE_IFREG) break;
     std::string data;
