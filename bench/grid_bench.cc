@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <iostream>
 #include <string>
 #include <thread>
@@ -192,9 +193,25 @@ void overlayBaseline(benchmark::State& state) {
 
 // --- throughput: N lifecycles (create, start, 10 execs, delete), 10 at a time ---------------
 
-void reportThroughput(benchmark::State& state, int count, Clock::duration elapsed,
-                      const LatencyRecorder& lifecycles) {
-  state.counters["lifecycles_per_s"] = count / std::chrono::duration<double>(elapsed).count();
+// Runs state.range(0) lifecycles per iteration on kClientWorkers threads; reports lifecycles/s
+// and the latency of one lifecycle.
+void measureLifecycles(benchmark::State& state, const std::function<void()>& lifecycle) {
+  const int count = static_cast<int>(state.range(0));
+  std::mutex mutex;
+  LatencyRecorder lifecycles;
+  Clock::duration elapsed{};
+  for (auto _ : state) {
+    const auto begin = Clock::now();
+    runParallel(count, kClientWorkers, [&](int) {
+      const auto started = Clock::now();
+      lifecycle();
+      std::lock_guard lock(mutex);
+      lifecycles.add(Clock::now() - started);
+    });
+    elapsed += Clock::now() - begin;
+  }
+  state.counters["lifecycles_per_s"] =
+      count * static_cast<double>(state.iterations()) / std::chrono::duration<double>(elapsed).count();
   lifecycles.report(state, "lifecycle_");
 }
 
@@ -202,48 +219,24 @@ void gridThroughput(benchmark::State& state, const std::string& backend_name) {
   guarded(state, [&] {
     const BackendTarget backend = requireBackend(backend_name);
     const int port = GridServer::acquire(backend, kRunningLimit).port();
-    const int count = static_cast<int>(state.range(0));
-    std::mutex mutex;
-    LatencyRecorder lifecycles;
-    Clock::duration elapsed{};
-    for (auto _ : state) {
-      const auto begin = Clock::now();
-      runParallel(count, kClientWorkers, [&](int) {
-        const auto started = Clock::now();
-        GridClient client(port);
-        const std::string id = client.createAndStart(backend.image);
-        for (int i = 0; i < kExecsPerLifecycle; ++i) client.exec(id, "true");
-        client.remove(id);
-        std::lock_guard lock(mutex);
-        lifecycles.add(Clock::now() - started);
-      });
-      elapsed += Clock::now() - begin;
-    }
-    reportThroughput(state, count * static_cast<int>(state.iterations()), elapsed, lifecycles);
+    measureLifecycles(state, [&] {
+      GridClient client(port);
+      const std::string id = client.createAndStart(backend.image);
+      for (int i = 0; i < kExecsPerLifecycle; ++i) client.exec(id, "true");
+      client.remove(id);
+    });
   });
 }
 
 void cliThroughput(benchmark::State& state, const std::string& cli) {
   guarded(state, [&] {
     requireCli(cli);
-    const int count = static_cast<int>(state.range(0));
-    std::mutex mutex;
-    LatencyRecorder lifecycles;
-    Clock::duration elapsed{};
-    for (auto _ : state) {
-      const auto begin = Clock::now();
-      runParallel(count, kClientWorkers, [&](int) {
-        const auto started = Clock::now();
-        CliContainer container(cli);
-        for (int i = 0; i < kExecsPerLifecycle; ++i) {
-          runChecked({cli, "exec", container.id(), "true"}, cliEnv(cli));
-        }
-        std::lock_guard lock(mutex);
-        lifecycles.add(Clock::now() - started);
-      });
-      elapsed += Clock::now() - begin;
-    }
-    reportThroughput(state, count * static_cast<int>(state.iterations()), elapsed, lifecycles);
+    measureLifecycles(state, [&] {
+      CliContainer container(cli);
+      for (int i = 0; i < kExecsPerLifecycle; ++i) {
+        runChecked({cli, "exec", container.id(), "true"}, cliEnv(cli));
+      }
+    });
   });
 }
 
