@@ -46,12 +46,15 @@ Result<std::optional<bool>> optionalBool(const Object& o, const std::string& key
   return std::optional<bool>(v.extract<bool>());
 }
 
-Result<std::optional<double>> optionalNumber(const Object& o, const std::string& key) {
+// `field` names the value in messages ("limits.cpus"); defaults to `key`.
+Result<std::optional<double>> optionalNumber(const Object& o, const std::string& key,
+                                             const std::string& field = "") {
+  const std::string& name = field.empty() ? key : field;
   if (isNull(o, key)) return std::optional<double>();
   Var v = o.get(key);
-  if (!v.isNumeric() || v.type() == typeid(bool)) return invalid("'" + key + "' must be a number");
+  if (!v.isNumeric() || v.type() == typeid(bool)) return invalid("'" + name + "' must be a number");
   const double d = v.convert<double>();
-  if (!std::isfinite(d)) return invalid("'" + key + "' must be a finite number");
+  if (!std::isfinite(d)) return invalid("'" + name + "' must be a finite number");
   return std::optional<double>(d);
 }
 
@@ -121,12 +124,12 @@ Result<CreateRequest> parseCreateRequest(std::string_view body, const RequestLim
           return invalid("unknown limit '" + name + "' (known: cpus, memory_mb, pids)");
         }
       }
-      auto cpus = optionalNumber(*limits_obj, "cpus");
-      auto memory = optionalNumber(*limits_obj, "memory_mb");
-      auto pids = optionalNumber(*limits_obj, "pids");
-      if (!cpus.ok()) return invalid("limits." + cpus.error().message);
-      if (!memory.ok()) return invalid("limits." + memory.error().message);
-      if (!pids.ok()) return invalid("limits." + pids.error().message);
+      auto cpus = optionalNumber(*limits_obj, "cpus", "limits.cpus");
+      auto memory = optionalNumber(*limits_obj, "memory_mb", "limits.memory_mb");
+      auto pids = optionalNumber(*limits_obj, "pids", "limits.pids");
+      if (!cpus.ok()) return cpus.error();
+      if (!memory.ok()) return memory.error();
+      if (!pids.ok()) return pids.error();
       if (cpus.value()) {
         if (*cpus.value() <= 0 || *cpus.value() > 1024) return invalid("'limits.cpus' must be in (0, 1024]");
         resource.cpus = *cpus.value();
