@@ -107,8 +107,12 @@ Result<ExecResult> runStandalone(SandboxBackend& backend, const std::string& san
       if (!killed.ok()) spdlog::warn("{}: killing timed-out exec: {}", sandbox_id, killed.error().message);
     }
     result.exit_code = 137;
+  } else if (const auto status = channel.exitCode()) {
+    result.exit_code = *status;
   } else {
-    result.exit_code = channel.exitCode().value_or(-1);
+    return fail(ErrorCode::kUnavailable,
+                "lost the command's stream and its exit status is unknown (is the engine still "
+                "running?)");
   }
   result.output = combined.str();
   result.stdout_text = out.str();

@@ -164,7 +164,15 @@ Result<ExecResult> SessionShell::run(std::string_view command, const ExecLimits&
     }
     if (chunk.status == ReadResult::Status::kEof) {
       if (phase == Phase::kKilled) break;
-      shellEnded(channel_->exitCode().value_or(-1));
+      const auto status = channel_->exitCode();
+      if (!status) {
+        // The stream ended but nobody can say how the shell did: the engine itself went away.
+        channel_.reset();
+        return fail(ErrorCode::kUnavailable,
+                    "lost the session shell's stream and its exit status is unknown (is the "
+                    "engine still running?); the session has ended");
+      }
+      shellEnded(*status);
       return finish();
     }
     // Deadline passed.
