@@ -97,6 +97,7 @@ int runServe(const ServeFlags& flags) {
   manager_options.default_exec_timeout = config.default_exec_timeout;
   manager_options.max_exec_timeout = config.max_exec_timeout;
   manager_options.max_output_bytes = config.max_output_bytes;
+  manager_options.max_trajectory_bytes = config.max_trajectory_bytes;
   auto manager = std::make_unique<SandboxManager>(*backend, manager_options);
 
   ApiServerOptions server_options;

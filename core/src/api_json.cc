@@ -99,6 +99,7 @@ Object::Ptr trajectoryJson(const SandboxSnapshot& sandbox,
     item->set("timestamp", std::chrono::duration<double>(e.at - origin).count());
     item->set("at", isoTime(e.at));
     item->set("output", sanitizeUtf8(e.result.output));
+    if (e.output_dropped) item->set("output_dropped", true);
     item->set("exit_code", e.result.exit_code);
     item->set("result", execResultJson(e.result));
     list->add(item);

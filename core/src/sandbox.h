@@ -27,6 +27,7 @@ struct TrajectoryEntry {
   bool standalone = false;
   std::chrono::system_clock::time_point at;
   ExecResult result;
+  bool output_dropped = false;  // over the trajectory's output budget
 };
 
 /// A consistent copy of a sandbox's state, for describing it without holding its locks.
@@ -79,6 +80,7 @@ class Sandbox {
   std::optional<std::chrono::system_clock::time_point> stopped_at_;
   std::optional<int> session_exit_code_;
   std::vector<TrajectoryEntry> trajectory_;
+  size_t trajectory_bytes_ = 0;  // output bytes held by trajectory_
 };
 
 }  // namespace grid

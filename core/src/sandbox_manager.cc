@@ -19,6 +19,10 @@ std::string newSandboxId() {
          hex.substr(16, 4) + "-" + hex.substr(20);
 }
 
+size_t outputBytes(const ExecResult& result) {
+  return result.output.size() + result.stdout_text.size() + result.stderr_text.size();
+}
+
 std::string joinSetup(const std::vector<std::string>& commands) {
   std::string joined;
   for (const auto& command : commands) {
@@ -215,6 +219,17 @@ Result<ExecResult> SandboxManager::exec(const std::string& id, const std::string
     sandbox.session_exit_code_ = result.value().exit_code;
   }
   sandbox.trajectory_.push_back(TrajectoryEntry{command, standalone, at, result.value()});
+  sandbox.trajectory_bytes_ += outputBytes(result.value());
+  for (auto& entry : sandbox.trajectory_) {
+    if (sandbox.trajectory_bytes_ <= options_.max_trajectory_bytes) break;
+    if (entry.output_dropped) continue;
+    sandbox.trajectory_bytes_ -= outputBytes(entry.result);
+    entry.result.output = "[output dropped: the trajectory keeps at most " +
+                          std::to_string(options_.max_trajectory_bytes) + " bytes of output]";
+    entry.result.stdout_text.clear();
+    entry.result.stderr_text.clear();
+    entry.output_dropped = true;
+  }
   return result;
 }
 

@@ -27,6 +27,9 @@ struct ManagerOptions {
   std::chrono::milliseconds default_exec_timeout{30000};
   std::chrono::milliseconds max_exec_timeout{3600000};
   size_t max_output_bytes = 1 << 20;
+  // Output bytes a sandbox's trajectory keeps; past it the oldest entries lose their output
+  // (command, status and times stay), so a long rollout cannot grow the server without bound.
+  size_t max_trajectory_bytes = 64 << 20;
 };
 
 struct CreateRequest {

@@ -29,7 +29,7 @@ const char* const kKnownKeys[] = {
     "server.bind", "server.port", "server.max_running_sandboxes", "server.max_sandboxes",
     "server.start_wait_timeout", "server.max_threads", "server.max_body_bytes",
     "exec.default_timeout", "exec.max_timeout", "exec.max_output_bytes",
-    "exec.max_command_bytes",
+    "exec.max_command_bytes", "exec.max_trajectory_bytes",
     "sandbox.default_image", "sandbox.cpus", "sandbox.memory_mb", "sandbox.pids",
 };
 
@@ -147,6 +147,7 @@ Result<ServerConfig> loadServerConfigOrThrow(const ConfigSources& sources) {
   read.seconds("exec.max_timeout", config.max_exec_timeout);
   read.integer("exec.max_output_bytes", config.max_output_bytes, 1024, 1LL << 32);
   read.integer("exec.max_command_bytes", config.max_command_bytes, 16, 1LL << 30);
+  read.integer("exec.max_trajectory_bytes", config.max_trajectory_bytes, 0, 1LL << 40);
   read.text("sandbox.default_image", config.default_image);
   read.real("sandbox.cpus", config.default_limits.cpus, 0);
   read.integer("sandbox.memory_mb", config.default_limits.memory_mb, 0, 1LL << 40);

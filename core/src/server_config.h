@@ -36,6 +36,7 @@ struct ServerConfig {
   std::chrono::milliseconds max_exec_timeout{3600000};
   size_t max_output_bytes = 1 << 20;
   size_t max_command_bytes = 256 << 10;
+  size_t max_trajectory_bytes = 64 << 20;
   // [sandbox]
   std::string default_image;         // empty: the backend's default (see defaultImageFor)
   ResourceLimits default_limits{0, 4096, 2048};  // cpus unlimited, 4 GiB, 2048 processes

@@ -4,10 +4,42 @@
 
 #include <gtest/gtest.h>
 
+#include <regex>
+
 namespace grid {
 namespace {
 
 using namespace std::chrono_literals;
+
+// Plays the session shell's side of the protocol: answers the init script with the ready and
+// prompt markers, and every exec line with 1000 bytes of output and a done marker.
+class FakeShellChannel : public ProcessChannel {
+ public:
+  Result<void> write(std::string_view data) override {
+    if (token_.empty()) {
+      std::cmatch match;
+      if (std::regex_search(data.begin(), data.end(), match, std::regex("[0-9a-f]{32}"))) {
+        token_ = match.str();
+        pending_ += token_ + ":ready:7:7\n" + token_ + ":done:0\n";
+      }
+      return {};
+    }
+    pending_ += std::string(1000, 'x') + token_ + ":done:0\n";
+    return {};
+  }
+  void closeStdin() override {}
+  Result<ReadResult> read(Clock::time_point) override {
+    ReadResult r;
+    r.status = pending_.empty() ? ReadResult::Status::kTimeout : ReadResult::Status::kData;
+    r.data.swap(pending_);
+    return r;
+  }
+  std::optional<int> exitCode() override { return std::nullopt; }
+
+ private:
+  std::string token_;
+  std::string pending_;
+};
 
 class FakeBackend : public SandboxBackend {
  public:
@@ -17,10 +49,14 @@ class FakeBackend : public SandboxBackend {
   Result<void> createSandbox(const SandboxSpec& spec) override {
     last_spec = spec;
     ++creates;
-    return fail(ErrorCode::kImageNotFound, "image '" + spec.image + "' not found");
+    if (spec.image != "runs") return fail(ErrorCode::kImageNotFound, "image '" + spec.image + "' not found");
+    return {};
   }
-  Result<std::unique_ptr<ProcessChannel>> startProcess(const std::string&, const ProcessSpec&) override {
-    return fail(ErrorCode::kNotFound, "no such sandbox");
+  // Only the session shell runs in the fake.
+  Result<std::unique_ptr<ProcessChannel>> startProcess(const std::string&,
+                                                       const ProcessSpec& spec) override {
+    if (!spec.attach_stdin) return fail(ErrorCode::kUnsupported, "only sessions in the fake");
+    return std::unique_ptr<ProcessChannel>(new FakeShellChannel);
   }
   Result<void> destroySandbox(const std::string&) override {
     ++destroys;
@@ -102,6 +138,34 @@ TEST(SandboxManagerTest, StopWithoutRemoveKeepsTheRecord) {
   EXPECT_EQ(manager.start(id).error().code, ErrorCode::kConflict);
   ASSERT_TRUE(manager.stop(id, true).ok());
   EXPECT_EQ(manager.find(id).error().code, ErrorCode::kNotFound);
+}
+
+TEST(SandboxManagerTest, TrajectoryOutputIsBoundedOldestFirst) {
+  FakeBackend backend;
+  ManagerOptions o = options();
+  o.max_trajectory_bytes = 3000;
+  SandboxManager manager(backend, o);
+  CreateRequest request;
+  request.image = "runs";
+  const std::string id = manager.create(request).value()->spec().id;
+  ASSERT_TRUE(manager.start(id).ok());
+  for (int i = 0; i < 5; ++i) {
+    auto r = manager.exec(id, "cmd " + std::to_string(i), false, 5s);
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_EQ(r.value().output.size(), 1000u);  // the answer itself is never cut
+  }
+  const auto entries = manager.find(id).value()->trajectory();
+  ASSERT_EQ(entries.size(), 5u);
+  size_t kept = 0;
+  for (const auto& e : entries) {
+    if (!e.output_dropped) kept += e.result.output.size();
+  }
+  EXPECT_LE(kept, 3000u);
+  EXPECT_TRUE(entries[0].output_dropped);
+  EXPECT_EQ(entries[0].command, "cmd 0");  // commands and statuses stay
+  EXPECT_NE(entries[0].result.output.find("output dropped"), std::string::npos);
+  EXPECT_FALSE(entries[4].output_dropped);
+  EXPECT_EQ(entries[4].result.output, std::string(1000, 'x'));
 }
 
 TEST(SandboxManagerTest, ShutdownRefusesNewWork) {
