@@ -1,7 +1,5 @@
 #include "baselines.h"
 
-#include <Poco/JSON/Array.h>
-#include <Poco/JSON/Object.h>
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
 #include <Poco/Net/HTTPServer.h>
@@ -24,7 +22,10 @@
 #include <stdexcept>
 
 #include "bench_support.h"
+#include "container_spec.h"
+#include "grid/engine/container_ops.h"
 #include "grid/engine/exec_channel.h"
+#include "server_config.h"
 
 namespace grid::bench {
 namespace {
@@ -32,6 +33,10 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr char kBaselineLabel[] = "grid-bench.baseline";
+// Labels the raw-API baseline containers apart from any Grid server's sandboxes.
+constexpr char kBaselineInstance[] = "grid-bench-baseline";
+
+std::string removePath(const std::string& name) { return "/containers/" + name + "?force=1&v=1"; }
 constexpr char kMarker[] = "__grid_bench_marker__";
 
 std::string errnoText(const std::string& what) { return what + ": " + std::strerror(errno); }
@@ -135,45 +140,26 @@ std::shared_ptr<engine::EngineClient> engineClient(const std::string& product) {
 
 void engineCreateStart(engine::EngineClient& client, const std::string& name,
                        const std::string& image) {
-  Poco::JSON::Object::Ptr body = new Poco::JSON::Object;
-  body->set("Image", image);
-  Poco::JSON::Array::Ptr entrypoint = new Poco::JSON::Array;
-  entrypoint->add(std::string("sleep"));
-  Poco::JSON::Array::Ptr cmd = new Poco::JSON::Array;
-  cmd->add(std::string("infinity"));
-  body->set("Entrypoint", entrypoint);
-  body->set("Cmd", cmd);
-  Poco::JSON::Object::Ptr labels = new Poco::JSON::Object;
-  labels->set(kBaselineLabel, std::string("1"));
-  body->set("Labels", labels);
-  Poco::JSON::Object::Ptr host = new Poco::JSON::Object;
-  host->set("NetworkMode", std::string("none"));
-  Poco::JSON::Array::Ptr security = new Poco::JSON::Array;
-  security->add(std::string("no-new-privileges"));
-  host->set("SecurityOpt", security);
-  body->set("HostConfig", host);
-
-  const std::string create_path = "/containers/create?name=" + engine::urlEncode(name);
-  auto created = client.request("POST", create_path, engine::toJson(body));
-  if (!created.ok()) throw std::runtime_error(created.error().message);
-  if (!created.value().ok()) {
-    throw std::runtime_error(client.errorFor("POST", create_path, created.value()).message);
-  }
-  const std::string start_path = "/containers/" + name + "/start";
-  auto started = client.request("POST", start_path);
-  if (!started.ok() || !started.value().ok()) {
-    engineRemove(client, name);
-    throw std::runtime_error("POST " + start_path + " failed");
-  }
+  // The very body Grid's docker backend sends for a request naming no limits, so the
+  // comparison shows Grid's own overhead only.
+  SandboxSpec spec;
+  spec.id = name;
+  spec.image = image;
+  spec.limits = ServerConfig{}.default_limits;
+  spec.labels = {{kBaselineLabel, "1"}};
+  // Podman's compat API has no init binary on Debian; Grid's podman backend brings its own.
+  const bool use_init = client.endpoint().product == "docker";
+  auto started = engine::createAndStartContainer(
+      client, engine::ContainerCreation{
+                  name, "/containers/create?name=" + engine::urlEncode(name),
+                  engine::toJson(docker::buildCreateBody(kBaselineInstance, spec, use_init)),
+                  "/containers/" + name + "/start", removePath(name)});
+  if (!started.ok()) throw std::runtime_error(started.error().message);
 }
 
 void engineRemove(engine::EngineClient& client, const std::string& name) {
-  const std::string path = "/containers/" + name + "?force=1&v=1";
-  auto removed = client.request("DELETE", path);
+  auto removed = engine::removeContainer(client, removePath(name));
   if (!removed.ok()) throw std::runtime_error(removed.error().message);
-  if (!removed.value().ok() && removed.value().status != 404) {
-    throw std::runtime_error(client.errorFor("DELETE", path, removed.value()).message);
-  }
 }
 
 void engineExecTrue(const std::shared_ptr<engine::EngineClient>& client,

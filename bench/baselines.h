@@ -51,8 +51,8 @@ void removeBaselineLeftovers();
 /// A keep-alive Engine API client of `product`'s socket with the API version negotiated.
 std::shared_ptr<engine::EngineClient> engineClient(const std::string& product);
 
-/// POST /containers/create (the body Grid's docker backend sends: sleep infinity, no network,
-/// labels, no-new-privileges) and POST /start. Throws on failure.
+/// POST /containers/create with the body Grid's docker backend sends (default limits, no
+/// network, init on Docker) and POST /start. Throws on failure.
 void engineCreateStart(engine::EngineClient& client, const std::string& name,
                        const std::string& image);
 /// DELETE /containers/NAME?force=1&v=1. Throws on failure.
