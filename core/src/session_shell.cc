@@ -111,7 +111,6 @@ Result<ExecResult> SessionShell::run(std::string_view command, const ExecLimits&
     result.output = output.str();
     result.truncated = output.truncated();
     result.duration_ms = millisSince(started);
-    last_exit_code_ = result.exit_code;
     return result;
   };
   auto shellEnded = [&](int status) {

@@ -25,7 +25,6 @@ class SessionShell {
 
   /// False once the shell has ended (`exit`, killed); further runs are refused.
   bool alive() const { return channel_ != nullptr; }
-  int lastExitCode() const { return last_exit_code_; }
 
  private:
   SessionShell(SandboxBackend& backend, std::string sandbox_id)
@@ -40,7 +39,6 @@ class SessionShell {
   std::string token_;
   int shell_pid_ = 0;
   bool shell_leads_group_ = false;
-  int last_exit_code_ = 0;
 };
 
 }  // namespace grid
