@@ -56,6 +56,13 @@ Reply errorReply(HTTPResponse::HTTPStatus status, ErrorCode code, const std::str
   return json(status, errorJson(Error{code, message}));
 }
 
+// True when the factory refused an announced oversized body, so Poco sent no 100 Continue and
+// the client is not sending the body.
+bool withheldContinue(const HTTPServerRequest& request) {
+  return request.getExpectContinue() &&
+         request.response().getStatus() == HTTPResponse::HTTP_REQUESTENTITYTOOLARGE;
+}
+
 std::vector<std::string> splitPath(const std::string& path) {
   std::vector<std::string> parts;
   size_t i = 0;
@@ -83,8 +90,11 @@ class ApiRequestHandler : public HTTPRequestHandler {
     } catch (const std::exception& e) {
       reply = errorReply(Error{ErrorCode::kInternal, e.what()});
     }
-    response.setStatus(reply.status);
-    if (reply.status == HTTPResponse::HTTP_REQUESTENTITYTOOLARGE) response.setKeepAlive(false);
+    // An unread body (rejected, or never asked for) leaves the connection unusable.
+    if (reply.status == HTTPResponse::HTTP_REQUESTENTITYTOOLARGE || withheldContinue(request)) {
+      response.setKeepAlive(false);
+    }
+    response.setStatusAndReason(reply.status);
     response.setContentType(reply.content_type);
     if (!reply.allow.empty()) response.set("Allow", reply.allow);
     if (reply.status == HTTPResponse::HTTP_UNAUTHORIZED) response.set("WWW-Authenticate", "Bearer");
@@ -104,7 +114,7 @@ class ApiRequestHandler : public HTTPRequestHandler {
   // 413 instead of a connection reset.
   static void discardBody(HTTPServerRequest& request) {
     constexpr size_t kMaxDiscard = 64 << 20;
-    if (request.getExpectContinue()) return;  // the client waits for our answer first
+    if (withheldContinue(request)) return;  // the client waits for our answer, sending nothing
     char buf[65536];
     size_t dropped = 0;
     std::istream& in = request.stream();
@@ -311,7 +321,14 @@ class ApiHandlerFactory : public Poco::Net::HTTPRequestHandlerFactory {
  public:
   ApiHandlerFactory(SandboxManager& manager, const ApiServerOptions& options)
       : manager_(manager), options_(options) {}
-  HTTPRequestHandler* createRequestHandler(const HTTPServerRequest&) override {
+  HTTPRequestHandler* createRequestHandler(const HTTPServerRequest& request) override {
+    // Poco answers "Expect: 100-continue" right after this call unless the response status is
+    // no longer 200. Refusing an announced oversized body here means the client never sends it;
+    // otherwise it would stream megabytes we only drop (and a reset could eat our 413).
+    if (request.getExpectContinue() && request.hasContentLength() &&
+        request.getContentLength64() > static_cast<Poco::Int64>(options_.max_body_bytes)) {
+      request.response().setStatusAndReason(HTTPResponse::HTTP_REQUESTENTITYTOOLARGE);
+    }
     return new ApiRequestHandler(manager_, options_);
   }
 

@@ -26,6 +26,10 @@ r="$(request DELETE /sandboxes)"; check "wrong method is 405" 405 "${r%% *}"
 code="$(curl -s -o "$work/body" -w '%{http_code}' -X POST "$api/sandboxes" --data-binary @"$work/big.json")"
 check "oversized body is 413" 413 "$code"
 check "with a JSON error" invalid_argument "$(json 'd["code"]' < "$work/body")"
+# Without "Expect: 100-continue" the client streams the whole body before reading the answer.
+code="$(curl -s -o /dev/null -w '%{http_code}' -H 'Expect:' -X POST "$api/sandboxes" --data-binary @"$work/big.json")"
+check "oversized body sent at once is 413" 413 "$code"
+check_contains "status line has its reason" "404 Not Found" "$(curl -s -i "$api/sandboxes/nope" | head -1)"
 
 r="$(request POST /sandboxes "{\"image\":\"$IMAGE\",\"labels\":{\"team\":\"rl\"},\"env\":{\"GREETING\":\"hi\"}}")"
 check "create is 201" 201 "${r%% *}"
