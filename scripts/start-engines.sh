@@ -2,9 +2,12 @@
 # Starts the container engines the backend tests use, if they are not running: dockerd on
 # /var/run/docker.sock and the Podman API service on /run/podman/podman.sock. Waits until each
 # answers. Podman runs with ci/containers.conf, the settings a host without CAP_SYS_RESOURCE
-# and with hybrid cgroups needs (see docs/backends.md).
+# and with hybrid cgroups needs (see docs/podman.md).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# Daemons never run from the checkout: conmon drops an "oom" marker file into its working
+# directory when a process of an exec session is OOM-killed.
+cd /
 
 wait_for() {  # wait_for DESCRIPTION COMMAND...
   local what="$1"; shift
@@ -28,6 +31,7 @@ fi
 if ! podman_up >/dev/null 2>&1; then
   echo "start-engines: starting podman system service" >&2
   mkdir -p /run/podman
+  cd /run/podman
   CONTAINERS_CONF="$here/ci/containers.conf" nohup podman system service --time=0 \
     unix:///run/podman/podman.sock >/var/log/grid-podman.log 2>&1 &
   wait_for "podman service (log: /var/log/grid-podman.log)" podman_up
