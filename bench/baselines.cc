@@ -147,12 +147,10 @@ void engineCreateStart(engine::EngineClient& client, const std::string& name,
   spec.image = image;
   spec.limits = ServerConfig{}.default_limits;
   spec.labels = {{kBaselineLabel, "1"}};
-  // Podman's compat API has no init binary on Debian; Grid's podman backend brings its own.
-  const bool use_init = client.endpoint().product == "docker";
   auto started = engine::createAndStartContainer(
       client, engine::ContainerCreation{
                   name, "/containers/create?name=" + engine::urlEncode(name),
-                  engine::toJson(docker::buildCreateBody(kBaselineInstance, spec, use_init)),
+                  engine::toJson(docker::buildCreateBody(kBaselineInstance, spec)),
                   "/containers/" + name + "/start", removePath(name)});
   if (!started.ok()) throw std::runtime_error(started.error().message);
 }

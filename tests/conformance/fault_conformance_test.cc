@@ -267,34 +267,46 @@ TEST_F(FaultTest, GigabyteOfOutputIsCappedWithBoundedServerMemory) {
   stopAndExpectNothingLeft(id);
 }
 
-// `kill -9 -1` kills every process the session can see. The exec returns (the session may
-// die with it), another sandbox is untouched, and stop still works.
-TEST_F(FaultTest, KillAllInsideTheSandboxReturnsAndStops) {
+// `kill -9 -1` kills every process the session can see but itself and the sandbox's PID 1.
+// The exec returns, the session and the sandbox live on, another sandbox is untouched, and
+// stop still works.
+TEST_F(FaultTest, KillAllInsideTheSandboxLeavesSessionAndSandbox) {
   const std::string bystander = startSandbox();
   const std::string id = startSandbox();
   ASSERT_FALSE(bystander.empty());
   ASSERT_FALSE(id.empty());
   requirePidIsolation(id);
   EXPECT_EQ(run(bystander, "cd /tmp && export MARK=kept").exit_code, 0);
-  auto killed = manager_->exec(id, "kill -9 -1", false, 30s);
+  EXPECT_EQ(run(id, "cd /tmp && export MARK=mine").exit_code, 0);
+  auto killed = manager_->exec(id, "sleep 1000 & kill -9 -1", false, 30s);
   ASSERT_TRUE(killed.ok()) << killed.error().message;
   EXPECT_FALSE(killed.value().timed_out);
-  if (!killed.value().exited) {
-    // kill -1 spares the caller, so the shell may live on. It may also die a moment later
-    // with its sandbox: on docker and podman the signal kills the init's only child (the
-    // `sleep infinity` keep-alive), the init exits and the container stops. Either way the
-    // next exec answers at once and says which.
-    auto next = manager_->exec(id, "echo still here", false, 30s);
-    ASSERT_TRUE(next.ok()) << next.error().message;
-    EXPECT_FALSE(next.value().timed_out);
-    if (!next.value().exited) {
-      EXPECT_EQ(next.value().output, "still here\n");
-    }
-  }
+  EXPECT_FALSE(killed.value().exited) << "kill -1 spares the caller: the session shell";
+  EXPECT_EQ(run(id, "echo $PWD $MARK").output, "/tmp mine\n");
+  EXPECT_EQ(runStandalone(id, "echo alive").stdout_text, "alive\n");
   EXPECT_EQ(run(bystander, "echo $PWD $MARK").output, "/tmp kept\n");
   stopAndExpectNothingLeft(id);
   EXPECT_EQ(run(bystander, "echo $PWD $MARK").output, "/tmp kept\n");
   ASSERT_TRUE(manager_->stop(bystander, true).ok());
+}
+
+// Orphans (processes whose parent exited) are re-parented to the sandbox's PID 1, which must
+// reap them: zombies would pile up against the pids limit over a long rollout.
+TEST_F(FaultTest, OrphansAreReaped) {
+  const std::string id = startSandbox();
+  ASSERT_FALSE(id.empty());
+  requirePidIsolation(id);
+  // Each subshell exits at once, orphaning its `true`; standalone execs have no shell of the
+  // session's to adopt them either.
+  EXPECT_EQ(run(id, "for i in 1 2 3 4 5; do (true &); done").exit_code, 0);
+  EXPECT_EQ(runStandalone(id, "for i in 1 2 3 4 5; do (true &); done").exit_code, 0);
+  const std::string zombies =
+      "for s in /proc/[0-9]*/stat; do read -r line < $s && case \"${line##*) }\" in Z*) "
+      "echo \"$line\";; esac; done 2>/dev/null; true";
+  std::string left;
+  EXPECT_TRUE(waitUntil([&] { return (left = runStandalone(id, zombies).stdout_text).empty(); }, 30s))
+      << "zombies: " << left;
+  stopAndExpectNothingLeft(id);
 }
 
 // Processes detached from the session (nohup, setsid, from a standalone exec) do not outlive

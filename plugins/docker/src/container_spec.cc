@@ -8,17 +8,14 @@
 
 namespace grid::docker {
 
-Poco::JSON::Object::Ptr buildCreateBody(const std::string& instance, const SandboxSpec& spec,
-                                        bool use_init) {
+Poco::JSON::Object::Ptr buildCreateBody(const std::string& instance, const SandboxSpec& spec) {
   Poco::JSON::Object::Ptr body = new Poco::JSON::Object;
   body->set("Image", spec.image);
-  // The sandbox only hosts execs: a PID 1 that idles forever whatever the image's entrypoint.
+  // The sandbox only hosts execs; with an Entrypoint given, the image's Cmd is not used.
   Poco::JSON::Array::Ptr entrypoint = new Poco::JSON::Array;
-  entrypoint->add(std::string("sleep"));
-  Poco::JSON::Array::Ptr cmd = new Poco::JSON::Array;
-  cmd->add(std::string("infinity"));
+  for (const auto& arg : engine::keepAliveCommand()) entrypoint->add(arg);
   body->set("Entrypoint", entrypoint);
-  body->set("Cmd", cmd);
+  body->set("Cmd", Poco::JSON::Array::Ptr(new Poco::JSON::Array));
   body->set("Tty", false);
   body->set("OpenStdin", false);
   body->set("AttachStdin", false);
@@ -46,8 +43,6 @@ Poco::JSON::Object::Ptr buildCreateBody(const std::string& instance, const Sandb
   security->add(std::string("no-new-privileges"));
   host->set("SecurityOpt", security);
   host->set("Privileged", false);
-  // docker-init reaps the zombies of processes the agent leaves behind; `sleep` would not.
-  if (use_init) host->set("Init", true);
   body->set("HostConfig", host);
   return body;
 }

@@ -11,9 +11,8 @@
 
 namespace grid::docker {
 
-/// The body of POST /containers/create. `use_init` runs docker-init as PID 1.
-Poco::JSON::Object::Ptr buildCreateBody(const std::string& instance, const SandboxSpec& spec,
-                                        bool use_init);
+/// The body of POST /containers/create.
+Poco::JSON::Object::Ptr buildCreateBody(const std::string& instance, const SandboxSpec& spec);
 
 /// fromImage/tag for POST /images/create. A reference without tag or digest gets "latest",
 /// since an empty tag would make the engine pull every tag of the repository.

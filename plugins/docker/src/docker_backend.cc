@@ -31,11 +31,6 @@ bool isApiVersion(const std::string& text) {
   return true;
 }
 
-// Docker 20.10 reports a missing init binary only when the container starts.
-bool mentionsMissingInit(const Error& error) {
-  return error.message.find("docker-init") != std::string::npos;
-}
-
 std::string removePath(const std::string& name_or_id) {
   return "/containers/" + name_or_id + "?force=1&v=1";
 }
@@ -95,16 +90,12 @@ Result<std::vector<std::string>> DockerBackend::removeLeftovers() {
 Result<void> DockerBackend::createSandbox(const SandboxSpec& spec) {
   if (auto valid = engine::checkSandboxSpec(kProduct, spec); !valid.ok()) return valid;
   if (auto image = ensureImage(spec.image); !image.ok()) return image;
-
-  const bool use_init = use_init_.load();
-  auto created = createAndStart(spec, use_init);
-  if (!created.ok() && use_init && mentionsMissingInit(created.error())) {
-    spdlog::warn("docker: engine has no docker-init ({}); sandboxes run without an init",
-                 created.error().message);
-    use_init_.store(false);
-    created = createAndStart(spec, false);
-  }
-  return created;
+  const std::string name = engine::containerName(instance_, spec.id);
+  return engine::createAndStartContainer(
+      *client_,
+      engine::ContainerCreation{spec.id, "/containers/create?name=" + engine::urlEncode(name),
+                                engine::toJson(buildCreateBody(instance_, spec)),
+                                "/containers/" + name + "/start", removePath(name)});
 }
 
 Result<void> DockerBackend::ensureImage(const std::string& image) {
@@ -113,15 +104,6 @@ Result<void> DockerBackend::ensureImage(const std::string& image) {
   if (!target.tag.empty()) pull_path += "&tag=" + engine::urlEncode(target.tag);
   return engine::ensureImage(*client_, image, "/images/" + image + "/json", pull_path,
                              settings_.pull_timeout);
-}
-
-Result<void> DockerBackend::createAndStart(const SandboxSpec& spec, bool use_init) {
-  const std::string name = engine::containerName(instance_, spec.id);
-  return engine::createAndStartContainer(
-      *client_,
-      engine::ContainerCreation{spec.id, "/containers/create?name=" + engine::urlEncode(name),
-                                engine::toJson(buildCreateBody(instance_, spec, use_init)),
-                                "/containers/" + name + "/start", removePath(name)});
 }
 
 Result<std::unique_ptr<ProcessChannel>> DockerBackend::startProcess(const std::string& sandbox_id,

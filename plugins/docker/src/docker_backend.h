@@ -1,7 +1,6 @@
 // DockerBackend: sandboxes as Docker Engine containers, processes as attached execs.
 #pragma once
 
-#include <atomic>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -39,13 +38,10 @@ class DockerBackend : public SandboxBackend {
 
  private:
   Result<void> ensureImage(const std::string& image);
-  Result<void> createAndStart(const SandboxSpec& spec, bool use_init);
 
   std::string instance_;
   DockerSettings settings_;
   std::shared_ptr<engine::EngineClient> client_;
-  // Cleared if the engine turns out to have no docker-init; then sandboxes run without it.
-  std::atomic<bool> use_init_{true};
 };
 
 }  // namespace grid::docker

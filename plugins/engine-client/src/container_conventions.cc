@@ -94,6 +94,11 @@ std::int64_t nanoCpus(double cpus) {
   return static_cast<std::int64_t>(std::llround(cpus * kNanoCpusPerCpu));
 }
 
+std::vector<std::string> keepAliveCommand() {
+  // `wait` returns for any child, adopted orphans included (dash and bash wait for pid -1).
+  return {"/bin/sh", "-c", "while :; do sleep 86400 & wait; done"};
+}
+
 std::int64_t cpuQuotaMicros(double cpus) {
   return static_cast<std::int64_t>(std::llround(cpus * static_cast<double>(kCpuPeriodMicros)));
 }

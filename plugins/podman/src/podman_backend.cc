@@ -8,6 +8,7 @@
 
 #include "grid/engine/container_conventions.h"
 #include "grid/engine/container_ops.h"
+#include "spec_generator.h"
 
 namespace grid::podman {
 
@@ -18,34 +19,12 @@ constexpr char kStartHint[] =
     ": start it with `podman system service --time=0 unix:///run/podman/podman.sock` "
     "(rootless: `systemctl --user start podman.socket`), or set [backend.podman] socket";
 
-// Static init binaries Podman can bind-mount when its configured one (catatonit) is missing.
-// Only static ones: the binary runs inside images that may have no libc.
-constexpr const char* kFallbackInitPaths[] = {
-    "/usr/bin/catatonit",
-    "/usr/libexec/catatonit/catatonit",
-    "/usr/bin/tini-static",
-};
-
 Error withStartHint(Error error) {
   if (error.code == ErrorCode::kUnavailable) error.message += kStartHint;
   return error;
 }
 
-// Podman 4.3 refuses the create with "container-init binary not found on the host".
-bool mentionsMissingInit(const Error& error) {
-  return error.message.find("container-init binary not found") != std::string::npos;
-}
-
-// The service runs on this host (it listens on a local unix socket), so its init candidates
-// are visible here.
-InitProcess fallbackInit() {
-  for (const char* path : kFallbackInitPaths) {
-    if (access(path, X_OK) == 0) return InitProcess{true, path};
-  }
-  return InitProcess{false, ""};
-}
-
-// timeout=0: libpod otherwise waits the stop timeout (10 s) for the `sleep` PID 1.
+// timeout=0: libpod otherwise waits the stop timeout (10 s) for the PID 1 that ignores SIGTERM.
 std::string removePath(const std::string& name_or_id) {
   return "/libpod/containers/" + name_or_id + "?force=true&timeout=0";
 }
@@ -98,28 +77,12 @@ Result<std::vector<std::string>> PodmanBackend::removeLeftovers() {
 Result<void> PodmanBackend::createSandbox(const SandboxSpec& spec) {
   if (auto valid = engine::checkSandboxSpec(kProduct, spec); !valid.ok()) return valid;
   if (auto image = ensureImage(spec.image); !image.ok()) return image;
-
-  const InitProcess init = currentInit();
-  auto created = createAndStart(spec, init);
-  if (!created.ok() && init.enabled && init.path.empty() && mentionsMissingInit(created.error())) {
-    const InitProcess fallback = fallbackInit();
-    if (fallback.enabled) {
-      spdlog::warn("{}; sandboxes use {} as init instead", created.error().message, fallback.path);
-    } else {
-      spdlog::warn("{}; sandboxes run without an init", created.error().message);
-    }
-    {
-      std::lock_guard<std::mutex> lock(init_mutex_);
-      init_ = fallback;
-    }
-    created = createAndStart(spec, fallback);
-  }
-  return created;
-}
-
-InitProcess PodmanBackend::currentInit() const {
-  std::lock_guard<std::mutex> lock(init_mutex_);
-  return init_;
+  const std::string name = engine::containerName(instance_, spec.id);
+  return engine::createAndStartContainer(
+      *client_,
+      engine::ContainerCreation{spec.id, "/libpod/containers/create",
+                                engine::toJson(buildSpecGenerator(instance_, spec)),
+                                "/libpod/containers/" + name + "/start", removePath(name)});
 }
 
 Result<void> PodmanBackend::ensureImage(const std::string& image) {
@@ -130,14 +93,6 @@ Result<void> PodmanBackend::ensureImage(const std::string& image) {
       settings_.pull_timeout);
 }
 
-Result<void> PodmanBackend::createAndStart(const SandboxSpec& spec, const InitProcess& init) {
-  const std::string name = engine::containerName(instance_, spec.id);
-  return engine::createAndStartContainer(
-      *client_,
-      engine::ContainerCreation{spec.id, "/libpod/containers/create",
-                                engine::toJson(buildSpecGenerator(instance_, spec, init)),
-                                "/libpod/containers/" + name + "/start", removePath(name)});
-}
 
 Result<std::unique_ptr<ProcessChannel>> PodmanBackend::startProcess(const std::string& sandbox_id,
                                                                     const ProcessSpec& spec) {

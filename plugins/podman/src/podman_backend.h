@@ -5,13 +5,11 @@
 #include <chrono>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "grid/engine/engine_client.h"
 #include "grid/sandbox_backend.h"
-#include "spec_generator.h"
 
 namespace grid::podman {
 
@@ -42,15 +40,10 @@ class PodmanBackend : public SandboxBackend {
 
  private:
   Result<void> ensureImage(const std::string& image);
-  Result<void> createAndStart(const SandboxSpec& spec, const InitProcess& init);
-  InitProcess currentInit() const;
 
   std::string instance_;
   PodmanSettings settings_;
   std::shared_ptr<engine::EngineClient> client_;
-  // Podman's configured init first; replaced once the service reports it missing.
-  mutable std::mutex init_mutex_;
-  InitProcess init_;
 };
 
 }  // namespace grid::podman

@@ -8,18 +8,14 @@
 
 namespace grid::podman {
 
-Poco::JSON::Object::Ptr buildSpecGenerator(const std::string& instance, const SandboxSpec& spec,
-                                           const InitProcess& init) {
+Poco::JSON::Object::Ptr buildSpecGenerator(const std::string& instance, const SandboxSpec& spec) {
   Poco::JSON::Object::Ptr body = new Poco::JSON::Object;
   body->set("name", engine::containerName(instance, spec.id));
   body->set("image", spec.image);
-  // The sandbox only hosts execs: a PID 1 that idles forever whatever the image's entrypoint.
+  // The sandbox only hosts execs; with an entrypoint given, the image's command is not used.
   Poco::JSON::Array::Ptr entrypoint = new Poco::JSON::Array;
-  entrypoint->add(std::string("sleep"));
-  Poco::JSON::Array::Ptr command = new Poco::JSON::Array;
-  command->add(std::string("infinity"));
+  for (const auto& arg : engine::keepAliveCommand()) entrypoint->add(arg);
   body->set("entrypoint", entrypoint);
-  body->set("command", command);
   body->set("terminal", false);
   body->set("stdin", false);
 
@@ -61,10 +57,6 @@ Poco::JSON::Object::Ptr buildSpecGenerator(const std::string& instance, const Sa
 
   body->set("no_new_privileges", true);
   body->set("privileged", false);
-  if (init.enabled) {
-    body->set("init", true);
-    if (!init.path.empty()) body->set("init_path", init.path);
-  }
   return body;
 }
 

@@ -13,16 +13,8 @@
 
 namespace grid::podman {
 
-/// What runs as PID 1 in front of `sleep infinity`, reaping the zombies of processes the agent
-/// leaves behind.
-struct InitProcess {
-  bool enabled = true;
-  std::string path;  // empty: Podman's configured init_path (containers.conf, catatonit)
-};
-
 /// The libpod SpecGenerator body of POST /libpod/containers/create.
-Poco::JSON::Object::Ptr buildSpecGenerator(const std::string& instance, const SandboxSpec& spec,
-                                           const InitProcess& init);
+Poco::JSON::Object::Ptr buildSpecGenerator(const std::string& instance, const SandboxSpec& spec);
 
 /// Where the Podman service listens by default: /run/podman/podman.sock for root, else
 /// $XDG_RUNTIME_DIR/podman/podman.sock (/run/user/<uid>/... if XDG_RUNTIME_DIR is unset).

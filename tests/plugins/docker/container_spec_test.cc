@@ -4,6 +4,7 @@
 #include <Poco/JSON/Array.h>
 #include <gtest/gtest.h>
 
+#include "grid/engine/container_conventions.h"
 #include "grid/engine/engine_client.h"
 #include "sample_sandbox_spec.h"
 
@@ -13,12 +14,13 @@ namespace {
 SandboxSpec sampleSpec() { return testing::sampleSandboxSpec("grid-test/debian:bookworm"); }
 
 TEST(ContainerSpecTest, CreateBodyCarriesSpec) {
-  auto body = buildCreateBody("inst", sampleSpec(), true);
+  auto body = buildCreateBody("inst", sampleSpec());
   EXPECT_EQ(body->getValue<std::string>("Image"), "grid-test/debian:bookworm");
   auto entrypoint = body->getArray("Entrypoint");
-  ASSERT_EQ(entrypoint->size(), 1u);
-  EXPECT_EQ(entrypoint->getElement<std::string>(0), "sleep");
-  EXPECT_EQ(body->getArray("Cmd")->getElement<std::string>(0), "infinity");
+  ASSERT_EQ(entrypoint->size(), 3u);
+  EXPECT_EQ(entrypoint->getElement<std::string>(0), "/bin/sh");
+  EXPECT_EQ(entrypoint->getElement<std::string>(2), engine::keepAliveCommand()[2]);
+  EXPECT_EQ(body->getArray("Cmd")->size(), 0u);  // not the image's
   auto env = body->getArray("Env");
   ASSERT_EQ(env->size(), 2u);
   EXPECT_EQ(env->getElement<std::string>(0), "EMPTY=");
@@ -33,7 +35,7 @@ TEST(ContainerSpecTest, CreateBodyCarriesSpec) {
   EXPECT_EQ(host->getValue<std::int64_t>("PidsLimit"), 64);
   EXPECT_EQ(host->getArray("SecurityOpt")->getElement<std::string>(0), "no-new-privileges");
   EXPECT_FALSE(host->getValue<bool>("Privileged"));
-  EXPECT_TRUE(host->getValue<bool>("Init"));
+  EXPECT_FALSE(host->has("Init"));  // the keep-alive is the init
 }
 
 TEST(ContainerSpecTest, ZeroLimitsAndNetworkAreOmitted) {
@@ -41,16 +43,15 @@ TEST(ContainerSpecTest, ZeroLimitsAndNetworkAreOmitted) {
   spec.id = "x";
   spec.image = "img";
   spec.network = true;
-  auto host = buildCreateBody("inst", spec, false)->getObject("HostConfig");
+  auto host = buildCreateBody("inst", spec)->getObject("HostConfig");
   EXPECT_FALSE(host->has("NetworkMode"));
   EXPECT_FALSE(host->has("Memory"));
   EXPECT_FALSE(host->has("NanoCpus"));
   EXPECT_FALSE(host->has("PidsLimit"));
-  EXPECT_FALSE(host->has("Init"));
 }
 
 TEST(ContainerSpecTest, BodySerialisesToJson) {
-  std::string json = engine::toJson(buildCreateBody("inst", sampleSpec(), true));
+  std::string json = engine::toJson(buildCreateBody("inst", sampleSpec()));
   auto parsed = engine::parseJsonObject(json);
   ASSERT_TRUE(parsed);
   EXPECT_EQ(parsed->getObject("HostConfig")->getValue<std::int64_t>("PidsLimit"), 64);

@@ -59,20 +59,6 @@ TEST_F(PodmanBackendTest, ShortImageNameResolves) {
   EXPECT_EQ(run("short", {"true"}).exit_code, 0);
 }
 
-TEST_F(PodmanBackendTest, InitIsPidOneWhenAvailable) {
-  create(spec("init"));
-  const std::string cmdline = run("init", {"bash", "-c", "tr '\\0' ' ' </proc/1/cmdline"}).out;
-  EXPECT_NE(cmdline.find("sleep infinity"), std::string::npos) << cmdline;
-  bool have_init = false;
-  for (const char* path : {"/usr/libexec/podman/catatonit", "/usr/bin/catatonit",
-                           "/usr/libexec/catatonit/catatonit", "/usr/bin/tini-static"}) {
-    have_init = have_init || access(path, X_OK) == 0;
-  }
-  if (have_init) {
-    EXPECT_EQ(cmdline.rfind("/run/podman-init", 0), 0u) << cmdline;
-  }
-}
-
 TEST(PodmanBackendInitTest, UnreachableSocketIsUnavailable) {
   PodmanBackend backend;
   auto init = backend.init(BackendConfig{"inst", {{"socket", "/nonexistent/podman.sock"}}});

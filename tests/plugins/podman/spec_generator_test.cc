@@ -4,6 +4,7 @@
 #include <Poco/JSON/Array.h>
 #include <gtest/gtest.h>
 
+#include "grid/engine/container_conventions.h"
 #include "grid/engine/engine_client.h"
 #include "sample_sandbox_spec.h"
 
@@ -15,15 +16,15 @@ SandboxSpec sampleSpec() {
 }
 
 TEST(SpecGeneratorTest, CarriesNameImageCommandEnvAndLabels) {
-  auto body = buildSpecGenerator("inst", sampleSpec(), InitProcess{});
+  auto body = buildSpecGenerator("inst", sampleSpec());
   EXPECT_EQ(body->getValue<std::string>("name"), "grid-inst-abc-123");
   EXPECT_EQ(body->getValue<std::string>("image"), "localhost/grid-test/debian:bookworm");
   auto entrypoint = body->getArray("entrypoint");
-  ASSERT_EQ(entrypoint->size(), 1u);
-  EXPECT_EQ(entrypoint->getElement<std::string>(0), "sleep");
-  auto command = body->getArray("command");
-  ASSERT_EQ(command->size(), 1u);
-  EXPECT_EQ(command->getElement<std::string>(0), "infinity");
+  ASSERT_EQ(entrypoint->size(), 3u);
+  EXPECT_EQ(entrypoint->getElement<std::string>(0), "/bin/sh");
+  EXPECT_EQ(entrypoint->getElement<std::string>(2), engine::keepAliveCommand()[2]);
+  EXPECT_FALSE(body->has("command"));  // with an entrypoint given, not the image's either
+  EXPECT_FALSE(body->has("init"));     // the keep-alive is the init
   auto env = body->getObject("env");
   EXPECT_EQ(env->size(), 2u);
   EXPECT_EQ(env->getValue<std::string>("FOO"), "bar");
@@ -40,7 +41,7 @@ TEST(SpecGeneratorTest, CarriesNameImageCommandEnvAndLabels) {
 
 TEST(SpecGeneratorTest, LimitsBecomeResourceLimits) {
   auto limits =
-      buildSpecGenerator("inst", sampleSpec(), InitProcess{})->getObject("resource_limits");
+      buildSpecGenerator("inst", sampleSpec())->getObject("resource_limits");
   ASSERT_TRUE(limits);
   EXPECT_EQ(limits->getObject("memory")->getValue<std::int64_t>("limit"), 256 * 1024 * 1024);
   EXPECT_EQ(limits->getObject("memory")->getValue<std::int64_t>("swap"), 256 * 1024 * 1024);
@@ -50,7 +51,7 @@ TEST(SpecGeneratorTest, LimitsBecomeResourceLimits) {
 }
 
 TEST(SpecGeneratorTest, NoNetworkIsNetnsNone) {
-  auto netns = buildSpecGenerator("inst", sampleSpec(), InitProcess{})->getObject("netns");
+  auto netns = buildSpecGenerator("inst", sampleSpec())->getObject("netns");
   ASSERT_TRUE(netns);
   EXPECT_EQ(netns->getValue<std::string>("nsmode"), "none");
 }
@@ -60,27 +61,14 @@ TEST(SpecGeneratorTest, ZeroLimitsAndNetworkAreOmitted) {
   spec.id = "x";
   spec.image = "img";
   spec.network = true;
-  auto body = buildSpecGenerator("inst", spec, InitProcess{});
+  auto body = buildSpecGenerator("inst", spec);
   EXPECT_FALSE(body->has("netns"));
   EXPECT_FALSE(body->has("resource_limits"));
 }
 
-TEST(SpecGeneratorTest, InitChoices) {
-  auto configured = buildSpecGenerator("inst", sampleSpec(), InitProcess{true, ""});
-  EXPECT_TRUE(configured->getValue<bool>("init"));
-  EXPECT_FALSE(configured->has("init_path"));
-  auto explicit_path =
-      buildSpecGenerator("inst", sampleSpec(), InitProcess{true, "/usr/bin/tini-static"});
-  EXPECT_TRUE(explicit_path->getValue<bool>("init"));
-  EXPECT_EQ(explicit_path->getValue<std::string>("init_path"), "/usr/bin/tini-static");
-  auto none = buildSpecGenerator("inst", sampleSpec(), InitProcess{false, ""});
-  EXPECT_FALSE(none->has("init"));
-  EXPECT_FALSE(none->has("init_path"));
-}
-
 TEST(SpecGeneratorTest, BodySerialisesToJson) {
   auto parsed = engine::parseJsonObject(
-      engine::toJson(buildSpecGenerator("inst", sampleSpec(), InitProcess{})));
+      engine::toJson(buildSpecGenerator("inst", sampleSpec())));
   ASSERT_TRUE(parsed);
   EXPECT_EQ(
       parsed->getObject("resource_limits")->getObject("pids")->getValue<std::int64_t>("limit"), 64);

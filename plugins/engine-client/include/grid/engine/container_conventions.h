@@ -48,6 +48,13 @@ Result<void> checkInstanceName(const std::string& product, const std::string& in
 /// kInvalidArgument unless the spec's id and image reference pass the checks above.
 Result<void> checkSandboxSpec(const std::string& product, const SandboxSpec& spec);
 
+/// The container's PID 1 in place of the image's entrypoint: a shell that idles forever and, as
+/// the init of the sandbox's PID namespace, reaps every orphan the agent leaves behind. Nothing
+/// inside can stop it: `kill -9 -1` spares PID 1, and the loop restarts its `sleep`. (An
+/// engine-provided init in front of `sleep infinity` exits once its only child is killed,
+/// taking the container with it.) Needs /bin/sh in the image.
+std::vector<std::string> keepAliveCommand();
+
 /// Memory limit in bytes for `memory_mb` MiB.
 std::int64_t memoryLimitBytes(std::int64_t memory_mb);
 
