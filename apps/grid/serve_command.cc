@@ -1,6 +1,7 @@
 // `grid serve`: load the configured backend plugin, clean up after an earlier run, serve the
 // API until SIGINT/SIGTERM, then remove every sandbox before exiting.
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
 #include <csignal>
 #include <iostream>
@@ -34,6 +35,17 @@ bool isLoopback(const std::string& address) {
 int fatal(const std::string& message) {
   std::cerr << "grid serve: " << message << "\n";
   return 1;
+}
+
+// Every client connection is a descriptor, and so is every sandbox's session: the usual soft
+// limit of 1024 would cap a busy server long before the hard limit does.
+void raiseDescriptorLimit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+  limit.rlim_cur = limit.rlim_max;
+  if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+    spdlog::warn("grid serve: cannot raise the open-files limit to {}", limit.rlim_max);
+  }
 }
 
 int waitForTerminationSignal() {
@@ -100,6 +112,7 @@ int runServe(const ServeFlags& flags) {
   manager_options.max_trajectory_bytes = config.max_trajectory_bytes;
   auto manager = std::make_unique<SandboxManager>(*backend, manager_options);
 
+  raiseDescriptorLimit();
   ApiServerOptions server_options;
   server_options.bind = config.bind;
   server_options.port = config.port;

@@ -3,11 +3,11 @@
 #include <Poco/Exception.h>
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
-#include <Poco/Net/HTTPServer.h>
 #include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/Net/ServerSocket.h>
+#include <Poco/Net/TCPServerDispatcher.h>
 #include <Poco/ThreadPool.h>
 #include <Poco/URI.h>
 #include <spdlog/spdlog.h>
@@ -15,6 +15,7 @@
 #include <chrono>
 
 #include "api_json.h"
+#include "http_connection.h"
 
 namespace grid {
 namespace {
@@ -348,7 +349,7 @@ Result<void> ApiServer::start() {
   try {
     Poco::Net::ServerSocket socket;
     socket.bind(Poco::Net::SocketAddress(options_.bind, static_cast<Poco::UInt16>(options_.port)), true);
-    socket.listen(256);
+    socket.listen(1024);
     port_ = socket.address().port();
     const int threads = static_cast<int>(options_.threads);
     threads_ = std::make_unique<Poco::ThreadPool>(2, threads + 4, 60);
@@ -357,13 +358,18 @@ Result<void> ApiServer::start() {
     params->setMaxQueued(1024);
     params->setKeepAlive(true);
     params->setMaxKeepAliveRequests(0);
-    // An idle keep-alive connection holds a worker thread: give it back soon.
-    params->setKeepAliveTimeout(Poco::Timespan(10, 0));
-    // Bounds each wait on a slow client (reading its request, or it reading our answer).
+    // Bounds each wait on a client once its request has arrived: reading a large body, or the
+    // client reading our answer. Waiting for a request is the gate's, not a worker's.
     params->setTimeout(Poco::Timespan(30, 0));
-    server_ = std::make_unique<Poco::Net::HTTPServer>(new ApiHandlerFactory(manager_, options_),
-                                                      *threads_, socket, params);
-    server_->start();
+    handlers_ = std::make_unique<ApiHandlerFactory>(manager_, options_);
+    // Workers take only connections whose request is there (the gate's dispatch).
+    gate_ = std::make_unique<ConnectionGate>(
+        socket, ConnectionGateLimits{}, [this](const Poco::Net::StreamSocket& ready) {
+          dispatcher_->enqueue(ready);
+        });
+    dispatcher_ = new Poco::Net::TCPServerDispatcher(
+        new HttpConnectionFactory(*handlers_, params, *gate_), *threads_, params);
+    if (auto started = gate_->start(); !started.ok()) return started;
   } catch (const Poco::Exception& e) {
     return fail(ErrorCode::kUnavailable, "cannot listen on " + options_.bind + ":" +
                                              std::to_string(options_.port) + ": " + e.displayText());
@@ -372,14 +378,20 @@ Result<void> ApiServer::start() {
 }
 
 void ApiServer::stop() {
-  if (server_) {
-    server_->stopAll(true);
-    server_.reset();
+  if (gate_) gate_->stop();  // no new connections, waiting ones closed
+  if (dispatcher_) {
+    dispatcher_->stop();  // queued connections dropped; running requests finish
   }
   if (threads_) {
     threads_->joinAll();
     threads_.reset();
   }
+  if (dispatcher_) {
+    dispatcher_->release();
+    dispatcher_ = nullptr;
+  }
+  gate_.reset();
+  handlers_.reset();
 }
 
 }  // namespace grid

@@ -6,12 +6,14 @@
 #include <string>
 
 #include "api_requests.h"
+#include "connection_gate.h"
 #include "grid/result.h"
 #include "sandbox_manager.h"
 
 namespace Poco::Net {
-class HTTPServer;
-}
+class HTTPRequestHandlerFactory;
+class TCPServerDispatcher;
+}  // namespace Poco::Net
 namespace Poco {
 class ThreadPool;
 }
@@ -42,7 +44,9 @@ class ApiServer {
   SandboxManager& manager_;
   ApiServerOptions options_;
   std::unique_ptr<Poco::ThreadPool> threads_;
-  std::unique_ptr<Poco::Net::HTTPServer> server_;
+  std::unique_ptr<Poco::Net::HTTPRequestHandlerFactory> handlers_;
+  std::unique_ptr<ConnectionGate> gate_;
+  Poco::Net::TCPServerDispatcher* dispatcher_ = nullptr;  // reference-counted by Poco
   int port_ = 0;
 };
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Slow or stuck clients cannot take the server down: connections that send half a request
-# (slowloris) or never read a large response hold at most their own worker thread, while
-# health checks and other clients keep being served.
+# (slowloris; far more of them than the server has worker threads) wait in the connection gate
+# without a thread, clients that never read a large response hold at most their own worker
+# thread, and health checks and other clients keep being served.
 source "$(dirname "$0")/lib.sh"
 IMAGE="$(test_image)"
 port="$(free_port)"
@@ -11,13 +12,13 @@ api="http://127.0.0.1:$port"
 id="$(curl -sf -X POST "$api/sandboxes" -d "{\"image\":\"$IMAGE\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')"
 curl -sf -X POST "$api/sandboxes/$id/start" >/dev/null || echo "start failed"
 
-# 20 half-sent requests and 2 clients that ask for ~1 MiB of output and never read it, held
+# 600 half-sent requests and 2 clients that ask for ~1 MiB of output and never read it, held
 # open in the background for the duration of the checks below.
 python3 - "$port" "$id" >"$work/clients.log" 2>&1 <<'PY' &
 import socket, sys, time, json
 port, sid = int(sys.argv[1]), sys.argv[2]
 held = []
-for _ in range(20):
+for _ in range(600):
     s = socket.create_connection(("127.0.0.1", port))
     s.sendall(b"POST /sandboxes HTTP/1.1\r\nHost: x\r\nContent-Le")
     held.append(s)
