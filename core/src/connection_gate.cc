@@ -195,10 +195,12 @@ void ConnectionGate::acceptAll() {
 
 void ConnectionGate::admit(const Poco::Net::StreamSocket& socket, bool idle) {
   if (waiting_.size() >= limits_.max_waiting) {
-    spdlog::warn("connection gate: {} connections already waiting for their request; closing one",
-                 waiting_.size());
+    if (!full_) spdlog::warn("connection gate: {} connections wait for their request; closing "
+                             "new ones until some are served or time out", waiting_.size());
+    full_ = true;
     return;  // dropping the last reference closes it
   }
+  full_ = false;
   const int fd = socket.impl()->sockfd();
   epoll_event event{};
   event.events = EPOLLIN | EPOLLRDHUP | EPOLLET;  // edge-triggered: bytes we only peek at
@@ -276,6 +278,8 @@ void ConnectionGate::drain(int fd) {
 
 void ConnectionGate::expire() {
   const auto now = Clock::now();
+  if (now < next_expiry_scan_) return;  // a busy gate wakes far more often than deadlines pass
+  next_expiry_scan_ = now + std::chrono::milliseconds(kTickMs);
   std::vector<int> expired;
   for (const auto& [fd, waiting] : waiting_) {
     if (waiting.deadline <= now) expired.push_back(fd);

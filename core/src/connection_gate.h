@@ -82,6 +82,8 @@ class ConnectionGate {
   int epoll_fd_ = -1;
   int wake_fd_ = -1;
   bool listener_paused_ = false;
+  bool full_ = false;  // max_waiting reached (logged once per episode)
+  std::chrono::steady_clock::time_point next_expiry_scan_;
   std::chrono::steady_clock::time_point listener_resume_;
   std::unordered_map<int, Waiting> waiting_;  // gate thread only
   std::vector<char> peek_buffer_;             // gate thread only
