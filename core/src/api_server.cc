@@ -236,7 +236,8 @@ class ApiRequestHandler : public HTTPRequestHandler {
     const std::string& token = options_.auth_token;
     if (token.empty()) return true;
     const std::string expected = "Bearer " + token;
-    const std::string& given = request.get("Authorization", "");
+    // A copy: get() returns a reference to its default argument when the header is missing.
+    const std::string given = request.get("Authorization", std::string());
     unsigned char diff = given.size() == expected.size() ? 0 : 1;
     for (size_t i = 0; i < expected.size(); ++i) {
       diff |= static_cast<unsigned char>(expected[i] ^ (i < given.size() ? given[i] : 0));

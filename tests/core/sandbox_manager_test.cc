@@ -4,7 +4,6 @@
 
 #include <gtest/gtest.h>
 
-#include <regex>
 
 namespace grid {
 namespace {
@@ -17,17 +16,24 @@ class FakeShellChannel : public ProcessChannel {
  public:
   Result<void> write(std::string_view data) override {
     if (token_.empty()) {
-      std::cmatch match;
-      if (std::regex_search(data.begin(), data.end(), match, std::regex("[0-9a-f]{32}"))) {
-        token_ = match.str();
-        pending_ += token_ + ":ready:7:7\n" + token_ + ":done:0\n";
-      }
+      token_ = firstToken(data);
+      if (!token_.empty()) pending_ += token_ + ":ready:7:7\n" + token_ + ":done:0\n";
       return {};
     }
     pending_ += std::string(1000, 'x') + token_ + ":done:0\n";
     return {};
   }
   void closeStdin() override {}
+  // The session's marker: the first run of 32 lowercase hex digits in the init script.
+  static std::string firstToken(std::string_view text) {
+    size_t run = 0;
+    for (size_t i = 0; i < text.size(); ++i) {
+      const char c = text[i];
+      run = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ? run + 1 : 0;
+      if (run == 32) return std::string(text.substr(i - 31, 32));
+    }
+    return "";
+  }
   Result<ReadResult> read(Clock::time_point) override {
     ReadResult r;
     r.status = pending_.empty() ? ReadResult::Status::kTimeout : ReadResult::Status::kData;
