@@ -324,8 +324,8 @@ class ApiHandlerFactory : public Poco::Net::HTTPRequestHandlerFactory {
   ApiHandlerFactory(SandboxManager& manager, const ApiServerOptions& options)
       : manager_(manager), options_(options) {}
   HTTPRequestHandler* createRequestHandler(const HTTPServerRequest& request) override {
-    // Poco answers "Expect: 100-continue" right after this call unless the response status is
-    // no longer 200. Refusing an announced oversized body here means the client never sends it;
+    // The connection answers "Expect: 100-continue" right after this call unless the response
+    // status is no longer 200 (as Poco's own HTTPServer does). Refusing an announced oversized body here means the client never sends it;
     // otherwise it would stream megabytes we only drop (and a reset could eat our 413).
     if (request.getExpectContinue() && request.hasContentLength() &&
         request.getContentLength64() > static_cast<Poco::Int64>(options_.max_body_bytes)) {
@@ -383,14 +383,12 @@ void ApiServer::stop() {
   if (dispatcher_) {
     dispatcher_->stop();  // queued connections dropped; running requests finish
   }
-  if (threads_) {
-    threads_->joinAll();
-    threads_.reset();
-  }
+  if (threads_) threads_->joinAll();
   if (dispatcher_) {
     dispatcher_->release();
     dispatcher_ = nullptr;
   }
+  threads_.reset();
   gate_.reset();
   handlers_.reset();
 }
