@@ -15,6 +15,8 @@
 #include <optional>
 #include <string>
 
+#include "api_json.h"
+
 namespace grid {
 namespace {
 
@@ -252,7 +254,7 @@ void ConnectionGate::forget(int fd) {
 }
 
 void ConnectionGate::refuse(int fd, const char* status_line, const std::string& message) {
-  const std::string body = "{\"error\":\"" + message + "\",\"code\":\"invalid_argument\"}\n";
+  const std::string body = toJsonText(errorJson(Error{ErrorCode::kInvalidArgument, message})) + "\n";
   const std::string answer = std::string("HTTP/1.1 ") + status_line +
                              "\r\nContent-Type: application/json\r\nConnection: close\r\n"
                              "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;

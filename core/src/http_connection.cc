@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "api_json.h"
+
 namespace grid {
 namespace {
 
@@ -34,7 +36,8 @@ class ServerSession : public Poco::Net::HTTPServerSession {
 
 void sendBadRequest(Poco::Net::HTTPServerSession& session) {
   Poco::Net::HTTPServerResponseImpl response(session);
-  const std::string body = "{\"error\":\"malformed HTTP request\",\"code\":\"invalid_argument\"}\n";
+  const std::string body =
+      toJsonText(errorJson(Error{ErrorCode::kInvalidArgument, "malformed HTTP request"})) + "\n";
   response.setVersion(Poco::Net::HTTPMessage::HTTP_1_1);
   response.setStatusAndReason(HTTPResponse::HTTP_BAD_REQUEST);
   response.setKeepAlive(false);

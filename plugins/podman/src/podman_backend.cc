@@ -93,7 +93,6 @@ Result<void> PodmanBackend::ensureImage(const std::string& image) {
       settings_.pull_timeout);
 }
 
-
 Result<std::unique_ptr<ProcessChannel>> PodmanBackend::startProcess(const std::string& sandbox_id,
                                                                     const ProcessSpec& spec) {
   // Podman serves the Docker-compatible exec endpoints and their hijacked stream unchanged.
