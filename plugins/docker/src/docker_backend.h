@@ -36,6 +36,9 @@ class DockerBackend : public SandboxBackend {
                                                        const ProcessSpec& spec) override;
   Result<void> destroySandbox(const std::string& sandbox_id) override;
 
+  /// The Engine API version every request uses (after init()).
+  std::string apiVersion() const { return client_ ? client_->apiVersion() : ""; }
+
  private:
   Result<void> ensureImage(const std::string& image);
 
