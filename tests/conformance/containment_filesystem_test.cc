@@ -90,10 +90,11 @@ TEST_F(ContainmentFilesystemTest, KernelTunablesAreReadOnly) {
       "done; echo \"tried=$tried writable=$writable\"";
   const ExecResult result = run(id, script, std::chrono::seconds(120));
   EXPECT_NE(result.output.find("writable=0"), std::string::npos) << result.output;
-  // The host has hundreds of writable sysctls: the walk must have reached them.
+  // A Linux host has hundreds of writable sysctls: the walk must have reached them (a
+  // user-space kernel such as gVisor emulates fewer, still more than 10).
   const size_t tried = result.output.find("tried=");
   ASSERT_NE(tried, std::string::npos) << result.output;
-  EXPECT_GT(std::stoi(result.output.substr(tried + 6)), 50) << result.output;
+  EXPECT_GT(std::stoi(result.output.substr(tried + 6)), 10) << result.output;
 }
 
 TEST_F(ContainmentFilesystemTest, KernelMemoryAndHostWideFilesAreMasked) {
