@@ -270,11 +270,12 @@ void writeFile(int root_fd, const MountStep& step, int report_fd) {
   const char* target = step.target.c_str();
   ParentDir parent(root_fd, step.target, report_fd);
   constexpr int kFlags = O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
-  int fd = ::openat(parent.fd(), parent.name(), kFlags, 0644);
+  int fd = ::openat(parent.fd(), parent.name(), kFlags, step.mode);
   if (fd < 0 && errno == ELOOP && step.kind == Kind::kWriteFile) {
-    if (::unlinkat(parent.fd(), parent.name(), 0) != 0)
+    if (::unlinkat(parent.fd(), parent.name(), 0) != 0) {
       childFail(report_fd, "unlinkat", target, errno);
-    fd = ::openat(parent.fd(), parent.name(), kFlags, 0644);
+    }
+    fd = ::openat(parent.fd(), parent.name(), kFlags, step.mode);
   }
   if (fd < 0) childFail(report_fd, "openat", target, errno);
   ScopedFd file(fd);
@@ -383,7 +384,8 @@ std::vector<MountStep> planRootfs(const RootfsSpec& spec) {
         continue;
       }
       if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) continue;
-      steps.push_back(simpleStep(S_ISDIR(st.st_mode) ? Kind::kMkdir : Kind::kTouch, rel, 0755));
+      const bool is_dir = S_ISDIR(st.st_mode);
+      steps.push_back(simpleStep(is_dir ? Kind::kMkdir : Kind::kTouch, rel, is_dir ? 0755 : 0644));
       steps.push_back(readOnlyBind(host, rel));
     }
     steps.push_back(writeStep("etc/hostname", spec.sandbox_id + "\n"));
