@@ -187,6 +187,25 @@ TEST_F(BpfProgramTest, UnknownCallsFailWithEnosys) {
   });
 }
 
+// A syscall through the x32 ABI (number | 0x40000000) matches no native rule: the process is
+// killed rather than the call reaching a table the policy never looked at.
+TEST_F(BpfProgramTest, ForeignAbiKillsTheProcess) {
+  const pid_t child = ::fork();
+  if (child == 0) {
+    sock_fprog prog{static_cast<unsigned short>(program_.size()), program_.data()};
+    if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+        ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) != 0) {
+      ::_exit(2);
+    }
+    ::syscall(0x40000000 | SYS_getpid);
+    ::_exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "status " << status;
+  EXPECT_EQ(WTERMSIG(status), SIGSYS);
+}
+
 // Engines that drop defaultErrnoRet (Docker 20.10) answer EPERM for a syscall no rule names:
 // naming every one this libseccomp knows keeps their answer the policy's.
 TEST(SeccompPolicyCoverageTest, EverySyscallLibseccompKnowsIsNamed) {
