@@ -455,8 +455,9 @@ void addMknodRules(Policy& policy) {
   constexpr std::uint64_t kAllowedTypes[] = {0, S_IFREG, S_IFIFO, S_IFSOCK};
   for (const auto& [name, mode_arg] : {std::pair<std::string, unsigned>{"mknod", 1},
                                        std::pair<std::string, unsigned>{"mknodat", 2}}) {
-    // The file type is the 4 bits under S_IFMT: 16 values, each allowed or refused.
-    for (std::uint64_t type = 0; type <= S_IFMT; type += S_IFMT & -S_IFMT) {
+    // The file type is the 4 bits under S_IFMT (0170000): 16 values, each allowed or refused.
+    constexpr std::uint64_t kTypeStep = 0010000;
+    for (std::uint64_t type = 0; type <= S_IFMT; type += kTypeStep) {
       const bool allowed = std::find(std::begin(kAllowedTypes), std::end(kAllowedTypes), type) !=
                            std::end(kAllowedTypes);
       policy.rules.push_back({{name},
@@ -470,8 +471,9 @@ void addMknodRules(Policy& policy) {
 // ADDR_NO_RANDOMIZE or READ_IMPLIES_EXEC, which weaken the process's own hardening.
 void addPersonalityRules(Policy& policy) {
   const std::vector<std::uint64_t> allowed = {0x0, 0x8, 0x20000, 0x20008, 0xffffffff};
-  for (auto value : allowed)
+  for (auto value : allowed) {
     policy.rules.push_back({{"personality"}, Action::allowed(), equal(0, value)});
+  }
   addConditional(policy, "personality", Action::fails(EPERM), everyValueExcept(0, allowed));
 }
 
