@@ -9,6 +9,7 @@
 
 #include "grid/engine/engine_client.h"
 #include "grid/sandbox_backend.h"
+#include "grid/seccomp/policy.h"
 
 namespace grid::docker {
 
@@ -17,6 +18,7 @@ struct DockerSettings {
   std::string socket = "/var/run/docker.sock";
   std::string api_version;  // empty: negotiate min(engine, kMaxApiVersion)
   std::chrono::seconds pull_timeout{300};
+  seccomp::SeccompMode seccomp = seccomp::SeccompMode::kGrid;
 };
 
 inline constexpr char kMaxApiVersion[] = "1.41";
@@ -44,6 +46,7 @@ class DockerBackend : public SandboxBackend {
 
   std::string instance_;
   DockerSettings settings_;
+  std::string seccomp_profile_;  // the policy as OCI JSON, rendered once
   std::shared_ptr<engine::EngineClient> client_;
 };
 

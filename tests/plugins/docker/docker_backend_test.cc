@@ -53,6 +53,15 @@ TEST(DockerBackendInitTest, SettingsAreValidated) {
   ASSERT_TRUE(parsed.ok());
   EXPECT_EQ(parsed.value().socket, "/run/d.sock");
   EXPECT_EQ(parsed.value().pull_timeout, std::chrono::seconds(12));
+  EXPECT_EQ(parsed.value().seccomp, seccomp::SeccompMode::kGrid);  // the default
+  EXPECT_EQ(parseSettings({{"seccomp", "engine-default"}}).value().seccomp,
+            seccomp::SeccompMode::kEngineDefault);
+  EXPECT_EQ(parseSettings({{"seccomp", "unconfined"}}).value().seccomp,
+            seccomp::SeccompMode::kUnconfined);
+  auto bad_seccomp = parseSettings({{"seccomp", "off"}});
+  ASSERT_FALSE(bad_seccomp.ok());
+  EXPECT_NE(bad_seccomp.error().message.find("[backend.docker] seccomp"), std::string::npos)
+      << bad_seccomp.error().message;
   DockerBackend backend;
   EXPECT_EQ(backend.init(BackendConfig{"bad/instance", {}}).error().code,
             ErrorCode::kInvalidArgument);
