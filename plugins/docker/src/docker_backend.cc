@@ -16,6 +16,11 @@ constexpr char kProduct[] = "docker";
 constexpr char kStartHint[] =
     ": start it with `dockerd` or `systemctl start docker`, or set [backend.docker] socket";
 
+constexpr char kRegisterHint[] =
+    "register it with `dockerd --add-runtime NAME=/usr/bin/runsc` or in /etc/docker/daemon.json "
+    "\"runtimes\" (then `kill -HUP` dockerd), or set [backend.docker] gvisor_runtime "
+    "(scripts/start-engines.sh registers runsc)";
+
 Error withStartHint(Error error) {
   if (error.code == ErrorCode::kUnavailable) error.message += kStartHint;
   return error;
@@ -44,6 +49,7 @@ Result<DockerSettings> parseSettings(const std::map<std::string, std::string>& s
   DockerSettings parsed;
   parsed.socket = common.value().socket;
   parsed.pull_timeout = common.value().pull_timeout;
+  parsed.gvisor_runtime = common.value().gvisor_runtime;
   if (auto version = common.value().extra.find("api_version");
       version != common.value().extra.end()) {
     if (!isApiVersion(version->second)) {
@@ -87,14 +93,26 @@ Result<std::vector<std::string>> DockerBackend::removeLeftovers() {
       removePath);
 }
 
+Result<void> DockerBackend::checkSpec(const SandboxSpec& spec) {
+  if (spec.isolation == Isolation::kDefault) return {};
+  // Asked each time: a runtime may be registered (dockerd reloads daemon.json on SIGHUP) or
+  // dropped while Grid runs.
+  return engine::checkEngineRuntime(*client_, kProduct, engine::engineRuntimeFor(
+                                                            spec, settings_.gvisor_runtime),
+                                    kRegisterHint);
+}
+
 Result<void> DockerBackend::createSandbox(const SandboxSpec& spec) {
   if (auto valid = engine::checkSandboxSpec(kProduct, spec); !valid.ok()) return valid;
+  if (auto supported = checkSpec(spec); !supported.ok()) return supported;
   if (auto image = ensureImage(spec.image); !image.ok()) return image;
   const std::string name = engine::containerName(instance_, spec.id);
   return engine::createAndStartContainer(
       *client_,
       engine::ContainerCreation{spec.id, "/containers/create?name=" + engine::urlEncode(name),
-                                engine::toJson(buildCreateBody(instance_, spec)),
+                                engine::toJson(buildCreateBody(
+                                    instance_, spec,
+                                    engine::engineRuntimeFor(spec, settings_.gvisor_runtime))),
                                 "/containers/" + name + "/start", removePath(name)});
 }
 

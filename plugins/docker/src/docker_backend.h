@@ -17,6 +17,7 @@ struct DockerSettings {
   std::string socket = "/var/run/docker.sock";
   std::string api_version;  // empty: negotiate min(engine, kMaxApiVersion)
   std::chrono::seconds pull_timeout{300};
+  std::string gvisor_runtime = "runsc";  // engine runtime of isolation = gvisor sandboxes
 };
 
 inline constexpr char kMaxApiVersion[] = "1.41";
@@ -31,6 +32,7 @@ class DockerBackend : public SandboxBackend {
   std::string name() const override { return "docker"; }
   Result<void> init(const BackendConfig& config) override;
   Result<std::vector<std::string>> removeLeftovers() override;
+  Result<void> checkSpec(const SandboxSpec& spec) override;
   Result<void> createSandbox(const SandboxSpec& spec) override;
   Result<std::unique_ptr<ProcessChannel>> startProcess(const std::string& sandbox_id,
                                                        const ProcessSpec& spec) override;

@@ -25,6 +25,14 @@ bool meansNameTaken(const Response& answer) {
 
 }  // namespace
 
+Result<void> checkEngineRuntime(EngineClient& client, const std::string& product,
+                                const std::string& runtime, const std::string& register_hint) {
+  auto answer = client.request("GET", "/info");
+  if (!answer.ok()) return answer.error();
+  if (!answer.value().ok()) return client.errorFor("GET", "/info", answer.value());
+  return checkRuntimeListed(product, answer.value().body, runtime, register_hint);
+}
+
 Result<bool> imagePresent(EngineClient& client, const std::string& path) {
   auto answer = client.request("GET", path);
   if (!answer.ok()) return answer.error();

@@ -19,6 +19,11 @@ constexpr char kStartHint[] =
     ": start it with `podman system service --time=0 unix:///run/podman/podman.sock` "
     "(rootless: `systemctl --user start podman.socket`), or set [backend.podman] socket";
 
+constexpr char kRegisterHint[] =
+    "register it in containers.conf [engine.runtimes] (e.g. runsc = [\"/usr/bin/runsc\"], as "
+    "ci/containers.conf does) and restart the Podman service, or set [backend.podman] "
+    "gvisor_runtime";
+
 Error withStartHint(Error error) {
   if (error.code == ErrorCode::kUnavailable) error.message += kStartHint;
   return error;
@@ -35,7 +40,8 @@ Result<PodmanSettings> parseSettings(const std::map<std::string, std::string>& s
   auto common = engine::parseEngineSettings(
       kProduct, settings, defaultSocketPath(geteuid(), std::getenv("XDG_RUNTIME_DIR")));
   if (!common.ok()) return common.error();
-  return PodmanSettings{common.value().socket, common.value().pull_timeout};
+  return PodmanSettings{common.value().socket, common.value().pull_timeout,
+                        common.value().gvisor_runtime};
 }
 
 Result<void> PodmanBackend::init(const BackendConfig& config) {
@@ -74,14 +80,26 @@ Result<std::vector<std::string>> PodmanBackend::removeLeftovers() {
                                           removePath);
 }
 
+Result<void> PodmanBackend::checkSpec(const SandboxSpec& spec) {
+  if (spec.isolation == Isolation::kDefault) return {};
+  // libpod's own /info names only the default runtime; the compat /info lists every runtime
+  // of containers.conf [engine.runtimes] (Podman 4.3).
+  return engine::checkEngineRuntime(*client_, kProduct, engine::engineRuntimeFor(
+                                                            spec, settings_.gvisor_runtime),
+                                    kRegisterHint);
+}
+
 Result<void> PodmanBackend::createSandbox(const SandboxSpec& spec) {
   if (auto valid = engine::checkSandboxSpec(kProduct, spec); !valid.ok()) return valid;
+  if (auto supported = checkSpec(spec); !supported.ok()) return supported;
   if (auto image = ensureImage(spec.image); !image.ok()) return image;
   const std::string name = engine::containerName(instance_, spec.id);
   return engine::createAndStartContainer(
       *client_,
       engine::ContainerCreation{spec.id, "/libpod/containers/create",
-                                engine::toJson(buildSpecGenerator(instance_, spec)),
+                                engine::toJson(buildSpecGenerator(
+                                    instance_, spec,
+                                    engine::engineRuntimeFor(spec, settings_.gvisor_runtime))),
                                 "/libpod/containers/" + name + "/start", removePath(name)});
 }
 

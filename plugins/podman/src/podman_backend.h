@@ -17,6 +17,7 @@ namespace grid::podman {
 struct PodmanSettings {
   std::string socket;  // default: defaultSocketPath() for the current user
   std::chrono::seconds pull_timeout{300};
+  std::string gvisor_runtime = "runsc";  // OCI runtime of isolation = gvisor sandboxes
 };
 
 /// The libpod API version prefixed to every path ("/v4.0.0/libpod/..."). Podman 4 serves its
@@ -33,6 +34,7 @@ class PodmanBackend : public SandboxBackend {
   std::string name() const override { return "podman"; }
   Result<void> init(const BackendConfig& config) override;
   Result<std::vector<std::string>> removeLeftovers() override;
+  Result<void> checkSpec(const SandboxSpec& spec) override;
   Result<void> createSandbox(const SandboxSpec& spec) override;
   Result<std::unique_ptr<ProcessChannel>> startProcess(const std::string& sandbox_id,
                                                        const ProcessSpec& spec) override;

@@ -89,5 +89,36 @@ TEST(ContainerConventionsTest, SecondsSetting) {
   EXPECT_NE(parseSecondsSetting("[s]", "k", "x").error().message.find("[s] k"), std::string::npos);
 }
 
+TEST(ContainerConventionsTest, RuntimeListedInInfoOrUnsupportedNamingIt) {
+  const std::string info =
+      R"({"Runtimes":{"runc":{"path":"runc"},"runsc":{"path":"/usr/bin/runsc"}},"x":1})";
+  EXPECT_TRUE(checkRuntimeListed("docker", info, "runsc", "hint").ok());
+  auto missing = checkRuntimeListed("docker", info, "kata", "register it so");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, ErrorCode::kUnsupported);
+  EXPECT_NE(missing.error().message.find("'kata'"), std::string::npos) << missing.error().message;
+  EXPECT_NE(missing.error().message.find("runc, runsc"), std::string::npos);
+  EXPECT_NE(missing.error().message.find("register it so"), std::string::npos);
+  for (const char* body : {"", "[]", "{}", R"({"Runtimes":[]})"}) {
+    auto r = checkRuntimeListed("docker", body, "runsc", "hint");
+    ASSERT_FALSE(r.ok()) << body;
+    EXPECT_EQ(r.error().code, ErrorCode::kInternal) << body;
+  }
+}
+
+TEST(ContainerConventionsTest, GvisorRuntimeSetting) {
+  auto defaults = parseEngineSettings("docker", {}, "/s");
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults.value().gvisor_runtime, "runsc");
+  auto named = parseEngineSettings("docker", {{"gvisor_runtime", "runsc-kvm"}}, "/s");
+  ASSERT_TRUE(named.ok());
+  EXPECT_EQ(named.value().gvisor_runtime, "runsc-kvm");
+  for (const char* bad : {"", "run sc", "a\"b"}) {
+    auto r = parseEngineSettings("docker", {{"gvisor_runtime", bad}}, "/s");
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_NE(r.error().message.find("gvisor_runtime"), std::string::npos);
+  }
+}
+
 }  // namespace
 }  // namespace grid::engine

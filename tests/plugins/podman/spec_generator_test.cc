@@ -81,5 +81,14 @@ TEST(SpecGeneratorTest, DefaultSocketPath) {
   EXPECT_EQ(defaultSocketPath(1000, ""), "/run/user/1000/podman/podman.sock");
 }
 
+TEST(SpecGeneratorTest, GvisorSelectsTheConfiguredOciRuntime) {
+  SandboxSpec spec = sampleSpec();
+  EXPECT_FALSE(
+      buildSpecGenerator("inst", spec, engine::engineRuntimeFor(spec, "runsc"))->has("oci_runtime"));
+  spec.isolation = Isolation::kGvisor;
+  auto body = buildSpecGenerator("inst", spec, engine::engineRuntimeFor(spec, "runsc"));
+  EXPECT_EQ(body->getValue<std::string>("oci_runtime"), "runsc");
+}
+
 }  // namespace
 }  // namespace grid::podman

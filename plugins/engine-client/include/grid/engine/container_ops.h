@@ -27,6 +27,10 @@ Result<void> ensureImage(EngineClient& client, const std::string& image,
                          const std::string& present_path, const std::string& pull_path,
                          std::chrono::milliseconds pull_timeout);
 
+/// GET /info and checkRuntimeListed(): whether the engine can run containers on `runtime`.
+Result<void> checkEngineRuntime(EngineClient& client, const std::string& product,
+                                const std::string& runtime, const std::string& register_hint);
+
 /// One container to create and start, as the engine's paths and create body.
 struct ContainerCreation {
   std::string sandbox_id;   // for messages
