@@ -33,8 +33,7 @@ TEST_F(IsolationTest, GvisorIsHonouredOrRefusedAsUnsupportedAtCreate) {
   auto created = manager_->create(request);
   if (!created.ok()) {
     EXPECT_EQ(created.error().code, ErrorCode::kUnsupported) << created.error().message;
-    EXPECT_NE(created.error().message.find("gvisor"), std::string::npos)
-        << created.error().message;
+    EXPECT_NE(created.error().message.find("gvisor"), std::string::npos) << created.error().message;
     EXPECT_TRUE(manager_->all().empty()) << "a refused create must not register a sandbox";
     return;
   }

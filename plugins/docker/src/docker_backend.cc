@@ -97,9 +97,8 @@ Result<void> DockerBackend::checkSpec(const SandboxSpec& spec) {
   if (spec.isolation == Isolation::kDefault) return {};
   // Asked each time: a runtime may be registered (dockerd reloads daemon.json on SIGHUP) or
   // dropped while Grid runs.
-  return engine::checkEngineRuntime(*client_, kProduct, engine::engineRuntimeFor(
-                                                            spec, settings_.gvisor_runtime),
-                                    kRegisterHint);
+  return engine::checkEngineRuntime(
+      *client_, kProduct, engine::engineRuntimeFor(spec, settings_.gvisor_runtime), kRegisterHint);
 }
 
 Result<void> DockerBackend::createSandbox(const SandboxSpec& spec) {
@@ -108,12 +107,11 @@ Result<void> DockerBackend::createSandbox(const SandboxSpec& spec) {
   if (auto image = ensureImage(spec.image); !image.ok()) return image;
   const std::string name = engine::containerName(instance_, spec.id);
   return engine::createAndStartContainer(
-      *client_,
-      engine::ContainerCreation{spec.id, "/containers/create?name=" + engine::urlEncode(name),
-                                engine::toJson(buildCreateBody(
-                                    instance_, spec,
-                                    engine::engineRuntimeFor(spec, settings_.gvisor_runtime))),
-                                "/containers/" + name + "/start", removePath(name)});
+      *client_, engine::ContainerCreation{
+                    spec.id, "/containers/create?name=" + engine::urlEncode(name),
+                    engine::toJson(buildCreateBody(
+                        instance_, spec, engine::engineRuntimeFor(spec, settings_.gvisor_runtime))),
+                    "/containers/" + name + "/start", removePath(name)});
 }
 
 Result<void> DockerBackend::ensureImage(const std::string& image) {

@@ -164,9 +164,9 @@ Result<EngineSettings> parseEngineSettings(const std::string& product,
       if (value.empty() || value.size() > 128 ||
           value.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                                   "0123456789_.-/") != std::string::npos) {
-        return fail(ErrorCode::kInvalidArgument,
-                    section + " gvisor_runtime must be a runtime name or path, got '" + value +
-                        "'");
+        return fail(
+            ErrorCode::kInvalidArgument,
+            section + " gvisor_runtime must be a runtime name or path, got '" + value + "'");
       }
       parsed.gvisor_runtime = value;
     } else if (std::find(extra_keys.begin(), extra_keys.end(), key) != extra_keys.end()) {

@@ -84,9 +84,8 @@ Result<void> PodmanBackend::checkSpec(const SandboxSpec& spec) {
   if (spec.isolation == Isolation::kDefault) return {};
   // libpod's own /info names only the default runtime; the compat /info lists every runtime
   // of containers.conf [engine.runtimes] (Podman 4.3).
-  return engine::checkEngineRuntime(*client_, kProduct, engine::engineRuntimeFor(
-                                                            spec, settings_.gvisor_runtime),
-                                    kRegisterHint);
+  return engine::checkEngineRuntime(
+      *client_, kProduct, engine::engineRuntimeFor(spec, settings_.gvisor_runtime), kRegisterHint);
 }
 
 Result<void> PodmanBackend::createSandbox(const SandboxSpec& spec) {
@@ -95,12 +94,11 @@ Result<void> PodmanBackend::createSandbox(const SandboxSpec& spec) {
   if (auto image = ensureImage(spec.image); !image.ok()) return image;
   const std::string name = engine::containerName(instance_, spec.id);
   return engine::createAndStartContainer(
-      *client_,
-      engine::ContainerCreation{spec.id, "/libpod/containers/create",
-                                engine::toJson(buildSpecGenerator(
-                                    instance_, spec,
-                                    engine::engineRuntimeFor(spec, settings_.gvisor_runtime))),
-                                "/libpod/containers/" + name + "/start", removePath(name)});
+      *client_, engine::ContainerCreation{
+                    spec.id, "/libpod/containers/create",
+                    engine::toJson(buildSpecGenerator(
+                        instance_, spec, engine::engineRuntimeFor(spec, settings_.gvisor_runtime))),
+                    "/libpod/containers/" + name + "/start", removePath(name)});
 }
 
 Result<void> PodmanBackend::ensureImage(const std::string& image) {

@@ -95,8 +95,8 @@ struct EngineSettings {
 };
 
 /// Parses `settings` of section [backend.<product>]: socket (default `default_socket`),
-/// pull_timeout, gvisor_runtime, and the keys in `extra_keys`, which are left in `extra` for the backend.
-/// Bad values and unknown keys are kInvalidArgument naming the known ones.
+/// pull_timeout, gvisor_runtime, and the keys in `extra_keys`, which are left in `extra` for the
+/// backend. Bad values and unknown keys are kInvalidArgument naming the known ones.
 Result<EngineSettings> parseEngineSettings(const std::string& product,
                                            const std::map<std::string, std::string>& settings,
                                            std::string default_socket,
