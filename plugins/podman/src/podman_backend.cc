@@ -82,10 +82,57 @@ Result<std::vector<std::string>> PodmanBackend::removeLeftovers() {
 
 Result<void> PodmanBackend::checkSpec(const SandboxSpec& spec) {
   if (spec.isolation == Isolation::kDefault) return {};
+  const std::string runtime = engine::engineRuntimeFor(spec, settings_.gvisor_runtime);
   // libpod's own /info names only the default runtime; the compat /info lists every runtime
   // of containers.conf [engine.runtimes] (Podman 4.3).
-  return engine::checkEngineRuntime(
-      *client_, kProduct, engine::engineRuntimeFor(spec, settings_.gvisor_runtime), kRegisterHint);
+  if (auto listed = engine::checkEngineRuntime(*client_, kProduct, runtime, kRegisterHint);
+      !listed.ok()) {
+    return listed;
+  }
+  auto honoured = ociRuntimeHonoured(spec, runtime);
+  if (!honoured.ok()) return honoured.error();
+  if (!honoured.value()) {
+    return fail(ErrorCode::kUnsupported,
+                "podman: isolation 'gvisor' is unsupported by this Podman service: it creates "
+                "containers on its default runtime whatever oci_runtime the API request names "
+                "(containers/podman#28429, Podman 4.x), so '" +
+                    runtime + "' cannot be chosen per sandbox; use the docker backend for gVisor");
+  }
+  return {};
+}
+
+Result<bool> PodmanBackend::ociRuntimeHonoured(const SandboxSpec& spec,
+                                               const std::string& runtime) {
+  std::lock_guard lock(runtime_probe_mutex_);
+  if (oci_runtime_honoured_) return *oci_runtime_honoured_;
+  if (auto image = ensureImage(spec.image); !image.ok()) return image.error();
+  SandboxSpec probe;
+  probe.id = "oci-runtime-probe";  // labelled like a sandbox, so a crash leaves no leftover
+  probe.image = spec.image;
+  probe.isolation = spec.isolation;
+  const std::string name = engine::containerName(instance_, probe.id);
+  (void)engine::removeContainer(*client_, removePath(name));  // one a crash left behind
+  const std::string create_path = "/libpod/containers/create";
+  auto created = client_->request("POST", create_path,
+                                  engine::toJson(buildSpecGenerator(instance_, probe, runtime)));
+  if (!created.ok()) return created.error();
+  if (!created.value().ok()) return client_->errorFor("POST", create_path, created.value());
+  const std::string inspect_path = "/libpod/containers/" + name + "/json";
+  auto inspected = client_->request("GET", inspect_path);
+  (void)engine::removeContainer(*client_, removePath(name));
+  if (!inspected.ok()) return inspected.error();
+  if (!inspected.value().ok()) return client_->errorFor("GET", inspect_path, inspected.value());
+  auto body = engine::parseJsonObject(inspected.value().body);
+  if (!body) return fail(ErrorCode::kInternal, "podman: GET " + inspect_path + ": not JSON");
+  const std::string used = body->optValue<std::string>("OCIRuntime", "");
+  oci_runtime_honoured_ = used == runtime;
+  if (!*oci_runtime_honoured_) {
+    spdlog::warn(
+        "podman: a container created with oci_runtime '{}' got runtime '{}': this service "
+        "ignores per-container runtimes, so isolation gvisor is unsupported",
+        runtime, used);
+  }
+  return *oci_runtime_honoured_;
 }
 
 Result<void> PodmanBackend::createSandbox(const SandboxSpec& spec) {

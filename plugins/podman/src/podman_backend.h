@@ -5,6 +5,8 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,10 +44,16 @@ class PodmanBackend : public SandboxBackend {
 
  private:
   Result<void> ensureImage(const std::string& image);
+  /// Whether the service runs a container on the oci_runtime its SpecGenerator names: Podman
+  /// up to at least 4.3 silently ignores it over the API (containers/podman#28429), so it is
+  /// probed once, with a container created from `spec`'s image and removed unstarted.
+  Result<bool> ociRuntimeHonoured(const SandboxSpec& spec, const std::string& runtime);
 
   std::string instance_;
   PodmanSettings settings_;
   std::shared_ptr<engine::EngineClient> client_;
+  std::mutex runtime_probe_mutex_;
+  std::optional<bool> oci_runtime_honoured_;  // guarded by runtime_probe_mutex_
 };
 
 }  // namespace grid::podman
