@@ -48,10 +48,8 @@ if [ ${#runsc_args[@]} -gt 0 ]; then
     "$runsc" "${runsc_args[*]}" >/run/grid/runsc.new
   chmod 755 /run/grid/runsc.new
   mv /run/grid/runsc.new /run/grid/runsc
-  podman_runsc=/run/grid/runsc
 else
   rm -f /run/grid/runsc
-  podman_runsc=$runsc
 fi
 docker_runtime_args=""
 for arg in "${runsc_args[@]}"; do docker_runtime_args+="${docker_runtime_args:+, }\"$arg\""; done
