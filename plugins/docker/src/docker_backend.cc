@@ -124,11 +124,15 @@ Result<void> DockerBackend::ensureImage(const std::string& image) {
 
 Result<std::unique_ptr<ProcessChannel>> DockerBackend::startProcess(const std::string& sandbox_id,
                                                                     const ProcessSpec& spec) {
-  return engine::startSandboxProcess(client_, instance_, sandbox_id, spec);
+  return engine::startSandboxProcess(client_, instance_, sandbox_id, spec, &execs_);
 }
 
 Result<void> DockerBackend::destroySandbox(const std::string& sandbox_id) {
-  return engine::removeSandboxContainer(*client_, instance_, sandbox_id, removePath);
+  auto removed = engine::removeSandboxContainer(*client_, instance_, sandbox_id, removePath);
+  // runsc may keep an exec's stream open after its container is gone: end them here, or a
+  // session exec (and the stop waiting for it) would last until its deadline.
+  if (removed.ok()) execs_.abortAll(sandbox_id);
+  return removed;
 }
 
 }  // namespace grid::docker

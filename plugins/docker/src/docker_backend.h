@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "grid/engine/engine_client.h"
+#include "grid/engine/exec_channel.h"
 #include "grid/sandbox_backend.h"
 
 namespace grid::docker {
@@ -47,6 +48,7 @@ class DockerBackend : public SandboxBackend {
   std::string instance_;
   DockerSettings settings_;
   std::shared_ptr<engine::EngineClient> client_;
+  engine::ExecRegistry execs_;
 };
 
 }  // namespace grid::docker

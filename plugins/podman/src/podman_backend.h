@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "grid/engine/engine_client.h"
+#include "grid/engine/exec_channel.h"
 #include "grid/sandbox_backend.h"
 
 namespace grid::podman {
@@ -52,6 +53,7 @@ class PodmanBackend : public SandboxBackend {
   std::string instance_;
   PodmanSettings settings_;
   std::shared_ptr<engine::EngineClient> client_;
+  engine::ExecRegistry execs_;
   std::mutex runtime_probe_mutex_;
   std::optional<bool> oci_runtime_honoured_;  // guarded by runtime_probe_mutex_
 };

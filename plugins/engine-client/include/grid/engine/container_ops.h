@@ -14,6 +14,8 @@
 
 namespace grid::engine {
 
+class ExecRegistry;
+
 /// GET `path`: any 2xx means present, 404 absent, anything else is an error.
 Result<bool> imagePresent(EngineClient& client, const std::string& path);
 
@@ -62,9 +64,10 @@ Result<std::vector<std::string>> removeLeftoverContainers(
     const std::function<std::string(const std::string& id)>& remove_path);
 
 /// Starts `spec` as an attached exec in the container of `sandbox_id` (startExec). An id that
-/// could never have been created is kNotFound.
+/// could never have been created is kNotFound. A non-null `registry` records the channel, so
+/// ExecRegistry::abortAll(sandbox_id) can end it once the sandbox is destroyed.
 Result<std::unique_ptr<ProcessChannel>> startSandboxProcess(
     const std::shared_ptr<EngineClient>& client, const std::string& instance,
-    const std::string& sandbox_id, const ProcessSpec& spec);
+    const std::string& sandbox_id, const ProcessSpec& spec, ExecRegistry* registry = nullptr);
 
 }  // namespace grid::engine
