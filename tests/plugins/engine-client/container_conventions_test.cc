@@ -2,8 +2,11 @@
 #include "grid/engine/container_conventions.h"
 
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "grid/engine/engine_client.h"
+#include "grid/engine/exec_channel.h"
 
 namespace grid::engine {
 namespace {
@@ -118,6 +121,29 @@ TEST(ContainerConventionsTest, GvisorRuntimeSetting) {
     ASSERT_FALSE(r.ok()) << bad;
     EXPECT_NE(r.error().message.find("gvisor_runtime"), std::string::npos);
   }
+}
+
+TEST(ExecRegistryTest, AbortAllEndsOnlyThatSandboxsOpenStreams) {
+  int mine[2], other[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, mine), 0);
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, other), 0);
+  auto mine_handle = std::make_shared<ExecAbortHandle>(mine[0]);
+  auto other_handle = std::make_shared<ExecAbortHandle>(other[0]);
+  auto closed_handle = std::make_shared<ExecAbortHandle>(-1);
+  ExecRegistry registry;
+  registry.add("sandbox-a", mine_handle);
+  registry.add("sandbox-b", other_handle);
+  registry.add("sandbox-a", closed_handle);
+  closed_handle.reset();  // a channel destroyed before the sandbox: skipped
+  registry.abortAll("sandbox-a");
+  char byte;
+  EXPECT_EQ(::recv(mine[0], &byte, 1, MSG_DONTWAIT), 0) << "a shut-down stream reads EOF";
+  EXPECT_EQ(::recv(other[0], &byte, 1, MSG_DONTWAIT), -1) << "another sandbox's stream is open";
+  // A detached handle (its channel is being destroyed) no longer touches the descriptor.
+  other_handle->detach();
+  other_handle->abort();
+  EXPECT_EQ(::recv(other[0], &byte, 1, MSG_DONTWAIT), -1);
+  for (int fd : {mine[0], mine[1], other[0], other[1]}) ::close(fd);
 }
 
 }  // namespace

@@ -125,7 +125,8 @@ TEST(PodmanBackendGvisorTest, MissingRuntimeIsUnsupportedBeforeAnythingIsMade) {
   EXPECT_EQ(checked.error().code, ErrorCode::kUnsupported);
   EXPECT_NE(checked.error().message.find("'grid-no-such-runtime'"), std::string::npos)
       << checked.error().message;
-  EXPECT_NE(checked.error().message.find("[engine.runtimes]"), std::string::npos) << checked.error().message;
+  EXPECT_NE(checked.error().message.find("[engine.runtimes]"), std::string::npos)
+      << checked.error().message;
   auto created = backend.createSandbox(spec);
   ASSERT_FALSE(created.ok());
   EXPECT_EQ(created.error().code, ErrorCode::kUnsupported);
