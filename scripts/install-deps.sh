@@ -2,13 +2,14 @@
 # Installs what Grid needs from Debian packages (nothing else is fetched), skipping what is
 # already there.
 #   scripts/install-deps.sh build    compilers and libraries to build grid
-#   scripts/install-deps.sh engines  Docker Engine, Podman, debootstrap (for backends and tests)
+#   scripts/install-deps.sh engines  Docker Engine, Podman, gVisor (runsc), debootstrap (for
+#                                    backends and tests)
 #   scripts/install-deps.sh all      both, plus test tooling
 set -euo pipefail
 
 build_packages=(build-essential cmake pkg-config libpoco-dev libcli11-dev libspdlog-dev
   libarchive-dev libseccomp-dev libcap-dev libgtest-dev libgmock-dev libbenchmark-dev)
-engine_packages=(docker.io podman uidmap iproute2 debootstrap busybox-static curl
+engine_packages=(docker.io podman runsc uidmap iproute2 debootstrap busybox-static curl
   ca-certificates)
 test_packages=(clang-14 libclang-rt-14-dev procps bubblewrap python3)
 

@@ -94,6 +94,7 @@ void addSandboxCommand(CLI::App& root, int* exit_code) {
     double cpus = 0;
     int64_t memory_mb = 0, pids = 0;
     bool network = false;
+    std::string isolation;
   };
   auto cf = std::make_shared<CreateFlags>();
   CLI::App* create = sandbox->add_subcommand("create", "Create a sandbox (not started)");
@@ -105,6 +106,8 @@ void addSandboxCommand(CLI::App& root, int* exit_code) {
   create->add_option("--memory", cf->memory_mb, "Memory limit in MiB");
   create->add_option("--pids", cf->pids, "Process limit");
   create->add_flag("--network", cf->network, "Give the sandbox network access");
+  create->add_option("--isolation", cf->isolation,
+                     "default or gvisor (default: the server's [sandbox] isolation)");
   create->callback([flags, cf, client, exit_code] {
     Object body;
     if (!cf->image.empty()) body.set("image", cf->image);
@@ -128,6 +131,7 @@ void addSandboxCommand(CLI::App& root, int* exit_code) {
       body.set("limits", limits);
     }
     if (cf->network) body.set("network", true);
+    if (!cf->isolation.empty()) body.set("isolation", cf->isolation);
     auto c = client();
     auto created = c.callJson("POST", "/sandboxes", toText(body));
     if (!created.ok()) {

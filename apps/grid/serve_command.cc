@@ -99,6 +99,17 @@ int runServe(const ServeFlags& flags) {
     spdlog::warn("removed sandbox {} left behind by an earlier run of instance '{}'", id, config.instance);
   }
 
+  if (config.default_isolation != Isolation::kDefault) {
+    // Fail at start-up, not at every create, when the configured default cannot be honoured.
+    SandboxSpec probe;
+    probe.image = config.defaultImage();
+    probe.isolation = config.default_isolation;
+    if (auto supported = backend->checkSpec(probe); !supported.ok()) {
+      return fatal("[sandbox] isolation = " + std::string(isolationName(probe.isolation)) +
+                   ": " + supported.error().message);
+    }
+  }
+
   ManagerOptions manager_options;
   manager_options.backend_name = config.backend;
   manager_options.max_running_sandboxes = config.max_running_sandboxes;
@@ -106,6 +117,7 @@ int runServe(const ServeFlags& flags) {
   manager_options.start_wait_timeout = config.start_wait_timeout;
   manager_options.default_image = config.defaultImage();
   manager_options.default_limits = config.default_limits;
+  manager_options.default_isolation = config.default_isolation;
   manager_options.default_exec_timeout = config.default_exec_timeout;
   manager_options.max_exec_timeout = config.max_exec_timeout;
   manager_options.max_output_bytes = config.max_output_bytes;
@@ -124,8 +136,9 @@ int runServe(const ServeFlags& flags) {
   ApiServer server(*manager, server_options);
   if (auto listening = server.start(); !listening.ok()) return fatal(listening.error().message);
   spdlog::info("grid serve: listening on http://{}:{} (backend {}, instance {}, max running {}, "
-               "default image {})", config.bind, server.port(), config.backend, config.instance,
-               config.max_running_sandboxes, manager_options.default_image);
+               "default image {}, default isolation {})", config.bind, server.port(), config.backend,
+               config.instance, config.max_running_sandboxes, manager_options.default_image,
+               isolationName(config.default_isolation));
 
   const int signal = waitForTerminationSignal();
   spdlog::info("grid serve: signal {} received; removing all sandboxes", signal);

@@ -69,6 +69,7 @@ Object::Ptr sandboxJson(const SandboxSnapshot& s) {
   if (s.spec.limits.pids > 0) limits->set("pids", s.spec.limits.pids);
   o->set("limits", limits);
   o->set("network", s.spec.network);
+  o->set("isolation", std::string(isolationName(s.spec.isolation)));
   auto labels = newObject();
   for (const auto& [k, v] : s.spec.labels) labels->set(sanitizeUtf8(k), sanitizeUtf8(v));
   o->set("labels", labels);

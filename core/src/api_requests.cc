@@ -151,6 +151,15 @@ Result<CreateRequest> parseCreateRequest(std::string_view body, const RequestLim
     auto network = optionalBool(o, "network");
     if (!network.ok()) return network.error();
     request.network = network.value().value_or(false);
+    auto isolation = optionalString(o, "isolation");
+    if (!isolation.ok()) return isolation.error();
+    if (isolation.value()) {
+      const auto level = isolationFromName(*isolation.value());
+      if (!level) {
+        return invalid("'isolation' must be one of " + std::string(kIsolationNames));
+      }
+      request.isolation = *level;
+    }
     auto env = stringMap(o, "env", limits.max_map_entries);
     if (!env.ok()) return env.error();
     for (const auto& [name, value] : env.value()) {

@@ -7,4 +7,10 @@ namespace grid {
 ProcessChannel::~ProcessChannel() = default;
 SandboxBackend::~SandboxBackend() = default;
 
+Result<void> SandboxBackend::checkSpec(const SandboxSpec& spec) {
+  if (spec.isolation == Isolation::kDefault) return {};
+  return fail(ErrorCode::kUnsupported, name() + ": isolation '" + isolationName(spec.isolation) +
+                                           "' is not supported by this backend");
+}
+
 }  // namespace grid

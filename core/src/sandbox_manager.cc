@@ -63,6 +63,8 @@ Result<std::shared_ptr<Sandbox>> SandboxManager::create(CreateRequest request) {
   spec.network = request.network;
   spec.env = std::move(request.env);
   spec.labels = std::move(request.labels);
+  spec.isolation = request.isolation.value_or(options_.default_isolation);
+  if (auto supported = backend_.checkSpec(spec); !supported.ok()) return supported.error();
   auto sandbox = std::make_shared<Sandbox>(std::move(spec), std::move(request.setup_commands),
                                            options_.backend_name);
   std::lock_guard lock(registry_mutex_);

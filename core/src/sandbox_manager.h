@@ -24,6 +24,7 @@ struct ManagerOptions {
   std::chrono::milliseconds start_wait_timeout{600000};
   std::string default_image = "ubuntu:latest";
   ResourceLimits default_limits;
+  Isolation default_isolation = Isolation::kDefault;
   std::chrono::milliseconds default_exec_timeout{30000};
   std::chrono::milliseconds max_exec_timeout{3600000};
   size_t max_output_bytes = 1 << 20;
@@ -39,6 +40,7 @@ struct CreateRequest {
   bool network = false;
   std::map<std::string, std::string> env;
   std::map<std::string, std::string> labels;
+  std::optional<Isolation> isolation;  // nullopt: ManagerOptions::default_isolation
 };
 
 class SandboxManager {
@@ -48,6 +50,8 @@ class SandboxManager {
   SandboxManager(const SandboxManager&) = delete;
   SandboxManager& operator=(const SandboxManager&) = delete;
 
+  /// Registers a sandbox in state `created`. A spec the backend cannot honour (checkSpec) is
+  /// refused here, so the client learns it before starting.
   Result<std::shared_ptr<Sandbox>> create(CreateRequest request);
 
   /// Waits for a slot, creates the container, runs the setup commands and opens the session.

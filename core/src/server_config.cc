@@ -31,6 +31,7 @@ const char* const kKnownKeys[] = {
     "exec.default_timeout", "exec.max_timeout", "exec.max_output_bytes",
     "exec.max_command_bytes", "exec.max_trajectory_bytes",
     "sandbox.default_image", "sandbox.cpus", "sandbox.memory_mb", "sandbox.pids",
+    "sandbox.isolation",
 };
 
 std::string upperSnake(std::string s) {
@@ -152,6 +153,8 @@ Result<ServerConfig> loadServerConfigOrThrow(const ConfigSources& sources) {
   read.real("sandbox.cpus", config.default_limits.cpus, 0);
   read.integer("sandbox.memory_mb", config.default_limits.memory_mb, 0, 1LL << 40);
   read.integer("sandbox.pids", config.default_limits.pids, 0, 1LL << 31);
+  std::string isolation = isolationName(config.default_isolation);
+  read.text("sandbox.isolation", isolation);
 
   // [backend.NAME] sections from the file, then GRID_BACKEND_<NAME>_<KEY> for the chosen one.
   AbstractConfiguration::Keys names;
@@ -191,6 +194,11 @@ Result<ServerConfig> loadServerConfigOrThrow(const ConfigSources& sources) {
     if (!token_file || !std::getline(token_file, config.auth_token) || config.auth_token.empty()) {
       addError("auth_token_file = '" + config.auth_token_file + "' cannot be read or is empty");
     }
+  }
+  if (const auto level = isolationFromName(isolation)) {
+    config.default_isolation = *level;
+  } else {
+    addError("sandbox.isolation = '" + isolation + "' is not one of " + kIsolationNames);
   }
   if (config.default_exec_timeout > config.max_exec_timeout) {
     addError("exec.default_timeout exceeds exec.max_timeout");

@@ -40,6 +40,7 @@ struct ServerConfig {
   // [sandbox]
   std::string default_image;         // empty: the backend's default (see defaultImageFor)
   ResourceLimits default_limits{0, 4096, 2048};  // cpus unlimited, 4 GiB, 2048 processes
+  Isolation default_isolation = Isolation::kDefault;  // of a create request that names none
   // [backend.NAME] sections, keys without the prefix
   std::map<std::string, std::map<std::string, std::string>> backend_settings;
 

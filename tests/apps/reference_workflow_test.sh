@@ -27,6 +27,8 @@ check_contains "and says why" "session has ended" "$out"
 check_contains "list shows the sandbox" "$ID" "$(grid sandbox list)"
 check_contains "trajectory has the commands" "$ cat test.txt" "$(grid sandbox trajectory $ID)"
 check_contains "inspect is JSON" "\"status\"" "$(grid sandbox inspect $ID)"
+check "isolation as the server's default" "${GRID_SANDBOX_ISOLATION:-default}" \
+  "$(grid sandbox inspect $ID | python3 -c 'import json,sys; print(json.load(sys.stdin)["isolation"])')"
 
 grid sandbox stop $ID
 check "stop succeeds" 0 "$?"

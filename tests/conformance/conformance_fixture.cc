@@ -37,6 +37,7 @@ ManagerOptions ConformanceTest::managerOptions() const {
   ManagerOptions options;
   options.backend_name = conformanceTarget().backend;
   options.default_image = conformanceTarget().image;
+  options.default_isolation = conformanceTarget().config.default_isolation;
   options.max_running_sandboxes = 4;
   options.start_wait_timeout = std::chrono::seconds(120);
   options.max_output_bytes = 1 << 20;

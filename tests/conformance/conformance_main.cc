@@ -1,7 +1,10 @@
-// grid-conformance-tests --backend NAME [--config grid.ini] [--image IMAGE] [gtest flags]
+// grid-conformance-tests --backend NAME [--config grid.ini] [--image IMAGE]
+//                        [--isolation default|gvisor] [gtest flags]
 //
 // Loads the backend plugin the way `grid serve` does (plugin_dir, or [backend.NAME] plugin),
 // initialises it with its [backend.NAME] settings and runs the whole suite against it.
+// --isolation (default: [sandbox] isolation of the config) is the isolation of every sandbox
+// the suite makes; a backend that cannot offer it counts as unavailable.
 #include <gtest/gtest.h>
 
 #include <unistd.h>
@@ -43,15 +46,18 @@ int main(int argc, char** argv) {
   target.backend = takeFlag(argc, argv, "--backend");
   target.config_file = takeFlag(argc, argv, "--config");
   target.image = takeFlag(argc, argv, "--image");
+  const std::string isolation = takeFlag(argc, argv, "--isolation");
   if (target.backend.empty() && GTEST_FLAG_GET(list_tests)) return RUN_ALL_TESTS();  // ctest
   if (target.backend.empty()) {
-    std::cerr << "usage: grid-conformance-tests --backend NAME [--config grid.ini] [--image IMAGE]\n";
+    std::cerr << "usage: grid-conformance-tests --backend NAME [--config grid.ini] [--image IMAGE]"
+                 " [--isolation default|gvisor]\n";
     return 2;
   }
   grid::ConfigSources sources;
   if (!target.config_file.empty()) sources.file = target.config_file;
   sources.environment = grid::processEnvironment();
   sources.flags["backend"] = target.backend;
+  if (!isolation.empty()) sources.flags["sandbox.isolation"] = isolation;
   auto config = grid::loadServerConfig(sources);
   if (!config.ok()) {
     std::cerr << config.error().message << "\n";
@@ -79,8 +85,18 @@ int main(int argc, char** argv) {
       std::cerr << "conformance: removing leftovers: " << leftovers.error().message << "\n";
     }
     target.instance = std::move(backend);
+    // As `grid serve` does at start-up: an isolation the backend cannot offer fails every test
+    // (in CI) with the backend's reason instead of failing each create on its own.
+    grid::SandboxSpec probe;
+    probe.image = target.image;
+    probe.isolation = target.config.default_isolation;
+    if (auto supported = target.instance->checkSpec(probe); !supported.ok()) {
+      target.unavailable_reason = supported.error().message;
+      target.instance.reset();
+    }
   }
-  std::cerr << "conformance: backend " << target.backend << ", image " << target.image << "\n";
+  std::cerr << "conformance: backend " << target.backend << ", image " << target.image
+            << ", isolation " << grid::isolationName(target.config.default_isolation) << "\n";
   const int status = RUN_ALL_TESTS();
   target.instance.reset();
   return status;

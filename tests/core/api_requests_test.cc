@@ -76,5 +76,27 @@ TEST(StopRequestTest, RemoveDefaultsToTrue) {
   EXPECT_FALSE(parseStopRequest(R"({"remove":1})").ok());
 }
 
+TEST(CreateRequestTest, IsolationIsParsedAndUnknownValuesNameTheAcceptedOnes) {
+  auto gvisor = parseCreateRequest(R"({"isolation":"gvisor"})", limits());
+  ASSERT_TRUE(gvisor.ok()) << gvisor.error().message;
+  EXPECT_EQ(gvisor.value().isolation, Isolation::kGvisor);
+  auto standard = parseCreateRequest(R"({"isolation":"default"})", limits());
+  ASSERT_TRUE(standard.ok());
+  EXPECT_EQ(standard.value().isolation, Isolation::kDefault);
+  auto absent = parseCreateRequest("{}", limits());
+  ASSERT_TRUE(absent.ok());
+  EXPECT_FALSE(absent.value().isolation);  // the server's [sandbox] isolation applies
+  for (const char* body : {R"({"isolation":"kata"})", R"({"isolation":"GVISOR"})",
+                           R"({"isolation":""})", R"({"isolation":1})"}) {
+    auto r = parseCreateRequest(body, limits());
+    ASSERT_FALSE(r.ok()) << body;
+    EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument) << body;
+    EXPECT_NE(r.error().message.find("'isolation'"), std::string::npos) << r.error().message;
+  }
+  auto unknown = parseCreateRequest(R"({"isolation":"kata"})", limits());
+  EXPECT_NE(unknown.error().message.find("default, gvisor"), std::string::npos)
+      << unknown.error().message;
+}
+
 }  // namespace
 }  // namespace grid

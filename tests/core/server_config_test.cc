@@ -109,5 +109,28 @@ TEST(EnvironmentNameTest, MapsKeysToVariables) {
             "GRID_BACKEND_LOCAL_NAMESPACE_IMAGES_DIR");
 }
 
+TEST_F(ServerConfigTest, SandboxIsolationDefaultsToDefaultAndRejectsUnknownNames) {
+  ConfigSources sources;
+  sources.file = write("");
+  auto built_in = loadServerConfig(sources);
+  ASSERT_TRUE(built_in.ok());
+  EXPECT_EQ(built_in.value().default_isolation, Isolation::kDefault);
+  sources.file = write("[sandbox]\nisolation = gvisor\n");
+  auto gvisor = loadServerConfig(sources);
+  ASSERT_TRUE(gvisor.ok()) << gvisor.error().message;
+  EXPECT_EQ(gvisor.value().default_isolation, Isolation::kGvisor);
+  sources.environment["GRID_SANDBOX_ISOLATION"] = "default";
+  auto from_env = loadServerConfig(sources);
+  ASSERT_TRUE(from_env.ok());
+  EXPECT_EQ(from_env.value().default_isolation, Isolation::kDefault);
+  sources.environment.clear();
+  sources.file = write("[sandbox]\nisolation = vm\n");
+  auto bad = loadServerConfig(sources);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("sandbox.isolation = 'vm' is not one of default, gvisor"),
+            std::string::npos)
+      << bad.error().message;
+}
+
 }  // namespace
 }  // namespace grid

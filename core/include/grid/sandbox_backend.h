@@ -23,7 +23,7 @@
 
 /// Bumped on every incompatible change of this header. The loader refuses a plugin built
 /// against another version.
-#define GRID_SDK_VERSION 1
+#define GRID_SDK_VERSION 2
 
 namespace grid {
 
@@ -36,6 +36,27 @@ struct ResourceLimits {
   int64_t pids = 0;         // number of processes/threads
 };
 
+/// How strongly a sandbox is separated from the host kernel.
+enum class Isolation {
+  kDefault,  // the backend's normal runtime (namespaces, cgroups, seccomp on the host kernel)
+  kGvisor,   // gVisor: the sandbox's syscalls are served by a user-space kernel (runsc)
+};
+
+/// "default", "gvisor": the names used in grid.ini, the API and sandbox descriptions.
+inline const char* isolationName(Isolation isolation) {
+  return isolation == Isolation::kGvisor ? "gvisor" : "default";
+}
+
+/// The isolation named `name`, or nullopt for a name that is none of isolationName()'s.
+inline std::optional<Isolation> isolationFromName(std::string_view name) {
+  if (name == "default") return Isolation::kDefault;
+  if (name == "gvisor") return Isolation::kGvisor;
+  return std::nullopt;
+}
+
+/// The accepted names, for messages: "default, gvisor".
+inline constexpr char kIsolationNames[] = "default, gvisor";
+
 /// Everything a backend needs to make one sandbox.
 struct SandboxSpec {
   std::string id;     // Grid's sandbox id: unique, [a-z0-9-], usable as a container name part
@@ -44,6 +65,7 @@ struct SandboxSpec {
   bool network = false;  // false: loopback only
   std::map<std::string, std::string> env;
   std::map<std::string, std::string> labels;  // user labels; the backend adds its own
+  Isolation isolation = Isolation::kDefault;
 };
 
 /// A process to start inside a running sandbox.
@@ -104,6 +126,13 @@ class SandboxBackend {
   /// Removes every sandbox an earlier run of this instance left behind (crash, SIGKILL);
   /// returns the ids it removed.
   virtual Result<std::vector<std::string>> removeLeftovers() = 0;
+
+  /// Whether createSandbox() can honour `spec`, asked before anything is made (a create request
+  /// answers 400 at once instead of failing at start). kUnsupported for a combination the
+  /// backend cannot offer, naming what is missing. The default accepts only
+  /// Isolation::kDefault, so a backend that knows nothing of isolation never runs a sandbox
+  /// weaker than requested.
+  virtual Result<void> checkSpec(const SandboxSpec& spec);
 
   /// Creates and starts the sandbox and returns once processes can be started in it.
   /// An image that is neither present nor obtainable is kImageNotFound naming the image.

@@ -8,7 +8,8 @@
 
 namespace grid::docker {
 
-Poco::JSON::Object::Ptr buildCreateBody(const std::string& instance, const SandboxSpec& spec) {
+Poco::JSON::Object::Ptr buildCreateBody(const std::string& instance, const SandboxSpec& spec,
+                                        const std::string& runtime) {
   Poco::JSON::Object::Ptr body = new Poco::JSON::Object;
   body->set("Image", spec.image);
   // The sandbox only hosts execs; with an Entrypoint given, the image's Cmd is not used.
@@ -43,6 +44,7 @@ Poco::JSON::Object::Ptr buildCreateBody(const std::string& instance, const Sandb
   security->add(std::string("no-new-privileges"));
   host->set("SecurityOpt", security);
   host->set("Privileged", false);
+  if (!runtime.empty()) host->set("Runtime", runtime);
   body->set("HostConfig", host);
   return body;
 }

@@ -12,8 +12,10 @@
 
 namespace grid::docker {
 
-/// The body of POST /containers/create.
-Poco::JSON::Object::Ptr buildCreateBody(const std::string& instance, const SandboxSpec& spec);
+/// The body of POST /containers/create. A non-empty `runtime` (engineRuntimeFor()) becomes
+/// HostConfig.Runtime; empty leaves the engine's default runtime.
+Poco::JSON::Object::Ptr buildCreateBody(const std::string& instance, const SandboxSpec& spec,
+                                        const std::string& runtime = "");
 
 /// fromImage/tag for POST /images/create. A reference without tag or digest gets "latest",
 /// since an empty tag would make the engine pull every tag of the repository.

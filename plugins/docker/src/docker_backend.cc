@@ -17,6 +17,11 @@ constexpr char kProduct[] = "docker";
 constexpr char kStartHint[] =
     ": start it with `dockerd` or `systemctl start docker`, or set [backend.docker] socket";
 
+constexpr char kRegisterHint[] =
+    "register it with `dockerd --add-runtime NAME=/usr/bin/runsc` or in /etc/docker/daemon.json "
+    "\"runtimes\" (then `kill -HUP` dockerd), or set [backend.docker] gvisor_runtime "
+    "(scripts/start-engines.sh registers runsc)";
+
 Error withStartHint(Error error) {
   if (error.code == ErrorCode::kUnavailable) error.message += kStartHint;
   return error;
@@ -55,6 +60,7 @@ Result<DockerSettings> parseSettings(const std::map<std::string, std::string>& s
   DockerSettings parsed;
   parsed.socket = common.value().socket;
   parsed.pull_timeout = common.value().pull_timeout;
+  parsed.gvisor_runtime = common.value().gvisor_runtime;
   if (auto version = common.value().extra.find("api_version");
       version != common.value().extra.end()) {
     if (!isApiVersion(version->second)) {
@@ -105,11 +111,21 @@ Result<std::vector<std::string>> DockerBackend::removeLeftovers() {
       removePath);
 }
 
+Result<void> DockerBackend::checkSpec(const SandboxSpec& spec) {
+  if (spec.isolation == Isolation::kDefault) return {};
+  // Asked each time: a runtime may be registered (dockerd reloads daemon.json on SIGHUP) or
+  // dropped while Grid runs.
+  return engine::checkEngineRuntime(
+      *client_, kProduct, engine::engineRuntimeFor(spec, settings_.gvisor_runtime), kRegisterHint);
+}
+
 Result<void> DockerBackend::createSandbox(const SandboxSpec& spec) {
   if (auto valid = engine::checkSandboxSpec(kProduct, spec); !valid.ok()) return valid;
+  if (auto supported = checkSpec(spec); !supported.ok()) return supported;
   if (auto image = ensureImage(spec.image); !image.ok()) return image;
   const std::string name = engine::containerName(instance_, spec.id);
-  Poco::JSON::Object::Ptr body = buildCreateBody(instance_, spec);
+  Poco::JSON::Object::Ptr body =
+      buildCreateBody(instance_, spec, engine::engineRuntimeFor(spec, settings_.gvisor_runtime));
   applySeccomp(*body, settings_.seccomp, seccomp_profile_);
   return engine::createAndStartContainer(
       *client_, engine::ContainerCreation{
@@ -127,11 +143,15 @@ Result<void> DockerBackend::ensureImage(const std::string& image) {
 
 Result<std::unique_ptr<ProcessChannel>> DockerBackend::startProcess(const std::string& sandbox_id,
                                                                     const ProcessSpec& spec) {
-  return engine::startSandboxProcess(client_, instance_, sandbox_id, spec);
+  return engine::startSandboxProcess(client_, instance_, sandbox_id, spec, &execs_);
 }
 
 Result<void> DockerBackend::destroySandbox(const std::string& sandbox_id) {
-  return engine::removeSandboxContainer(*client_, instance_, sandbox_id, removePath);
+  auto removed = engine::removeSandboxContainer(*client_, instance_, sandbox_id, removePath);
+  // runsc may keep an exec's stream open after its container is gone: end them here, or a
+  // session exec (and the stop waiting for it) would last until its deadline.
+  if (removed.ok()) execs_.abortAll(sandbox_id);
+  return removed;
 }
 
 }  // namespace grid::docker

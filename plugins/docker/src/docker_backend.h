@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "grid/engine/engine_client.h"
+#include "grid/engine/exec_channel.h"
 #include "grid/sandbox_backend.h"
 #include "grid/seccomp/policy.h"
 
@@ -19,6 +20,7 @@ struct DockerSettings {
   std::string api_version;  // empty: negotiate min(engine, kMaxApiVersion)
   std::chrono::seconds pull_timeout{300};
   seccomp::SeccompMode seccomp = seccomp::SeccompMode::kGrid;
+  std::string gvisor_runtime = "runsc";  // engine runtime of isolation = gvisor sandboxes
 };
 
 inline constexpr char kMaxApiVersion[] = "1.41";
@@ -33,6 +35,7 @@ class DockerBackend : public SandboxBackend {
   std::string name() const override { return "docker"; }
   Result<void> init(const BackendConfig& config) override;
   Result<std::vector<std::string>> removeLeftovers() override;
+  Result<void> checkSpec(const SandboxSpec& spec) override;
   Result<void> createSandbox(const SandboxSpec& spec) override;
   Result<std::unique_ptr<ProcessChannel>> startProcess(const std::string& sandbox_id,
                                                        const ProcessSpec& spec) override;
@@ -48,6 +51,7 @@ class DockerBackend : public SandboxBackend {
   DockerSettings settings_;
   std::string seccomp_profile_;  // the policy as OCI JSON, rendered once
   std::shared_ptr<engine::EngineClient> client_;
+  engine::ExecRegistry execs_;
 };
 
 }  // namespace grid::docker

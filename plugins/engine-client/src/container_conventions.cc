@@ -88,6 +88,27 @@ Result<void> checkSandboxSpec(const std::string& product, const SandboxSpec& spe
   return {};
 }
 
+std::string engineRuntimeFor(const SandboxSpec& spec, const std::string& gvisor_runtime) {
+  return spec.isolation == Isolation::kGvisor ? gvisor_runtime : std::string();
+}
+
+Result<void> checkRuntimeListed(const std::string& product, const std::string& info_body,
+                                const std::string& runtime, const std::string& register_hint) {
+  Poco::JSON::Object::Ptr info = parseJsonObject(info_body);
+  Poco::JSON::Object::Ptr runtimes = info ? info->getObject("Runtimes") : nullptr;
+  if (!runtimes) {
+    return fail(ErrorCode::kInternal,
+                product + ": GET /info answered without a \"Runtimes\" object, so the runtime '" +
+                    runtime + "' of isolation gvisor cannot be checked");
+  }
+  if (runtimes->has(runtime)) return {};
+  std::string known;
+  for (const auto& [name, value] : *runtimes) known += (known.empty() ? "" : ", ") + name;
+  return fail(ErrorCode::kUnsupported,
+              product + ": isolation 'gvisor' needs the engine runtime '" + runtime +
+                  "', which the engine does not have (it has: " + known + "); " + register_hint);
+}
+
 std::int64_t memoryLimitBytes(std::int64_t memory_mb) { return memory_mb * kMiB; }
 
 std::int64_t nanoCpus(double cpus) {
@@ -138,10 +159,20 @@ Result<EngineSettings> parseEngineSettings(const std::string& product,
       auto seconds = parseSecondsSetting(section, key, value);
       if (!seconds.ok()) return seconds.error();
       parsed.pull_timeout = seconds.value();
+    } else if (key == "gvisor_runtime") {
+      // A runtime name goes into JSON only, but a plausible one keeps messages readable.
+      if (value.empty() || value.size() > 128 ||
+          value.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                  "0123456789_.-/") != std::string::npos) {
+        return fail(
+            ErrorCode::kInvalidArgument,
+            section + " gvisor_runtime must be a runtime name or path, got '" + value + "'");
+      }
+      parsed.gvisor_runtime = value;
     } else if (std::find(extra_keys.begin(), extra_keys.end(), key) != extra_keys.end()) {
       parsed.extra[key] = value;
     } else {
-      std::string known = "socket, pull_timeout";
+      std::string known = "socket, pull_timeout, gvisor_runtime";
       for (const auto& extra : extra_keys) known += ", " + extra;
       return fail(ErrorCode::kInvalidArgument,
                   section + " has no setting '" + key + "' (known: " + known + ")");

@@ -25,6 +25,14 @@ bool meansNameTaken(const Response& answer) {
 
 }  // namespace
 
+Result<void> checkEngineRuntime(EngineClient& client, const std::string& product,
+                                const std::string& runtime, const std::string& register_hint) {
+  auto answer = client.request("GET", "/info");
+  if (!answer.ok()) return answer.error();
+  if (!answer.value().ok()) return client.errorFor("GET", "/info", answer.value());
+  return checkRuntimeListed(product, answer.value().body, runtime, register_hint);
+}
+
 Result<bool> imagePresent(EngineClient& client, const std::string& path) {
   auto answer = client.request("GET", path);
   if (!answer.ok()) return answer.error();
@@ -153,7 +161,7 @@ Result<std::vector<std::string>> removeLeftoverContainers(
 
 Result<std::unique_ptr<ProcessChannel>> startSandboxProcess(
     const std::shared_ptr<EngineClient>& client, const std::string& instance,
-    const std::string& sandbox_id, const ProcessSpec& spec) {
+    const std::string& sandbox_id, const ProcessSpec& spec, ExecRegistry* registry) {
   if (!isValidSandboxId(sandbox_id)) {
     return fail(ErrorCode::kNotFound,
                 client->endpoint().product + ": no sandbox '" + sandbox_id + "'");
@@ -168,6 +176,7 @@ Result<std::unique_ptr<ProcessChannel>> startSandboxProcess(
     if (contains(error.message, "container state improper")) error.code = ErrorCode::kConflict;
     return error;
   }
+  if (registry != nullptr) registry->add(sandbox_id, channel.value()->abortHandle());
   return std::unique_ptr<ProcessChannel>(std::move(channel).value());
 }
 

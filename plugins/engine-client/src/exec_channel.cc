@@ -31,16 +31,50 @@ Poco::JSON::Array::Ptr toArray(const std::vector<std::string>& items) {
 
 }  // namespace
 
+void ExecAbortHandle::abort() {
+  std::lock_guard lock(mutex_);
+  if (fd_ >= 0) ::shutdown(fd_, SHUT_RDWR);
+}
+
+void ExecAbortHandle::detach() {
+  std::lock_guard lock(mutex_);
+  fd_ = -1;
+}
+
+void ExecRegistry::add(const std::string& sandbox_id, std::weak_ptr<ExecAbortHandle> handle) {
+  std::lock_guard lock(mutex_);
+  // Channels closed meanwhile are pruned here, so the map holds only what is open.
+  for (auto it = handles_.begin(); it != handles_.end();) {
+    it = it->second.expired() ? handles_.erase(it) : std::next(it);
+  }
+  handles_.emplace(sandbox_id, std::move(handle));
+}
+
+void ExecRegistry::abortAll(const std::string& sandbox_id) {
+  std::vector<std::shared_ptr<ExecAbortHandle>> open;
+  {
+    std::lock_guard lock(mutex_);
+    const auto [first, last] = handles_.equal_range(sandbox_id);
+    for (auto it = first; it != last; ++it) {
+      if (auto handle = it->second.lock()) open.push_back(std::move(handle));
+    }
+    handles_.erase(first, last);
+  }
+  for (const auto& handle : open) handle->abort();
+}
+
 ExecChannel::ExecChannel(std::shared_ptr<EngineClient> client, std::string exec_id,
                          HijackedStream stream, bool stdin_attached)
     : client_(std::move(client)),
       exec_id_(std::move(exec_id)),
       socket_(stream.socket),
+      abort_handle_(std::make_shared<ExecAbortHandle>(socket_.impl()->sockfd())),
       stdin_attached_(stdin_attached) {
   demuxer_.feed(stream.buffered);
 }
 
 ExecChannel::~ExecChannel() {
+  abort_handle_->detach();  // before the fd is closed and its number reused
   try {
     socket_.close();
   } catch (const Poco::Exception&) {

@@ -27,6 +27,11 @@ constexpr char kStartHint[] =
     ": start it with `podman system service --time=0 unix:///run/podman/podman.sock` "
     "(rootless: `systemctl --user start podman.socket`), or set [backend.podman] socket";
 
+constexpr char kRegisterHint[] =
+    "register it in containers.conf [engine.runtimes] (e.g. runsc = [\"/usr/bin/runsc\"], as "
+    "ci/containers.conf does) and restart the Podman service, or set [backend.podman] "
+    "gvisor_runtime";
+
 Error withStartHint(Error error) {
   if (error.code == ErrorCode::kUnavailable) error.message += kStartHint;
   return error;
@@ -45,6 +50,7 @@ Result<PodmanSettings> parseSettings(const std::map<std::string, std::string>& s
       {"seccomp"});
   if (!common.ok()) return common.error();
   PodmanSettings parsed{common.value().socket, common.value().pull_timeout};
+  parsed.gvisor_runtime = common.value().gvisor_runtime;
   if (auto mode = common.value().extra.find("seccomp"); mode != common.value().extra.end()) {
     auto parsed_mode = seccomp::parseSeccompMode("[backend.podman]", mode->second);
     if (!parsed_mode.ok()) return parsed_mode.error();
@@ -99,14 +105,71 @@ Result<std::vector<std::string>> PodmanBackend::removeLeftovers() {
                                           removePath);
 }
 
+Result<void> PodmanBackend::checkSpec(const SandboxSpec& spec) {
+  if (spec.isolation == Isolation::kDefault) return {};
+  const std::string runtime = engine::engineRuntimeFor(spec, settings_.gvisor_runtime);
+  // libpod's own /info names only the default runtime; the compat /info lists every runtime
+  // of containers.conf [engine.runtimes] (Podman 4.3).
+  if (auto listed = engine::checkEngineRuntime(*client_, kProduct, runtime, kRegisterHint);
+      !listed.ok()) {
+    return listed;
+  }
+  auto honoured = ociRuntimeHonoured(spec, runtime);
+  if (!honoured.ok()) return honoured.error();
+  if (!honoured.value()) {
+    return fail(ErrorCode::kUnsupported,
+                "podman: isolation 'gvisor' is unsupported by this Podman service: it creates "
+                "containers on its default runtime whatever oci_runtime the API request names "
+                "(containers/podman#28429, Podman 4.x), so '" +
+                    runtime + "' cannot be chosen per sandbox; use the docker backend for gVisor");
+  }
+  return {};
+}
+
+Result<bool> PodmanBackend::ociRuntimeHonoured(const SandboxSpec& spec,
+                                               const std::string& runtime) {
+  std::lock_guard lock(runtime_probe_mutex_);
+  if (oci_runtime_honoured_) return *oci_runtime_honoured_;
+  if (auto image = ensureImage(spec.image); !image.ok()) return image.error();
+  SandboxSpec probe;
+  probe.id = "oci-runtime-probe";  // labelled like a sandbox, so a crash leaves no leftover
+  probe.image = spec.image;
+  probe.isolation = spec.isolation;
+  const std::string name = engine::containerName(instance_, probe.id);
+  (void)engine::removeContainer(*client_, removePath(name));  // one a crash left behind
+  const std::string create_path = "/libpod/containers/create";
+  auto created = client_->request("POST", create_path,
+                                  engine::toJson(buildSpecGenerator(instance_, probe, runtime)));
+  if (!created.ok()) return created.error();
+  if (!created.value().ok()) return client_->errorFor("POST", create_path, created.value());
+  const std::string inspect_path = "/libpod/containers/" + name + "/json";
+  auto inspected = client_->request("GET", inspect_path);
+  (void)engine::removeContainer(*client_, removePath(name));
+  if (!inspected.ok()) return inspected.error();
+  if (!inspected.value().ok()) return client_->errorFor("GET", inspect_path, inspected.value());
+  auto body = engine::parseJsonObject(inspected.value().body);
+  if (!body) return fail(ErrorCode::kInternal, "podman: GET " + inspect_path + ": not JSON");
+  const std::string used = body->optValue<std::string>("OCIRuntime", "");
+  oci_runtime_honoured_ = used == runtime;
+  if (!*oci_runtime_honoured_) {
+    spdlog::warn(
+        "podman: a container created with oci_runtime '{}' got runtime '{}': this service "
+        "ignores per-container runtimes, so isolation gvisor is unsupported",
+        runtime, used);
+  }
+  return *oci_runtime_honoured_;
+}
+
 Result<void> PodmanBackend::createSandbox(const SandboxSpec& spec) {
   if (auto valid = engine::checkSandboxSpec(kProduct, spec); !valid.ok()) return valid;
+  if (auto supported = checkSpec(spec); !supported.ok()) return supported;
   if (auto image = ensureImage(spec.image); !image.ok()) return image;
   const std::string name = engine::containerName(instance_, spec.id);
   if (settings_.seccomp == seccomp::SeccompMode::kGrid) {
     if (auto written = writeSeccompProfile(); !written.ok()) return written;
   }
-  Poco::JSON::Object::Ptr body = buildSpecGenerator(instance_, spec);
+  Poco::JSON::Object::Ptr body =
+      buildSpecGenerator(instance_, spec, engine::engineRuntimeFor(spec, settings_.gvisor_runtime));
   applySeccomp(*body, settings_.seccomp, seccomp_profile_path_);
   return engine::createAndStartContainer(
       *client_,
@@ -166,11 +229,15 @@ Result<void> PodmanBackend::ensureImage(const std::string& image) {
 Result<std::unique_ptr<ProcessChannel>> PodmanBackend::startProcess(const std::string& sandbox_id,
                                                                     const ProcessSpec& spec) {
   // Podman serves the Docker-compatible exec endpoints and their hijacked stream unchanged.
-  return engine::startSandboxProcess(client_, instance_, sandbox_id, spec);
+  return engine::startSandboxProcess(client_, instance_, sandbox_id, spec, &execs_);
 }
 
 Result<void> PodmanBackend::destroySandbox(const std::string& sandbox_id) {
-  return engine::removeSandboxContainer(*client_, instance_, sandbox_id, removePath);
+  auto removed = engine::removeSandboxContainer(*client_, instance_, sandbox_id, removePath);
+  // runsc may keep an exec's stream open after its container is gone: end them here, or a
+  // session exec (and the stop waiting for it) would last until its deadline.
+  if (removed.ok()) execs_.abortAll(sandbox_id);
+  return removed;
 }
 
 }  // namespace grid::podman

@@ -5,10 +5,13 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "grid/engine/engine_client.h"
+#include "grid/engine/exec_channel.h"
 #include "grid/sandbox_backend.h"
 #include "grid/seccomp/policy.h"
 
@@ -19,6 +22,7 @@ struct PodmanSettings {
   std::string socket;  // default: defaultSocketPath() for the current user
   std::chrono::seconds pull_timeout{300};
   seccomp::SeccompMode seccomp = seccomp::SeccompMode::kGrid;
+  std::string gvisor_runtime = "runsc";  // OCI runtime of isolation = gvisor sandboxes
 };
 
 /// The libpod API version prefixed to every path ("/v4.0.0/libpod/..."). Podman 4 serves its
@@ -35,6 +39,7 @@ class PodmanBackend : public SandboxBackend {
   std::string name() const override { return "podman"; }
   Result<void> init(const BackendConfig& config) override;
   Result<std::vector<std::string>> removeLeftovers() override;
+  Result<void> checkSpec(const SandboxSpec& spec) override;
   Result<void> createSandbox(const SandboxSpec& spec) override;
   Result<std::unique_ptr<ProcessChannel>> startProcess(const std::string& sandbox_id,
                                                        const ProcessSpec& spec) override;
@@ -42,6 +47,10 @@ class PodmanBackend : public SandboxBackend {
 
  private:
   Result<void> ensureImage(const std::string& image);
+  /// Whether the service runs a container on the oci_runtime its SpecGenerator names: Podman
+  /// up to at least 4.3 silently ignores it over the API (containers/podman#28429), so it is
+  /// probed once, with a container created from `spec`'s image and removed unstarted.
+  Result<bool> ociRuntimeHonoured(const SandboxSpec& spec, const std::string& runtime);
 
   std::string instance_;
   Result<void> writeSeccompProfile() const;
@@ -50,6 +59,9 @@ class PodmanBackend : public SandboxBackend {
   std::string seccomp_profile_;       // the policy as OCI JSON, rendered once
   std::string seccomp_profile_path_;  // where the Podman service reads it
   std::shared_ptr<engine::EngineClient> client_;
+  engine::ExecRegistry execs_;
+  std::mutex runtime_probe_mutex_;
+  std::optional<bool> oci_runtime_honoured_;  // guarded by runtime_probe_mutex_
 };
 
 }  // namespace grid::podman

@@ -9,7 +9,8 @@
 
 namespace grid::podman {
 
-Poco::JSON::Object::Ptr buildSpecGenerator(const std::string& instance, const SandboxSpec& spec) {
+Poco::JSON::Object::Ptr buildSpecGenerator(const std::string& instance, const SandboxSpec& spec,
+                                           const std::string& runtime) {
   Poco::JSON::Object::Ptr body = new Poco::JSON::Object;
   body->set("name", engine::containerName(instance, spec.id));
   body->set("image", spec.image);
@@ -58,6 +59,7 @@ Poco::JSON::Object::Ptr buildSpecGenerator(const std::string& instance, const Sa
 
   body->set("no_new_privileges", true);
   body->set("privileged", false);
+  if (!runtime.empty()) body->set("oci_runtime", runtime);
   return body;
 }
 

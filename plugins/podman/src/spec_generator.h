@@ -15,7 +15,10 @@
 namespace grid::podman {
 
 /// The libpod SpecGenerator body of POST /libpod/containers/create.
-Poco::JSON::Object::Ptr buildSpecGenerator(const std::string& instance, const SandboxSpec& spec);
+/// A non-empty `runtime` (engineRuntimeFor()) becomes oci_runtime; empty leaves the service's
+/// default runtime.
+Poco::JSON::Object::Ptr buildSpecGenerator(const std::string& instance, const SandboxSpec& spec,
+                                           const std::string& runtime = "");
 
 /// Where the Podman service listens by default: /run/podman/podman.sock for root, else
 /// $XDG_RUNTIME_DIR/podman/podman.sock (/run/user/<uid>/... if XDG_RUNTIME_DIR is unset).

@@ -108,5 +108,15 @@ TEST(ContainerSpecTest, EngineDefaultAndUnconfinedSeccomp) {
             (std::vector<std::string>{"no-new-privileges", "seccomp=unconfined"}));
 }
 
+TEST(ContainerSpecTest, GvisorSelectsTheConfiguredRuntime) {
+  SandboxSpec spec = sampleSpec();
+  EXPECT_FALSE(buildCreateBody("inst", spec, engine::engineRuntimeFor(spec, "runsc"))
+                   ->getObject("HostConfig")
+                   ->has("Runtime"));  // the engine's default runtime
+  spec.isolation = Isolation::kGvisor;
+  auto body = buildCreateBody("inst", spec, engine::engineRuntimeFor(spec, "runsc-ptrace"));
+  EXPECT_EQ(body->getObject("HostConfig")->getValue<std::string>("Runtime"), "runsc-ptrace");
+}
+
 }  // namespace
 }  // namespace grid::docker

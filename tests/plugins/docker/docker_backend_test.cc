@@ -86,5 +86,32 @@ TEST(DockerBackendInitTest, ExplicitApiVersionIsUsed) {
   EXPECT_TRUE(backend.destroySandbox(spec.id).ok());
 }
 
+// A gvisor sandbox on an engine without the runtime: refused as unsupported, naming the runtime
+// and how to register it, before anything is made.
+TEST(DockerBackendGvisorTest, MissingRuntimeIsUnsupportedBeforeAnythingIsMade) {
+  DockerBackend backend;
+  const std::string instance = "grid-gvisor-test-" + std::to_string(::getpid());
+  auto init = backend.init(BackendConfig{instance, {{"gvisor_runtime", "grid-no-such-runtime"}}});
+  GRID_REQUIRE_ENGINE(init.ok(), "docker: " + (init.ok() ? "" : init.error().message));
+  SandboxSpec spec;
+  spec.id = "gvisor-missing";
+  spec.image = "grid-test/debian:bookworm";
+  EXPECT_TRUE(backend.checkSpec(spec).ok()) << "isolation default needs no runtime";
+  spec.isolation = Isolation::kGvisor;
+  auto checked = backend.checkSpec(spec);
+  ASSERT_FALSE(checked.ok());
+  EXPECT_EQ(checked.error().code, ErrorCode::kUnsupported);
+  EXPECT_NE(checked.error().message.find("'grid-no-such-runtime'"), std::string::npos)
+      << checked.error().message;
+  EXPECT_NE(checked.error().message.find("daemon.json"), std::string::npos)
+      << checked.error().message;
+  auto created = backend.createSandbox(spec);
+  ASSERT_FALSE(created.ok());
+  EXPECT_EQ(created.error().code, ErrorCode::kUnsupported);
+  auto leftovers = backend.removeLeftovers();
+  ASSERT_TRUE(leftovers.ok()) << leftovers.error().message;
+  EXPECT_TRUE(leftovers.value().empty()) << "a refused sandbox left a container";
+}
+
 }  // namespace
 }  // namespace grid::docker

@@ -2,8 +2,11 @@
 #include "grid/engine/container_conventions.h"
 
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "grid/engine/engine_client.h"
+#include "grid/engine/exec_channel.h"
 
 namespace grid::engine {
 namespace {
@@ -87,6 +90,60 @@ TEST(ContainerConventionsTest, SecondsSetting) {
   EXPECT_EQ(parseSecondsSetting("[s]", "k", "0").error().code, ErrorCode::kInvalidArgument);
   EXPECT_EQ(parseSecondsSetting("[s]", "k", "1s").error().code, ErrorCode::kInvalidArgument);
   EXPECT_NE(parseSecondsSetting("[s]", "k", "x").error().message.find("[s] k"), std::string::npos);
+}
+
+TEST(ContainerConventionsTest, RuntimeListedInInfoOrUnsupportedNamingIt) {
+  const std::string info =
+      R"({"Runtimes":{"runc":{"path":"runc"},"runsc":{"path":"/usr/bin/runsc"}},"x":1})";
+  EXPECT_TRUE(checkRuntimeListed("docker", info, "runsc", "hint").ok());
+  auto missing = checkRuntimeListed("docker", info, "kata", "register it so");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, ErrorCode::kUnsupported);
+  EXPECT_NE(missing.error().message.find("'kata'"), std::string::npos) << missing.error().message;
+  EXPECT_NE(missing.error().message.find("runc, runsc"), std::string::npos);
+  EXPECT_NE(missing.error().message.find("register it so"), std::string::npos);
+  for (const char* body : {"", "[]", "{}", R"({"Runtimes":[]})"}) {
+    auto r = checkRuntimeListed("docker", body, "runsc", "hint");
+    ASSERT_FALSE(r.ok()) << body;
+    EXPECT_EQ(r.error().code, ErrorCode::kInternal) << body;
+  }
+}
+
+TEST(ContainerConventionsTest, GvisorRuntimeSetting) {
+  auto defaults = parseEngineSettings("docker", {}, "/s");
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults.value().gvisor_runtime, "runsc");
+  auto named = parseEngineSettings("docker", {{"gvisor_runtime", "runsc-kvm"}}, "/s");
+  ASSERT_TRUE(named.ok());
+  EXPECT_EQ(named.value().gvisor_runtime, "runsc-kvm");
+  for (const char* bad : {"", "run sc", "a\"b"}) {
+    auto r = parseEngineSettings("docker", {{"gvisor_runtime", bad}}, "/s");
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_NE(r.error().message.find("gvisor_runtime"), std::string::npos);
+  }
+}
+
+TEST(ExecRegistryTest, AbortAllEndsOnlyThatSandboxsOpenStreams) {
+  int mine[2], other[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, mine), 0);
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, other), 0);
+  auto mine_handle = std::make_shared<ExecAbortHandle>(mine[0]);
+  auto other_handle = std::make_shared<ExecAbortHandle>(other[0]);
+  auto closed_handle = std::make_shared<ExecAbortHandle>(-1);
+  ExecRegistry registry;
+  registry.add("sandbox-a", mine_handle);
+  registry.add("sandbox-b", other_handle);
+  registry.add("sandbox-a", closed_handle);
+  closed_handle.reset();  // a channel destroyed before the sandbox: skipped
+  registry.abortAll("sandbox-a");
+  char byte;
+  EXPECT_EQ(::recv(mine[0], &byte, 1, MSG_DONTWAIT), 0) << "a shut-down stream reads EOF";
+  EXPECT_EQ(::recv(other[0], &byte, 1, MSG_DONTWAIT), -1) << "another sandbox's stream is open";
+  // A detached handle (its channel is being destroyed) no longer touches the descriptor.
+  other_handle->detach();
+  other_handle->abort();
+  EXPECT_EQ(::recv(other[0], &byte, 1, MSG_DONTWAIT), -1);
+  for (int fd : {mine[0], mine[1], other[0], other[1]}) ::close(fd);
 }
 
 }  // namespace

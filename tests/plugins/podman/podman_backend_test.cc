@@ -12,6 +12,7 @@
 #include <string>
 
 #include "engine_backend_suite.h"
+#include "engine_guard.h"
 #include "grid/engine/engine_client.h"
 
 namespace grid::podman {
@@ -109,6 +110,33 @@ TEST(PodmanBackendInitTest, DockerSocketIsNotPodman) {
   ASSERT_FALSE(init.ok());
   EXPECT_EQ(init.error().code, ErrorCode::kUnavailable);
   EXPECT_NE(init.error().message.find("libpod"), std::string::npos) << init.error().message;
+}
+
+// A gvisor sandbox on an engine without the runtime: refused as unsupported, naming the runtime
+// and how to register it, before anything is made.
+TEST(PodmanBackendGvisorTest, MissingRuntimeIsUnsupportedBeforeAnythingIsMade) {
+  PodmanBackend backend;
+  const std::string instance = "grid-gvisor-test-" + std::to_string(::getpid());
+  auto init = backend.init(BackendConfig{instance, {{"gvisor_runtime", "grid-no-such-runtime"}}});
+  GRID_REQUIRE_ENGINE(init.ok(), "podman: " + (init.ok() ? "" : init.error().message));
+  SandboxSpec spec;
+  spec.id = "gvisor-missing";
+  spec.image = "localhost/grid-test/debian:bookworm";
+  EXPECT_TRUE(backend.checkSpec(spec).ok()) << "isolation default needs no runtime";
+  spec.isolation = Isolation::kGvisor;
+  auto checked = backend.checkSpec(spec);
+  ASSERT_FALSE(checked.ok());
+  EXPECT_EQ(checked.error().code, ErrorCode::kUnsupported);
+  EXPECT_NE(checked.error().message.find("'grid-no-such-runtime'"), std::string::npos)
+      << checked.error().message;
+  EXPECT_NE(checked.error().message.find("[engine.runtimes]"), std::string::npos)
+      << checked.error().message;
+  auto created = backend.createSandbox(spec);
+  ASSERT_FALSE(created.ok());
+  EXPECT_EQ(created.error().code, ErrorCode::kUnsupported);
+  auto leftovers = backend.removeLeftovers();
+  ASSERT_TRUE(leftovers.ok()) << leftovers.error().message;
+  EXPECT_TRUE(leftovers.value().empty()) << "a refused sandbox left a container";
 }
 
 }  // namespace

@@ -105,5 +105,14 @@ TEST(SpecGeneratorTest, SeccompProfileFileIsNamedByItsContent) {
   EXPECT_EQ(seccompProfilePath(1000, nullptr, "{}").rfind("/run/user/1000/grid/seccomp-", 0), 0u);
 }
 
+TEST(SpecGeneratorTest, GvisorSelectsTheConfiguredOciRuntime) {
+  SandboxSpec spec = sampleSpec();
+  EXPECT_FALSE(
+      buildSpecGenerator("inst", spec, engine::engineRuntimeFor(spec, "runsc"))->has("oci_runtime"));
+  spec.isolation = Isolation::kGvisor;
+  auto body = buildSpecGenerator("inst", spec, engine::engineRuntimeFor(spec, "runsc"));
+  EXPECT_EQ(body->getValue<std::string>("oci_runtime"), "runsc");
+}
+
 }  // namespace
 }  // namespace grid::podman

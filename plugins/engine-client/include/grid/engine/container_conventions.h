@@ -75,16 +75,28 @@ Error imageNotFound(const std::string& image, const std::string& why);
 /// way inside a 200 answer. Empty if there is none.
 std::string pullStreamError(const std::string& body);
 
+/// The engine runtime a sandbox of `spec` runs on: empty for Isolation::kDefault (the
+/// engine's default runtime), `gvisor_runtime` for Isolation::kGvisor.
+std::string engineRuntimeFor(const SandboxSpec& spec, const std::string& gvisor_runtime);
+
+/// Whether the engine's GET /info answer `info_body` lists `runtime` in its "Runtimes" object
+/// (Docker, and Podman's compat endpoint, which lists containers.conf [engine.runtimes]).
+/// kUnsupported naming the runtime and `register_hint` (how to register it) when it does not;
+/// kInternal for an answer that is not such an object.
+Result<void> checkRuntimeListed(const std::string& product, const std::string& info_body,
+                                const std::string& runtime, const std::string& register_hint);
+
 /// What every engine backend reads from its [backend.NAME] section.
 struct EngineSettings {
   std::string socket;                        // absolute path of the API socket
   std::chrono::seconds pull_timeout{300};    // bound of one image pull
+  std::string gvisor_runtime = "runsc";      // engine runtime of isolation = gvisor sandboxes
   std::map<std::string, std::string> extra;  // the backend's own keys, unparsed
 };
 
 /// Parses `settings` of section [backend.<product>]: socket (default `default_socket`),
-/// pull_timeout, and the keys in `extra_keys`, which are left in `extra` for the backend.
-/// Bad values and unknown keys are kInvalidArgument naming the known ones.
+/// pull_timeout, gvisor_runtime, and the keys in `extra_keys`, which are left in `extra` for the
+/// backend. Bad values and unknown keys are kInvalidArgument naming the known ones.
 Result<EngineSettings> parseEngineSettings(const std::string& product,
                                            const std::map<std::string, std::string>& settings,
                                            std::string default_socket,

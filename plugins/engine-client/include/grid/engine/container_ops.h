@@ -14,6 +14,8 @@
 
 namespace grid::engine {
 
+class ExecRegistry;
+
 /// GET `path`: any 2xx means present, 404 absent, anything else is an error.
 Result<bool> imagePresent(EngineClient& client, const std::string& path);
 
@@ -26,6 +28,10 @@ Result<void> checkPullAnswer(const std::string& image, const Result<Response>& p
 Result<void> ensureImage(EngineClient& client, const std::string& image,
                          const std::string& present_path, const std::string& pull_path,
                          std::chrono::milliseconds pull_timeout);
+
+/// GET /info and checkRuntimeListed(): whether the engine can run containers on `runtime`.
+Result<void> checkEngineRuntime(EngineClient& client, const std::string& product,
+                                const std::string& runtime, const std::string& register_hint);
 
 /// One container to create and start, as the engine's paths and create body.
 struct ContainerCreation {
@@ -58,9 +64,10 @@ Result<std::vector<std::string>> removeLeftoverContainers(
     const std::function<std::string(const std::string& id)>& remove_path);
 
 /// Starts `spec` as an attached exec in the container of `sandbox_id` (startExec). An id that
-/// could never have been created is kNotFound.
+/// could never have been created is kNotFound. A non-null `registry` records the channel, so
+/// ExecRegistry::abortAll(sandbox_id) can end it once the sandbox is destroyed.
 Result<std::unique_ptr<ProcessChannel>> startSandboxProcess(
     const std::shared_ptr<EngineClient>& client, const std::string& instance,
-    const std::string& sandbox_id, const ProcessSpec& spec);
+    const std::string& sandbox_id, const ProcessSpec& spec, ExecRegistry* registry = nullptr);
 
 }  // namespace grid::engine

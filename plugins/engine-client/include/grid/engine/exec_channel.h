@@ -4,7 +4,9 @@
 
 #include <Poco/Net/StreamSocket.h>
 
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -23,6 +25,33 @@ struct ExecOptions {
   std::string working_dir;       // empty: the container's
 };
 
+/// Lets another thread end a channel's streams: shuts its socket down, so a read() blocked on
+/// it returns at once. Safe against the channel's destruction (which detaches first).
+class ExecAbortHandle {
+ public:
+  explicit ExecAbortHandle(int fd) : fd_(fd) {}
+  void abort();
+  void detach();
+
+ private:
+  std::mutex mutex_;
+  int fd_;  // -1 once detached
+};
+
+/// The exec channels open per sandbox, so destroying a sandbox can end them. Needed where the
+/// engine keeps an exec's stream open after its container is gone (runsc 20221219 does, so a
+/// session exec, and the stop waiting for it, would last until the exec's deadline).
+class ExecRegistry {
+ public:
+  void add(const std::string& sandbox_id, std::weak_ptr<ExecAbortHandle> handle);
+  /// Aborts and forgets every channel of the sandbox still open.
+  void abortAll(const std::string& sandbox_id);
+
+ private:
+  std::mutex mutex_;
+  std::multimap<std::string, std::weak_ptr<ExecAbortHandle>> handles_;
+};
+
 /// A running exec's streams. Never throws; one thread at a time (ProcessChannel contract).
 class ExecChannel : public ProcessChannel {
  public:
@@ -36,6 +65,8 @@ class ExecChannel : public ProcessChannel {
   std::optional<int> exitCode() override;
 
   const std::string& execId() const { return exec_id_; }
+  /// For ExecRegistry: ends this channel's streams from another thread.
+  std::weak_ptr<ExecAbortHandle> abortHandle() const { return abort_handle_; }
 
  private:
   Result<void> receiveSome(Clock::time_point deadline, bool* got_data);
@@ -44,6 +75,7 @@ class ExecChannel : public ProcessChannel {
   std::shared_ptr<EngineClient> client_;
   const std::string exec_id_;
   Poco::Net::StreamSocket socket_;
+  std::shared_ptr<ExecAbortHandle> abort_handle_;
   FrameDemuxer demuxer_;
   std::vector<char> read_buffer_;
   const bool stdin_attached_;
