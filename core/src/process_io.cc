@@ -15,7 +15,7 @@ namespace {
 using namespace std::chrono_literals;
 
 // How long after its deadline a timed-out exec may take to kill its processes and answer.
-constexpr auto kAnswerSlack = 800ms;
+constexpr auto kAnswerSlack = 900ms;
 // A signal helper's own output is a line at most; more is noise and is not kept.
 constexpr size_t kHelperOutputCap = 4096;
 
@@ -114,7 +114,7 @@ Result<ExecResult> runStandalone(SandboxBackend& backend, const std::string& san
                "grid", command};
   auto opened = backend.startProcess(sandbox_id, spec);
   if (!opened.ok()) return opened.error();
-  ProcessChannel& channel = *opened.value();
+  ProcessChannel& channel = *opened.value();  // valid until the timeout path releases it
 
   CappedOutput combined(limits.max_output_bytes);
   CappedOutput out(limits.max_output_bytes);
@@ -160,9 +160,8 @@ Result<ExecResult> runStandalone(SandboxBackend& backend, const std::string& san
       err.append(text);
     }
   }
-  std::optional<int> status;
   if (!result.timed_out) {
-    status = exitCodeBy(channel, answer_by);
+    const auto status = exitCodeBy(channel, answer_by);
     if (!status) {
       return fail(ErrorCode::kUnavailable,
                   "lost the command's stream and its exit status is unknown (is the engine "
@@ -170,6 +169,9 @@ Result<ExecResult> runStandalone(SandboxBackend& backend, const std::string& san
     }
     result.exit_code = *status;
   } else {
+    // Stop reading first: the engine stops pushing the command's output to us and the command
+    // blocks on its full pipe, which leaves the CPU to the kill below.
+    opened.value().reset();
     if (pid > 0) {
       auto killed = signalInSandbox(backend, sandbox_id, pid, true, "KILL", answer_by);
       if (!killed.ok()) {

@@ -118,13 +118,14 @@ Result<void> SessionShell::signalShell(const std::string& signal_name, Clock::ti
 }
 
 void SessionShell::killForRestart(Clock::time_point deadline) {
-  if (auto sent = signalShell("KILL", deadline); !sent.ok()) {
-    // Dropping the channel closes the shell's stdin, which ends a shell that still reads it;
-    // whatever remains is the sandbox's own and goes with it.
-    spdlog::warn("{}: killing session shell {}: {}", sandbox_id_, shell_pid_, sent.error().message);
-  }
+  // Stop reading first: the engine stops pushing output to us and a writer blocks on its full
+  // pipe, which leaves the CPU to the kill. Closing the shell's stdin also ends a shell that
+  // still reads it; whatever remains is the sandbox's own and goes with it.
   channel_.reset();
   restart_pending_ = true;
+  if (auto sent = signalShell("KILL", deadline); !sent.ok()) {
+    spdlog::warn("{}: killing session shell {}: {}", sandbox_id_, shell_pid_, sent.error().message);
+  }
 }
 
 Result<ExecResult> SessionShell::run(std::string_view command, const ExecLimits& limits) {
@@ -163,7 +164,18 @@ Result<ExecResult> SessionShell::run(std::string_view command, const ExecLimits&
     transcript.flush();
     const auto bound = std::max(answer_by, Clock::now() + 1s);
     auto killed = killIfRunning(backend_, sandbox_id_, shell_pid_, shell_leads_group_, bound);
-    if (killed.ok() && killed.value()) {
+    if (!killed.ok()) {
+      // Nobody can tell whether the shell lives (the sandbox or the engine went away, or the
+      // sandbox does not run a helper in time); asking its status might wait on it.
+      channel_.reset();
+      return fail(killed.error().code == ErrorCode::kTimeout ? ErrorCode::kTimeout
+                                                             : ErrorCode::kUnavailable,
+                  "lost the session shell's stream and could not check on the shell (is the "
+                  "engine still running?): " +
+                      killed.error().message + "; the session has ended");
+    }
+    if (killed.value()) {
+      // It lived on with its stdout closed: replaced.
       spdlog::info("{}: session shell {} closed its output; replaced", sandbox_id_, shell_pid_);
       channel_.reset();
       restart_pending_ = true;
