@@ -176,6 +176,7 @@ TEST_F(ContainmentSessionTest, EndlessLineAfterMarkerPrefixKeepsServerMemoryBoun
   EXPECT_EQ(r.output.rfind(token + ":done:xxxx", 0), 0u) << r.output.substr(0, 80);
   EXPECT_LT(took, kTimeout + kHangSlack);
   recordOverrun("endless_line", took - kTimeout);
+  RecordProperty("rss_growth_kb_endless_line", std::to_string(after_kb - rss_before_kb));
   EXPECT_LT((after_kb - rss_before_kb) * 1024, 100 * kMiB)
       << (peak_tracked ? "peak" : "") << " RSS grew from " << rss_before_kb << " KiB to "
       << after_kb << " KiB";
@@ -205,6 +206,8 @@ TEST_F(ContainmentSessionTest, FastWriterEndsAtItsTimeout) {
     EXPECT_LT(took, kTimeout + kHangSlack);
     EXPECT_LT((after_kb - rss_before_kb) * 1024, 100 * kMiB);
     recordOverrun(standalone ? "standalone_yes" : "session_yes", took - kTimeout);
+    RecordProperty(standalone ? "rss_growth_kb_standalone_yes" : "rss_growth_kb_session_yes",
+                   std::to_string(after_kb - rss_before_kb));
   }
   EXPECT_EQ(run("echo $KEEP $PWD").output, "kept /tmp\n");
   expectInStep("after-fast-writer");
@@ -230,6 +233,22 @@ TEST_F(ContainmentSessionTest, ClosedOrRedirectedStdoutRestartsTheSession) {
     EXPECT_EQ(run("echo \"[$KEEP]\"").output, "[]\n");  // a fresh shell
     expectInStep("after-restart");
   }
+}
+
+// A standalone command that closes its stdout and stderr and lives on: the wrapper that
+// started it still holds them, so the exec is not mistaken for finished (whose exit status
+// would then be waited for) and ends at its timeout with the command killed.
+TEST_F(ContainmentSessionTest, StandaloneCommandClosingItsOutputEndsAtItsTimeout) {
+  constexpr auto kTimeout = 2s;
+  const auto started = std::chrono::steady_clock::now();
+  auto r = runStandalone(id_, "echo early; exec >&- 2>&-; sleep 1000", kTimeout);
+  const auto took = std::chrono::steady_clock::now() - started;
+  EXPECT_TRUE(r.timed_out);
+  EXPECT_EQ(r.exit_code, 137);
+  EXPECT_EQ(r.stdout_text, "early\n");
+  EXPECT_LT(took, kTimeout + kHangSlack);
+  recordOverrun("standalone_closed_output", took - kTimeout);
+  EXPECT_EQ(runStandalone(id_, "echo next").stdout_text, "next\n");
 }
 
 // `exec 1>&2` inside the exec points stdout at the merged stream it already is: nothing breaks.
