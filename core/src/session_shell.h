@@ -20,18 +20,22 @@ class SessionShell {
 
   /// Runs one command in the session. On timeout the foreground work is interrupted (SIGINT to
   /// the shell's process group, as Ctrl-C would) and the session keeps its state; a shell that
-  /// ignores the interrupt is killed and replaced (`session_restarted`).
+  /// ignores the interrupt, or stops printing markers (it closed its stdout), is killed and
+  /// replaced (`session_restarted`). Answers within a second of the timeout whatever the
+  /// command does; the replacement shell is started by the next run.
   Result<ExecResult> run(std::string_view command, const ExecLimits& limits);
 
   /// False once the shell has ended (`exit`, killed); further runs are refused.
-  bool alive() const { return channel_ != nullptr; }
+  bool alive() const { return channel_ != nullptr || restart_pending_; }
 
  private:
   SessionShell(SandboxBackend& backend, std::string sandbox_id)
       : backend_(backend), sandbox_id_(std::move(sandbox_id)) {}
 
   Result<void> start();
-  Result<void> signalShell(const std::string& signal_name);
+  Result<void> signalShell(const std::string& signal_name, Clock::time_point deadline);
+  /// Kills the shell (bounded by `deadline`) and drops it; the next run starts a new one.
+  void killForRestart(Clock::time_point deadline);
 
   SandboxBackend& backend_;
   std::string sandbox_id_;
@@ -39,6 +43,7 @@ class SessionShell {
   std::string token_;
   int shell_pid_ = 0;
   bool shell_leads_group_ = false;
+  bool restart_pending_ = false;
 };
 
 }  // namespace grid

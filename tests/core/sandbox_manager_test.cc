@@ -11,7 +11,8 @@ namespace {
 using namespace std::chrono_literals;
 
 // Plays the session shell's side of the protocol: answers the init script with the ready and
-// prompt markers, and every exec line with 1000 bytes of output and a done marker.
+// prompt markers, and every exec line with its start marker, 1000 bytes of output and its done
+// marker.
 class FakeShellChannel : public ProcessChannel {
  public:
   Result<void> write(std::string_view data) override {
@@ -20,7 +21,11 @@ class FakeShellChannel : public ProcessChannel {
       if (!token_.empty()) pending_ += token_ + ":ready:7:7\n" + token_ + ":done:0\n";
       return {};
     }
-    pending_ += std::string(1000, 'x') + token_ + ":done:0\n";
+    // An exec line begins "__grid_start <nonce>;": echo its start and done markers.
+    const size_t space = data.find(' ');
+    const std::string nonce(data.substr(space + 1, data.find(';') - space - 1));
+    pending_ += token_ + ":start:" + nonce + "\n" + std::string(1000, 'x') + token_ + ":done:" +
+                nonce + ":0\n";
     return {};
   }
   void closeStdin() override {}

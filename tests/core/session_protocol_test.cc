@@ -47,28 +47,41 @@ TEST(QuoteAnsiCTest, QuotesAndBackslashes) {
 std::string runInteractiveBash(const std::string& script) { return runBash(script, true); }
 
 TEST(SessionExecScriptTest, OneLineRunsTheCommandAndThePromptReportsStatus) {
-  const std::string line = sessionExecScript("a\nb\n");
+  const std::string line = sessionExecScript("n1", "a\nb\n");
   EXPECT_EQ(std::count(line.begin(), line.end(), '\n'), 1);
   const std::string out =
-      runInteractiveBash(sessionInitScript("TOK") + sessionExecScript("echo hi; (exit 3)"));
+      runInteractiveBash(sessionInitScript("TOK") + sessionExecScript("n1", "echo hi; (exit 3)"));
   const size_t ready = out.find("TOK:ready:");
   ASSERT_NE(ready, std::string::npos) << out;
   // At the end of input the shell exits: the EXIT trap reports the last status.
-  EXPECT_EQ(out.substr(out.find('\n', ready) + 1), "TOK:done:0\nhi\nTOK:done:3\nTOK:exit:3\n");
+  EXPECT_EQ(out.substr(out.find('\n', ready) + 1),
+            "TOK:done::0\nTOK:start:n1\nhi\nTOK:done:n1:3\nTOK:exit:n1:3\n");
 }
 
 TEST(SessionExecScriptTest, StdinIsEmptyAndStderrMerged) {
-  const std::string out = runInteractiveBash(sessionInitScript("T") +
-                                             sessionExecScript("cat; echo err >&2") +
-                                             "leftover-input\n");
-  EXPECT_NE(out.find("T:done:0\nerr\nT:done:0\n"), std::string::npos) << out;
+  const std::string out = runInteractiveBash(
+      sessionInitScript("T") + sessionExecScript("n", "cat; echo err >&2") + "leftover-input\n");
+  EXPECT_NE(out.find("T:start:n\nerr\nT:done:n:0\n"), std::string::npos) << out;
 }
 
 TEST(SessionInitScriptTest, MarkersCannotBeSwitchedOff) {
-  const std::string out = runInteractiveBash(sessionInitScript("T") +
-                                             sessionExecScript("PROMPT_COMMAND=; unset PROMPT_COMMAND") +
-                                             sessionExecScript("echo still"));
-  EXPECT_NE(out.find("still\nT:done:0\n"), std::string::npos) << out;
+  const std::string out =
+      runInteractiveBash(sessionInitScript("T") +
+                         sessionExecScript("a",
+                                           "PROMPT_COMMAND=; unset PROMPT_COMMAND; "
+                                           "__grid_start() { :; }; unset -f __grid_start") +
+                         sessionExecScript("b", "echo still"));
+  EXPECT_NE(out.find("T:start:b\nstill\nT:done:b:0\n"), std::string::npos) << out;
+}
+
+// A Ctrl-C at an idle prompt makes the prompt print a done marker: it carries the previous
+// exec's nonce, so it can never end the next one.
+TEST(SessionExecScriptTest, InterruptAtIdlePromptRepeatsTheOldNonce) {
+  const std::string out =
+      runInteractiveBash(sessionInitScript("T") + sessionExecScript("a", "kill -INT $$") +
+                         sessionExecScript("b", "echo b"));
+  EXPECT_NE(out.find("T:start:a\nT:done:a:130\nT:start:b\nb\nT:done:b:0\n"), std::string::npos)
+      << out;
 }
 
 TEST(CappedOutputTest, KeepsEverythingUnderTheCap) {
@@ -112,7 +125,9 @@ TEST(MarkerScannerTest, SplitsOutputFromMarker) {
 }
 
 TEST(MarkerScannerTest, MarkerSplitAcrossEveryBoundary) {
-  const std::string stream = "output without newline" "abcdef:done:17\n";
+  const std::string stream =
+      "output without newline"
+      "abcdef:done:17\n";
   for (size_t cut = 0; cut <= stream.size(); ++cut) {
     MarkerScanner scanner("abcdef");
     std::string out;
@@ -136,6 +151,101 @@ TEST(MarkerScannerTest, PartialPrefixesAreOutput) {
   auto marker = scanner.feed("exit:2\n", out);
   ASSERT_TRUE(marker);
   EXPECT_EQ(marker->kind, "exit");
+}
+
+TEST(MarkerScannerTest, PrefixWithoutNewlineIsNotHeld) {
+  MarkerScanner scanner("tok");
+  std::string out;
+  EXPECT_FALSE(scanner.feed("tok:", out));
+  const std::string line(1 << 20, 'x');
+  for (int i = 0; i < 64; ++i) {
+    EXPECT_FALSE(scanner.feed(line, out));
+    EXPECT_LE(scanner.pendingBytes(), 4 + kMaxMarkerBody);
+  }
+  EXPECT_EQ(out.size() + scanner.pendingBytes(), 4 + 64 * line.size());
+  EXPECT_EQ(out.substr(0, 8), "tok:xxxx");
+}
+
+TEST(MarkerScannerTest, LongestMarkerStillMatches) {
+  MarkerScanner scanner("tok");
+  std::string out;
+  const std::string fields(kMaxMarkerBody - 5, '7');  // "done:" + fields fills the body
+  auto marker = scanner.feed("tok:done:" + fields + "\n", out);
+  ASSERT_TRUE(marker);
+  EXPECT_EQ(marker->fields, fields);
+  EXPECT_FALSE(scanner.feed("tok:done:" + fields + "7\n", out));
+  EXPECT_EQ(out, "tok:done:" + fields + "7\n");
+}
+
+TEST(MarkerScannerTest, MalformedMarkersAreOutput) {
+  MarkerScanner scanner("tok");
+  std::string out;
+  EXPECT_FALSE(scanner.feed("tok:done:1 2\ntok:DONE:1\ntok::1\ntok:done:\t\n", out));
+  EXPECT_EQ(out, "tok:done:1 2\ntok:DONE:1\ntok::1\ntok:done:\t\n");
+}
+
+TEST(ParseNonceStatusTest, SplitsAtTheLastColon) {
+  auto parsed = parseNonceStatus("ab12:130");
+  ASSERT_TRUE(parsed);
+  EXPECT_EQ(parsed->nonce, "ab12");
+  EXPECT_EQ(parsed->status, 130);
+  EXPECT_EQ(parseNonceStatus(":0")->nonce, "");
+  EXPECT_FALSE(parseNonceStatus("abc"));
+  EXPECT_FALSE(parseNonceStatus("abc:"));
+  EXPECT_FALSE(parseNonceStatus("abc:-1"));
+  EXPECT_FALSE(parseNonceStatus("abc:99999999999"));
+}
+
+TEST(ExecTranscriptTest, OutputIsWhatLiesBetweenItsStartAndDoneMarkers) {
+  ExecTranscript t("T", "n2", 1024);
+  // Leftovers of an earlier exec and a stray done marker come first and are dropped.
+  EXPECT_FALSE(t.feed("late output of n1\nT:done:n1:0\nT:done:n1:130\n"));
+  EXPECT_FALSE(t.started());
+  EXPECT_FALSE(t.feed("T:start:n1\nT:done:n1:0\n"));  // a replayed start of another exec
+  EXPECT_FALSE(t.started());
+  EXPECT_FALSE(t.feed("T:start:n2\nmine\n"));
+  EXPECT_TRUE(t.started());
+  auto end = t.feed("T:done:n2:7\nafter the end\n");
+  ASSERT_TRUE(end);
+  EXPECT_FALSE(end->exited);
+  EXPECT_EQ(end->status, 7);
+  EXPECT_EQ(t.output().str(), "mine\n");
+  EXPECT_GT(t.droppedBeforeStart(), 0u);
+}
+
+TEST(ExecTranscriptTest, ForeignMarkersAfterStartAreOutputVerbatim) {
+  ExecTranscript t("T", "n2", 1024);
+  EXPECT_FALSE(t.feed("T:start:n2\nT:done:guess:0\nT:exit:n1:0\nT:start:n3\nT:done:n2\n"));
+  auto end = t.feed("T:exit:n2:4\n");
+  ASSERT_TRUE(end);
+  EXPECT_TRUE(end->exited);
+  EXPECT_EQ(end->status, 4);
+  EXPECT_EQ(t.output().str(), "T:done:guess:0\nT:exit:n1:0\nT:start:n3\nT:done:n2\n");
+}
+
+TEST(ExecTranscriptTest, EndlessLineAfterPrefixStaysBounded) {
+  ExecTranscript t("T", "n", 64);
+  EXPECT_FALSE(t.feed("T:start:n\nT:"));
+  const std::string chunk(65536, 'y');
+  for (int i = 0; i < 256; ++i) {
+    ASSERT_FALSE(t.feed(chunk));
+    EXPECT_LE(t.pendingBytes(), 2 + kMaxMarkerBody);
+  }
+  EXPECT_TRUE(t.output().truncated());
+  EXPECT_EQ(t.output().totalBytes() + t.pendingBytes(), 2 + 256 * chunk.size());
+  auto end = t.feed("\nT:done:n:130\n");
+  ASSERT_TRUE(end);
+  EXPECT_EQ(end->status, 130);
+}
+
+TEST(ExecTranscriptTest, LeftoversBeforeStartAreDroppedWithoutBeingKept) {
+  ExecTranscript t("T", "n", 64);
+  const std::string chunk(65536, 'z');
+  for (int i = 0; i < 64; ++i) EXPECT_FALSE(t.feed(chunk));
+  EXPECT_EQ(t.output().totalBytes(), 0u);
+  EXPECT_EQ(t.droppedBeforeStart() + t.pendingBytes(), 64 * chunk.size());
+  EXPECT_FALSE(t.feed("T:start:n\nok\n"));
+  EXPECT_EQ(t.output().str(), "ok\n");
 }
 
 }  // namespace
