@@ -63,25 +63,28 @@ class CgroupV1 : public Cgroup {
 
   Result<void> killAll() override {
     std::string procs_file = trackingDir() + "/cgroup.procs";
-    bool frozen = freeze("FROZEN");
+    // Thaw on every way out, also after a freeze that never got past FREEZING (a busy machine):
+    // a cgroup left frozen keeps its processes, and the init that teardown waits for, forever.
+    struct ThawOnExit {
+      CgroupV1* cgroup;
+      ~ThawOnExit() { cgroup->setFreezerState("THAWED"); }
+    } thaw{this};
     for (int round = 0; round < 2000; ++round) {
+      // Best effort: a cgroup still FREEZING is killed all the same, only less atomically.
+      setFreezerState("FROZEN");
       auto procs = readCgroupFile(procs_file);
       if (!procs)
         return errno == ENOENT || !exists() ? Result<void>() : Result<void>(procs.error());
       auto pids = parsePids(procs.value());
-      if (pids.empty()) {
-        if (frozen) freeze("THAWED");
-        return {};
-      }
+      if (pids.empty()) return {};
       for (int pid : pids) {
         if (::kill(pid, SIGKILL) != 0 && errno != ESRCH) {
           spdlog::warn("local-namespace: kill({}, SIGKILL): {}", pid, sysError("kill", "", errno));
         }
       }
       // SIGKILL is only delivered to a thawed task.
-      if (frozen) freeze("THAWED");
+      setFreezerState("THAWED");
       if (round > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-      if (frozen) frozen = freeze("FROZEN");
     }
     return fail(ErrorCode::kInternal, "local-namespace: processes of sandbox " + id_ +
                                           " survive SIGKILL in " + procs_file);
@@ -109,18 +112,17 @@ class CgroupV1 : public Cgroup {
     return ::stat(trackingDir().c_str(), &st) == 0;
   }
 
-  // Returns whether the freezer reached `state`; without a freezer, kills just loop.
-  bool freeze(const char* state) {
-    if (!has("freezer")) return false;
+  // Moves the freezer towards `state` and waits (up to ~200 ms) until it is reached; without a
+  // freezer hierarchy this does nothing and kills just loop.
+  void setFreezerState(const char* state) {
+    if (!has("freezer")) return;
     std::string file = dirOf("freezer") + "/freezer.state";
-    if (!writeCgroupFile(file, state)) return false;
+    if (!writeCgroupFile(file, state)) return;
     for (int i = 0; i < 1000; ++i) {
       auto now = readCgroupFile(file);
-      if (!now) return false;
-      if (now.value().rfind(state, 0) == 0) return true;
+      if (!now || now.value().rfind(state, 0) == 0) return;
       std::this_thread::sleep_for(std::chrono::microseconds(200));
     }
-    return false;
   }
 
   std::string mount_root_;
