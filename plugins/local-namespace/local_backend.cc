@@ -10,6 +10,7 @@
 #include <chrono>
 #include <filesystem>
 
+#include "init_exec.h"
 #include "mounts.h"
 #include "pipe_channel.h"
 #include "process_launcher.h"
@@ -58,9 +59,12 @@ Result<LocalNamespaceSettings> LocalNamespaceSettings::parse(
       settings.state_dir = value;
     } else if (key == "cgroup_root") {
       settings.cgroup_root = value;
+    } else if (key == "init_binary") {
+      settings.init_binary = value;
     } else {
-      return fail(ErrorCode::kInvalidArgument, "local-namespace: unknown setting '" + key +
-                                                   "' (known: images_dir, state_dir, cgroup_root)");
+      return fail(ErrorCode::kInvalidArgument,
+                  "local-namespace: unknown setting '" + key +
+                      "' (known: images_dir, state_dir, cgroup_root, init_binary)");
     }
   }
   for (const auto* dir : {&settings.images_dir, &settings.state_dir}) {
@@ -69,6 +73,11 @@ Result<LocalNamespaceSettings> LocalNamespaceSettings::parse(
           ErrorCode::kInvalidArgument,
           "local-namespace: images_dir and state_dir must be absolute paths, got '" + *dir + "'");
     }
+  }
+  if (!settings.init_binary.empty() && settings.init_binary.front() != '/') {
+    return fail(ErrorCode::kInvalidArgument,
+                "local-namespace: init_binary must be an absolute path, got '" +
+                    settings.init_binary + "'");
   }
   if (settings.cgroup_root.empty() || settings.cgroup_root.find('/') != std::string::npos ||
       settings.cgroup_root[0] == '.') {
@@ -108,14 +117,20 @@ Result<void> LocalNamespaceBackend::init(const BackendConfig& config) {
   fs::create_directories(settings_.state_dir, ec);
   if (ec) return sysFail(ErrorCode::kUnavailable, "mkdir", settings_.state_dir, ec.value());
   cgroup_version_ = detectCgroupVersion();
+  auto init_path = findInitBinary(settings_.init_binary);
+  if (!init_path) return init_path.error();
+  auto init_binary = openInitBinary(init_path.value());
+  if (!init_binary) return init_binary.error();
+  init_binary_ = std::move(init_binary.value());
   auto seccomp = SeccompProgram::build();
   if (!seccomp) return seccomp.error();
   seccomp_ = std::move(seccomp.value());
   struct rlimit nofile;
   ::getrlimit(RLIMIT_NOFILE, &nofile);
   rlimits_ = planRlimits(nofile.rlim_max);
-  spdlog::info("local-namespace: cgroup {}, images in {}, state in {}",
-               cgroupVersionName(cgroup_version_), settings_.images_dir, settings_.state_dir);
+  spdlog::info("local-namespace: cgroup {}, images in {}, state in {}, init {}",
+               cgroupVersionName(cgroup_version_), settings_.images_dir, settings_.state_dir,
+               init_path.value());
   return {};
 }
 
@@ -239,7 +254,7 @@ Result<void> LocalNamespaceBackend::buildSandbox(Sandbox* sandbox, const Sandbox
   for (const auto& [key, value] : env) sandbox->env.push_back(key + "=" + value);
   sandbox->path_env = env["PATH"];
 
-  InitConfig init{spec.id, planRootfs(rootfs), sandbox->cgroup->procsFiles()};
+  InitConfig init{init_binary_.get(), spec.id, planRootfs(rootfs), sandbox->cgroup->procsFiles()};
   auto pid = startSandboxInit(init);
   if (!pid) return pid.error();
   sandbox->init_pid = pid.value();
@@ -265,6 +280,7 @@ Result<std::unique_ptr<ProcessChannel>> LocalNamespaceBackend::startProcess(
   if (spec.argv.empty()) return fail(ErrorCode::kInvalidArgument, "local-namespace: empty argv");
 
   LaunchSpec launch;
+  launch.init_binary_fd = init_binary_.get();
   launch.namespaces = namespacePathsOf(sandbox->init_pid);
   launch.cgroup_procs_files = sandbox->cgroup->procsFiles();
   launch.argv = spec.argv;

@@ -14,6 +14,7 @@
 
 #include "cgroup.h"
 #include "child_reaper.h"
+#include "fd.h"
 #include "grid/sandbox_backend.h"
 #include "image_store.h"
 #include "rlimits.h"
@@ -26,6 +27,7 @@ struct LocalNamespaceSettings {
   std::string images_dir = kDefaultImagesDir;               // unpacked images (image_store.h)
   std::string state_dir = "/var/lib/grid/local-namespace";  // per-sandbox upper/work/record
   std::string cgroup_root = "grid";                         // parent cgroup name
+  std::string init_binary;  // grid-init; empty: beside the plugin (init_exec.h)
 
   static Result<LocalNamespaceSettings> parse(const std::map<std::string, std::string>& raw);
 };
@@ -69,6 +71,7 @@ class LocalNamespaceBackend : public SandboxBackend {
   CgroupVersion cgroup_version_ = CgroupVersion::kV1;
   std::optional<SeccompProgram> seccomp_;
   std::vector<RlimitSetting> rlimits_;
+  UniqueFd init_binary_;  // O_PATH fd of grid-init, exec'd by fd (no path lookup later)
   std::shared_ptr<ChildReaper> reaper_ = std::make_shared<ChildReaper>();
 
   std::mutex mutex_;

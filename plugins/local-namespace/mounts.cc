@@ -1,6 +1,7 @@
 #include "mounts.h"
 
 #include <fcntl.h>
+#include <linux/mount.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -48,15 +49,29 @@ MountStep writeStep(std::string target, std::string data) {
   return step;
 }
 
-// Read-only bind: the bind itself ignores MS_RDONLY, so it needs a remount.
+MountStep attachStep(std::string source, std::string target, uint64_t attrs) {
+  MountStep step = simpleStep(Kind::kAttachMount, std::move(target));
+  step.source = std::move(source);
+  step.flags = attrs;
+  return step;
+}
+
+// Read-only bind: the bind itself ignores MS_RDONLY, so it needs a remount. In a user
+// namespace: an idmapped detached copy, read-only, nosuid, nodev on every sub-mount.
 void addReadOnlyBind(std::vector<MountStep>* steps, const std::string& source,
-                     const std::string& target) {
+                     const std::string& target, bool userns = false) {
+  if (userns) {
+    steps->push_back(attachStep(source, target,
+                                MOUNT_ATTR_IDMAP | MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
+                                    MOUNT_ATTR_NODEV));
+    return;
+  }
   steps->push_back(mountStep(source, target, "", MS_BIND | MS_REC));
   steps->push_back(
       mountStep("", target, "", MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV));
 }
 
-void addDev(std::vector<MountStep>* steps, const std::string& root) {
+void addDev(std::vector<MountStep>* steps, const std::string& root, bool userns) {
   std::string dev = root + "/dev";
   steps->push_back(simpleStep(Kind::kMkdir, dev, 0755));
   steps->push_back(mountStep("tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755,size=64k"));
@@ -67,6 +82,12 @@ void addDev(std::vector<MountStep>* steps, const std::string& root) {
   };
   for (const Node& node : {Node{"null", 1, 3}, Node{"zero", 1, 5}, Node{"full", 1, 7},
                            Node{"random", 1, 8}, Node{"urandom", 1, 9}, Node{"tty", 5, 0}}) {
+    if (userns) {  // the host's node, bound (devtmpfs allows no idmapping)
+      steps->push_back(simpleStep(Kind::kTouch, dev + "/" + node.name, 0666));
+      steps->push_back(attachStep(std::string("/dev/") + node.name, dev + "/" + node.name,
+                                  MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC));
+      continue;
+    }
     MountStep step = simpleStep(Kind::kMknod, dev + "/" + node.name, 0666);
     step.dev = makedev(node.major, node.minor);
     steps->push_back(step);
@@ -134,7 +155,7 @@ std::vector<MountStep> planRootfs(const RootfsSpec& spec) {
       struct stat st;
       if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;
       steps.push_back(simpleStep(Kind::kMkdir, root + dir, 0755));
-      addReadOnlyBind(&steps, dir, root + dir);
+      addReadOnlyBind(&steps, dir, root + dir, spec.userns);
     }
     steps.push_back(simpleStep(Kind::kMkdir, root + "/etc", 0755));
     for (const auto& entry : hostImageEtcEntries()) {
@@ -149,7 +170,7 @@ std::vector<MountStep> planRootfs(const RootfsSpec& spec) {
       }
       steps.push_back(
           simpleStep(S_ISDIR(st.st_mode) ? Kind::kMkdir : Kind::kTouch, root + host, 0755));
-      addReadOnlyBind(&steps, host, root + host);
+      addReadOnlyBind(&steps, host, root + host, spec.userns);
     }
     steps.push_back(writeStep(root + "/etc/hostname", spec.sandbox_id + "\n"));
     steps.push_back(writeStep(root + "/etc/hosts",
@@ -161,15 +182,20 @@ std::vector<MountStep> planRootfs(const RootfsSpec& spec) {
     steps.push_back(symlinkStep("/tmp", root + "/var/tmp"));
   } else {
     // nodev: device nodes shipped in an image are inert; /dev below is a separate tmpfs.
+    std::string lower = spec.lower;
+    if (spec.userns) {
+      steps.push_back(attachStep(spec.lower, spec.lower_mount_point, MOUNT_ATTR_IDMAP));
+      lower = spec.lower_mount_point;
+    }
     steps.push_back(
         mountStep("overlay", root, "overlay", MS_NODEV,
-                  "lowerdir=" + spec.lower + ",upperdir=" + spec.upper + ",workdir=" + spec.work));
+                  "lowerdir=" + lower + ",upperdir=" + spec.upper + ",workdir=" + spec.work));
     steps.push_back(simpleStep(Kind::kMkdir, root + "/etc", 0755));
     steps.push_back(writeStep(root + "/etc/hostname", spec.sandbox_id + "\n"));
   }
   steps.push_back(simpleStep(Kind::kMkdir, root + "/proc", 0555));
   steps.push_back(mountStep("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC));
-  addDev(&steps, root);
+  addDev(&steps, root, spec.userns);
   steps.push_back(simpleStep(Kind::kMkdir, root + "/tmp", 01777));
   steps.push_back(
       mountStep("tmpfs", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=1g"));
@@ -182,7 +208,9 @@ std::vector<MountStep> planRootfs(const RootfsSpec& spec) {
   return steps;
 }
 
-void applyMountSteps(const std::vector<MountStep>& steps, int report_fd) {
+void applyMountSteps(const std::vector<MountStep>& steps, int report_fd, const int* mount_fds,
+                     size_t mount_fd_count) {
+  size_t next_mount_fd = 0;
   for (const MountStep& step : steps) {
     const char* target = step.target.c_str();
     switch (step.kind) {
@@ -229,6 +257,13 @@ void applyMountSteps(const std::vector<MountStep>& steps, int report_fd) {
         }
         if (::umount2(".", MNT_DETACH) != 0) childFail(report_fd, "umount2", "old root", errno);
         if (::chdir("/") != 0) childFail(report_fd, "chdir", "/", errno);
+        break;
+      case Kind::kAttachMount:
+        if (next_mount_fd >= mount_fd_count) childFail(report_fd, "move_mount", target, EBADF);
+        if (::syscall(SYS_move_mount, mount_fds[next_mount_fd++], "", AT_FDCWD, target,
+                      MOVE_MOUNT_F_EMPTY_PATH) != 0) {
+          childFail(report_fd, "move_mount", target, errno);
+        }
         break;
     }
   }
