@@ -61,9 +61,9 @@ MountStep attachStep(std::string source, std::string target, uint64_t attrs) {
 void addReadOnlyBind(std::vector<MountStep>* steps, const std::string& source,
                      const std::string& target, bool userns = false) {
   if (userns) {
-    steps->push_back(attachStep(source, target,
-                                MOUNT_ATTR_IDMAP | MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
-                                    MOUNT_ATTR_NODEV));
+    steps->push_back(
+        attachStep(source, target,
+                   MOUNT_ATTR_IDMAP | MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV));
     return;
   }
   steps->push_back(mountStep(source, target, "", MS_BIND | MS_REC));

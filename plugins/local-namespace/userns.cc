@@ -127,6 +127,7 @@ Result<void> checkUserNamespaceSupport(const IdRanges& ranges,
                    errno);
   }
   if (pid == 0) {
+    ::close(go_write.get());  // EOF once the server closes its end
     char byte;
     (void)!::read(go_read.get(), &byte, 1);
     ::_exit(0);

@@ -17,6 +17,7 @@
 #include <future>
 #include <random>
 #include <sstream>
+#include <tuple>
 
 #include "conformance_fixture.h"
 
@@ -71,6 +72,43 @@ std::string selfExcludingPattern() {
 
 bool markerInInitialEnvironment() {
   return readFile("/proc/self/environ").find(marker()) != std::string::npos && !marker().empty();
+}
+
+/// Host pids whose command line is exactly `argv` (joined by NUL).
+std::vector<int> hostPidsRunning(const std::vector<std::string>& argv) {
+  std::string wanted;
+  for (const auto& arg : argv) wanted += arg + '\0';
+  std::vector<int> pids;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    if (readFile(entry.path().string() + "/cmdline") == wanted) pids.push_back(std::stoi(name));
+  }
+  return pids;
+}
+
+/// The real uid of host process `pid` from /proc/PID/status; -1 if unknown.
+long long hostUidOf(int pid) {
+  std::istringstream status(readFile("/proc/" + std::to_string(pid) + "/status"));
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("Uid:", 0) == 0) return std::stoll(line.substr(4));
+  }
+  return -1;
+}
+
+/// The `grid` entry of /etc/subuid as {start, count}; {0, 0} if none.
+std::pair<long long, long long> subuidRangeOfGrid() {
+  std::istringstream lines(readFile("/etc/subuid"));
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.rfind("grid:", 0) != 0) continue;
+    const size_t colon = line.find(':', 5);
+    if (colon == std::string::npos) continue;
+    return {std::stoll(line.substr(5, colon - 5)), std::stoll(line.substr(colon + 1))};
+  }
+  return {0, 0};
 }
 
 class ContainmentProcessTest : public ConformanceTest {
@@ -186,6 +224,72 @@ TEST_F(ContainmentProcessTest, Pid1IsGridInit) {
           "exec 3<&-; echo done");
   EXPECT_EQ(r.output, "done\n");
   ASSERT_TRUE(manager_->stop(id, true).ok());
+}
+
+TEST_F(ContainmentProcessTest, RootOwnedImageFilesStayRootsInside) {
+  const std::string id = startSandbox();
+  ASSERT_FALSE(id.empty());
+  auto r = run(id, "stat -c '%u %g' /bin/bash /etc/passwd; id -u");
+  EXPECT_EQ(r.output, "0 0\n0 0\n0\n");
+  ASSERT_TRUE(manager_->stop(id, true).ok());
+}
+
+TEST_F(ContainmentProcessTest, SandboxRootIsAnUnprivilegedHostUidOfItsOwn) {
+  if (!isLocalNamespace() || ::geteuid() != 0) {
+    GTEST_SKIP() << "host-side uid checks are specific to local-namespace (run as root)";
+  }
+  if (setting("userns", "true") == "false") GTEST_SKIP() << "userns = false in this config";
+  long long range_start = 0, range_count = 0;
+  const std::string configured = setting("subid_range", "");
+  if (!configured.empty()) {
+    range_start = std::stoll(configured.substr(0, configured.find(':')));
+    range_count = std::stoll(configured.substr(configured.find(':') + 1));
+  } else {
+    std::tie(range_start, range_count) = subuidRangeOfGrid();
+  }
+  ASSERT_GT(range_count, 0) << "no subid range for grid (scripts/setup-subids.sh)";
+
+  const std::string a = startSandbox();
+  const std::string b = startSandbox();
+  ASSERT_FALSE(a.empty());
+  ASSERT_FALSE(b.empty());
+  // A process per sandbox with a command line unique to this test, found from the host.
+  std::random_device device;
+  const std::string tag = std::to_string(1000000 + device() % 1000000);
+  const std::vector<std::string> argv_a = {"sleep", tag + ".1"};
+  const std::vector<std::string> argv_b = {"sleep", tag + ".2"};
+  EXPECT_EQ(
+      runStandalone(a, "sleep " + tag + ".1 >/dev/null 2>&1 </dev/null & echo ok").stdout_text,
+      "ok\n");
+  EXPECT_EQ(
+      runStandalone(b, "sleep " + tag + ".2 >/dev/null 2>&1 </dev/null & echo ok").stdout_text,
+      "ok\n");
+  std::vector<int> pids_a, pids_b;
+  ASSERT_TRUE(waitUntil([&] {
+    pids_a = hostPidsRunning(argv_a);
+    pids_b = hostPidsRunning(argv_b);
+    return pids_a.size() == 1 && pids_b.size() == 1;
+  })) << "the sandboxes' processes are not visible on the host";
+  const long long uid_a = hostUidOf(pids_a[0]);
+  const long long uid_b = hostUidOf(pids_b[0]);
+  EXPECT_NE(uid_a, 0);
+  EXPECT_GE(uid_a, range_start);
+  EXPECT_LT(uid_a, range_start + range_count);
+  EXPECT_GE(uid_b, range_start);
+  EXPECT_LT(uid_b, range_start + range_count);
+  EXPECT_NE(uid_a, uid_b) << "two sandboxes share a host uid";
+  // Inside, the same process is root.
+  EXPECT_EQ(run(a, "id -u").output, "0\n");
+
+  // A file the sandbox's root writes lands in its upper dir owned by that host uid.
+  EXPECT_EQ(run(a, "echo x > /grid-owner-check && echo written").output, "written\n");
+  const std::string upper_file =
+      setting("state_dir", "/var/lib/grid/local-namespace") + "/" + a + "/upper/grid-owner-check";
+  struct stat st {};
+  ASSERT_EQ(::stat(upper_file.c_str(), &st), 0) << upper_file;
+  EXPECT_EQ(static_cast<long long>(st.st_uid), uid_a);
+  ASSERT_TRUE(manager_->stop(a, true).ok());
+  ASSERT_TRUE(manager_->stop(b, true).ok());
 }
 
 }  // namespace

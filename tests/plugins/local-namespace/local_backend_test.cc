@@ -71,6 +71,9 @@ class LocalBackendTest : public ::testing::Test {
     GRID_REQUIRE_ENGINE(::geteuid() == 0,
                         "root (local-namespace creates namespaces, mounts and cgroups)");
     cgroup_root_ = "grid-test-" + std::to_string(::getpid());
+    // Sandbox roots (unprivileged host uids in their user namespaces) resolve their overlay
+    // dirs under state_dir themselves: like /var/lib, the temp dir must be searchable.
+    ASSERT_EQ(::chmod(tmp_.path().c_str(), 0711), 0);
     config_.instance = "test-instance";
     config_.settings = {{"images_dir", images()},
                         {"state_dir", tmp_.path() + "/state"},
