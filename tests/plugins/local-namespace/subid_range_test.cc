@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include "archive_test_util.h"
+#include "userns.h"
+
 namespace grid::localns {
 namespace {
 
@@ -40,6 +43,29 @@ TEST(SubidRangeTest, SlicesAreDisjointAndInsideTheRange) {
   EXPECT_EQ(sliceStart(range, 2), 200000u + 2 * 65536);
   EXPECT_LE(uint64_t{sliceStart(range, 2)} + kIdsPerSandbox, uint64_t{range.start} + range.count);
   EXPECT_EQ(idMapLine(200000), "0 200000 65536\n");
+}
+
+// Slices are taken with flocks in a lock dir: two holders never get the same slice, a full
+// range is a clear error, and a released slice is taken again.
+TEST(SubidRangeTest, AllocationHandsOutEachSliceOnce) {
+  testing::TempDir dir;
+  const IdRange uids{1000000, 2 * kIdsPerSandbox};
+  const IdRange gids{3000000, 2 * kIdsPerSandbox + 5};
+  auto first = allocateIdSlice(uids, gids, dir.path());
+  auto second = allocateIdSlice(uids, gids, dir.path());
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  ASSERT_TRUE(second.ok()) << second.error().message;
+  EXPECT_EQ(first.value().uid_start, 1000000u);
+  EXPECT_EQ(first.value().gid_start, 3000000u);
+  EXPECT_EQ(second.value().uid_start, 1000000u + kIdsPerSandbox);
+  EXPECT_EQ(second.value().gid_start, 3000000u + kIdsPerSandbox);
+  auto third = allocateIdSlice(uids, gids, dir.path());
+  ASSERT_FALSE(third.ok());
+  EXPECT_EQ(third.error().code, ErrorCode::kUnavailable);
+  first.value().lock.reset();
+  auto again = allocateIdSlice(uids, gids, dir.path());
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_EQ(again.value().uid_start, 1000000u);
 }
 
 }  // namespace
