@@ -161,7 +161,16 @@ Result<pid_t> startSandboxInit(const InitConfig& config) {
   mounts.value().clear();
   auto ready =
       readChildReport(report.read.get(), std::chrono::steady_clock::now() + kInitReadyTimeout);
-  if (ready.text.empty() && !ready.timed_out) return pid;
+  if (ready.text.empty() && !ready.timed_out) {
+    // EOF without a report: ready, unless grid-init died without a word (a crash).
+    int status = 0;
+    if (::waitpid(pid, &status, WNOHANG) != pid) return pid;
+    return fail(ErrorCode::kInternal,
+                "local-namespace: sandbox init exited during setup (" +
+                    (WIFSIGNALED(status) ? "signal " + std::to_string(WTERMSIG(status))
+                                         : "status " + std::to_string(WEXITSTATUS(status))) +
+                    ")");
+  }
   killAndReap(pid);
   if (ready.timed_out) {
     return fail(ErrorCode::kTimeout, "local-namespace: sandbox init not ready after " +
