@@ -2,7 +2,10 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -34,14 +37,18 @@ struct WriteDeleter {
 using ReadArchive = std::unique_ptr<archive, ReadDeleter>;
 using WriteArchive = std::unique_ptr<archive, WriteDeleter>;
 
-Result<ReadArchive> openRead(const std::string& path) {
+// Reads the archive at `path`, or from `fd` when it is >= 0 (`path` then only names it).
+Result<ReadArchive> openRead(const std::string& path, int fd = -1) {
   ReadArchive a(archive_read_new());
   archive_read_support_filter_all(a.get());
   archive_read_support_format_tar(a.get());
   archive_read_support_format_gnutar(a.get());
-  if (archive_read_open_filename(a.get(), path.c_str(), 1 << 16) != ARCHIVE_OK) {
+  int rc = fd >= 0 ? archive_read_open_fd(a.get(), fd, 1 << 16)
+                   : archive_read_open_filename(a.get(), path.c_str(), 1 << 16);
+  if (rc != ARCHIVE_OK) {
+    const char* text = archive_error_string(a.get());
     return fail(ErrorCode::kInvalidArgument, "local-namespace: cannot read archive " + path + ": " +
-                                                 archive_error_string(a.get()));
+                                                 (text != nullptr ? text : "unknown error"));
   }
   return a;
 }
@@ -178,7 +185,58 @@ Result<void> checkNoSymlinkParents(const std::string& root, const std::string& r
 
 Result<void> extractArchive(const std::string& archive_path, const std::string& dest_root,
                             const ExtractOptions& options) {
-  auto reader = openRead(archive_path);
+  return extractArchiveFd(-1, archive_path, dest_root, options);
+}
+
+Result<UniqueFd> openMemberFile(const std::string& root, const std::string& rel) {
+  UniqueFd root_fd(::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root_fd.valid()) return sysFail(ErrorCode::kInternal, "open", root, errno);
+  struct open_how how = {};
+  how.flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  long fd = -1;
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    fd = ::syscall(SYS_openat2, root_fd.get(), rel.c_str(), &how, sizeof(how));
+    if (fd >= 0 || errno != EAGAIN) break;
+  }
+  if (fd < 0) {
+    int err = errno;
+    if (err == ELOOP || err == EXDEV) {
+      return fail(ErrorCode::kInvalidArgument, "local-namespace: image archive member '" + rel +
+                                                   "' is or goes through a symlink (rejected)");
+    }
+    return fail(ErrorCode::kInvalidArgument, "local-namespace: image archive lacks file " + rel +
+                                                 ": " + sysError("openat2", rel, err));
+  }
+  UniqueFd file(static_cast<int>(fd));
+  struct stat st;
+  if (::fstat(file.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    return fail(ErrorCode::kInvalidArgument,
+                "local-namespace: image archive member '" + rel + "' is not a regular file");
+  }
+  // Blocking reads from here on (O_NONBLOCK only kept a FIFO from hanging the open).
+  ::fcntl(file.get(), F_SETFL, 0);
+  return file;
+}
+
+Result<std::string> readMemberFile(int fd, const std::string& name, size_t max_size) {
+  std::string data;
+  char buf[65536];
+  while (true) {
+    ssize_t n = ::read(fd, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return sysFail(ErrorCode::kInternal, "read", name, errno);
+    if (n == 0) return data;
+    data.append(buf, static_cast<size_t>(n));
+    if (data.size() > max_size) {
+      return fail(ErrorCode::kInvalidArgument, "local-namespace: " + name + " is too large");
+    }
+  }
+}
+
+Result<void> extractArchiveFd(int archive_fd, const std::string& archive_path,
+                              const std::string& dest_root, const ExtractOptions& options) {
+  auto reader = openRead(archive_path, archive_fd);
   if (!reader) return reader.error();
   archive* in = reader.value().get();
 

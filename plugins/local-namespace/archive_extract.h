@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "fd.h"
 #include "grid/result.h"
 
 namespace grid::localns {
@@ -26,6 +27,19 @@ struct ExtractOptions {
 /// Extracts `archive_path` (tar, optionally compressed) into the existing dir `dest_root`.
 Result<void> extractArchive(const std::string& archive_path, const std::string& dest_root,
                             const ExtractOptions& options);
+
+/// The same from an open archive file; `name` is what error messages call it.
+Result<void> extractArchiveFd(int archive_fd, const std::string& name, const std::string& dest_root,
+                              const ExtractOptions& options);
+
+/// Opens the regular file `rel` (a sanitised relative path) below `root` for reading without
+/// following any symlink on the way (openat2 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS), so a
+/// member of an unpacked archive (manifest.json, index.json, a blob, a layer) that is or goes
+/// through a symlink is refused (kInvalidArgument) instead of reading a host file.
+Result<UniqueFd> openMemberFile(const std::string& root, const std::string& rel);
+
+/// Reads all of an open regular file, failing (kInvalidArgument) beyond `max_size` bytes.
+Result<std::string> readMemberFile(int fd, const std::string& name, size_t max_size);
 
 /// The sanitised names of all members of `archive_path`.
 Result<std::vector<std::string>> listArchive(const std::string& archive_path);

@@ -70,43 +70,35 @@ Result<Poco::Dynamic::Var> parseJson(const std::string& text, const std::string&
   }
 }
 
-Result<std::string> readFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return sysFail(ErrorCode::kInvalidArgument, "open", path, errno);
-  std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (data.size() > kMaxJsonSize) {
-    return fail(ErrorCode::kInvalidArgument, "local-namespace: " + path + " is too large");
-  }
-  return data;
+// A member of the unpacked outer archive, read without following symlinks: a manifest.json
+// or blob that is a symlink to /etc/shadow must not be read (or quoted in an error).
+Result<std::string> readMember(const std::string& root, const std::string& rel) {
+  auto fd = openMemberFile(root, rel);
+  if (!fd) return fd.error();
+  return readMemberFile(fd.value().get(), rel, kMaxJsonSize);
 }
 
-Result<std::string> sanitizedMember(const std::string& root, const std::string& name) {
+// Validates a member name from a manifest or index; returns it sanitised (relative).
+Result<std::string> sanitizedMember(const std::string& name) {
   auto rel = sanitizeEntryPath(name);
   if (!rel) return rel.error();
   if (rel.value().empty()) {
     return fail(ErrorCode::kInvalidArgument, "local-namespace: empty layer path in manifest");
   }
-  if (auto r = checkNoSymlinkParents(root, rel.value()); !r) return r.error();
-  std::string path = root + "/" + rel.value();
-  struct stat st;
-  if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
-    return fail(ErrorCode::kInvalidArgument,
-                "local-namespace: image archive lacks regular file " + rel.value());
-  }
-  return path;
+  return rel;
 }
 
-Result<std::string> blobPath(const std::string& root, const std::string& digest) {
+Result<std::string> blobPath(const std::string& digest) {
   size_t colon = digest.find(':');
   if (colon == std::string::npos || digest.find('/') != std::string::npos) {
     return fail(ErrorCode::kInvalidArgument, "local-namespace: bad OCI digest '" + digest + "'");
   }
-  return sanitizedMember(root, "blobs/" + digest.substr(0, colon) + "/" + digest.substr(colon + 1));
+  return sanitizedMember("blobs/" + digest.substr(0, colon) + "/" + digest.substr(colon + 1));
 }
 
 // docker save: manifest.json = [{"Config": ..., "RepoTags": [...], "Layers": ["x/layer.tar"]}]
 Result<std::vector<std::string>> dockerLayers(const std::string& root) {
-  auto text = readFile(root + "/manifest.json");
+  auto text = readMember(root, "manifest.json");
   if (!text) return text.error();
   auto json = parseJson(text.value(), "manifest.json");
   if (!json) return json.error();
@@ -125,7 +117,7 @@ Result<std::vector<std::string>> dockerLayers(const std::string& root) {
     }
     std::vector<std::string> paths;
     for (size_t i = 0; i < layers->size(); ++i) {
-      auto path = sanitizedMember(root, layers->getElement<std::string>(i));
+      auto path = sanitizedMember(layers->getElement<std::string>(i));
       if (!path) return path.error();
       paths.push_back(path.value());
     }
@@ -138,7 +130,7 @@ Result<std::vector<std::string>> dockerLayers(const std::string& root) {
 
 // OCI layout: index.json -> (nested index ->) manifest -> layers[].digest, all in blobs/.
 Result<std::vector<std::string>> ociLayers(const std::string& root) {
-  auto text = readFile(root + "/index.json");
+  auto text = readMember(root, "index.json");
   if (!text) return text.error();
   try {
     for (int depth = 0; depth < 4; ++depth) {
@@ -148,7 +140,7 @@ Result<std::vector<std::string>> ociLayers(const std::string& root) {
       if (auto layers = object->getArray("layers"); !layers.isNull()) {
         std::vector<std::string> paths;
         for (size_t i = 0; i < layers->size(); ++i) {
-          auto path = blobPath(root, layers->getObject(i)->getValue<std::string>("digest"));
+          auto path = blobPath(layers->getObject(i)->getValue<std::string>("digest"));
           if (!path) return path.error();
           paths.push_back(path.value());
         }
@@ -156,9 +148,9 @@ Result<std::vector<std::string>> ociLayers(const std::string& root) {
       }
       auto manifests = object->getArray("manifests");
       if (manifests.isNull() || manifests->size() == 0) break;
-      auto next = blobPath(root, manifests->getObject(0)->getValue<std::string>("digest"));
+      auto next = blobPath(manifests->getObject(0)->getValue<std::string>("digest"));
       if (!next) return next.error();
-      text = readFile(next.value());
+      text = readMember(root, next.value());
       if (!text) return text.error();
     }
   } catch (const Poco::Exception& e) {
@@ -258,8 +250,14 @@ Result<ImageInfo> importImage(const std::string& images_dir, const std::string& 
     if (auto r = extractArchive(tarball_path, outer, {}); !r) return r.error();
     auto layers = format == "oci" ? ociLayers(outer) : dockerLayers(outer);
     if (!layers) return layers.error();
+    // Layers are named relative to the outer archive and opened inside it, never through
+    // a symlink; libarchive then reads the open file.
     for (const auto& layer : layers.value()) {
-      if (auto r = extractArchive(layer, rootfs, {.whiteouts = true}); !r) return r.error();
+      auto fd = openMemberFile(outer, layer);
+      if (!fd) return fd.error();
+      if (auto r = extractArchiveFd(fd.value().get(), layer, rootfs, {.whiteouts = true}); !r) {
+        return r.error();
+      }
     }
     std::error_code ec;
     fs::remove_all(outer, ec);

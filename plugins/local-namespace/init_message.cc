@@ -93,8 +93,9 @@ bool InitMessage::operator==(const InitMessage& o) const {
     if (a.size() != b.size()) return false;
     for (size_t i = 0; i < a.size(); ++i) {
       if (a[i].kind != b[i].kind || a[i].source != b[i].source || a[i].target != b[i].target ||
-          a[i].fstype != b[i].fstype || a[i].flags != b[i].flags || a[i].data != b[i].data ||
-          a[i].mode != b[i].mode || a[i].dev != b[i].dev) {
+          a[i].fstype != b[i].fstype || a[i].flags != b[i].flags ||
+          a[i].mount_attr != b[i].mount_attr || a[i].optional != b[i].optional ||
+          a[i].data != b[i].data || a[i].mode != b[i].mode || a[i].dev != b[i].dev) {
         return false;
       }
     }
@@ -140,6 +141,8 @@ std::optional<std::string> encodeInitMessage(const InitMessage& m) {
     w.str(step.target);
     w.str(step.fstype);
     w.u64(step.flags);
+    w.u64(step.mount_attr);
+    w.u32(step.optional ? 1 : 0);
     w.str(step.data);
     w.u32(step.mode);
     w.u64(step.dev);
@@ -188,14 +191,19 @@ std::optional<InitMessage> decodeInitMessage(std::string_view bytes, std::string
   size_t attach_steps = 0;
   for (auto& step : m.mount_steps) {
     uint32_t kind = 0, mode = 0;
-    uint64_t flags = 0, dev = 0;
+    uint64_t flags = 0, dev = 0, attr = 0;
+    uint32_t optional = 0;
     if (!r.u32(&kind) || !r.cstr(&step.source) || !r.cstr(&step.target) || !r.cstr(&step.fstype) ||
-        !r.u64(&flags) || !r.cstr(&step.data) || !r.u32(&mode) || !r.u64(&dev)) {
+        !r.u64(&flags) || !r.u64(&attr) || !r.u32(&optional) || !r.cstr(&step.data) ||
+        !r.u32(&mode) || !r.u64(&dev)) {
       return failed(r.error());
     }
     if (!validKind(kind)) return failed("unknown mount step kind");
     step.kind = static_cast<MountStep::Kind>(kind);
     step.flags = flags;
+    step.mount_attr = attr;
+    if (optional > 1) return failed("bad optional flag");
+    step.optional = optional == 1;
     step.mode = mode;
     step.dev = dev;
     if (step.kind == MountStep::Kind::kAttachMount) ++attach_steps;

@@ -105,7 +105,7 @@ Result<std::vector<UniqueFd>> makeAttachMounts(const std::vector<MountStep>& ste
   std::vector<UniqueFd> fds;
   for (const auto& step : steps) {
     if (step.kind != MountStep::Kind::kAttachMount) continue;
-    auto fd = makeDetachedMount(step.source, step.flags, userns_fd);
+    auto fd = makeDetachedMount(step.source, step.mount_attr, userns_fd);
     if (!fd) return fd.error();
     fds.push_back(std::move(fd.value()));
   }

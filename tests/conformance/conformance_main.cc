@@ -43,6 +43,7 @@ int main(int argc, char** argv) {
   target.backend = takeFlag(argc, argv, "--backend");
   target.config_file = takeFlag(argc, argv, "--config");
   target.image = takeFlag(argc, argv, "--image");
+  if (target.backend.empty() && GTEST_FLAG_GET(list_tests)) return RUN_ALL_TESTS();  // ctest
   if (target.backend.empty()) {
     std::cerr << "usage: grid-conformance-tests --backend NAME [--config grid.ini] [--image IMAGE]\n";
     return 2;

@@ -58,4 +58,21 @@ PullTarget pullTarget(const std::string& image) {
   return PullTarget{image, "latest"};
 }
 
+void applySeccomp(Poco::JSON::Object& body, seccomp::SeccompMode mode,
+                  const std::string& profile_json) {
+  if (mode == seccomp::SeccompMode::kEngineDefault) return;
+  Poco::JSON::Object::Ptr host = body.getObject("HostConfig");
+  if (!host) {
+    host = new Poco::JSON::Object;
+    body.set("HostConfig", host);
+  }
+  Poco::JSON::Array::Ptr security = host->getArray("SecurityOpt");
+  if (!security) {
+    security = new Poco::JSON::Array;
+    host->set("SecurityOpt", security);
+  }
+  security->add("seccomp=" +
+                (mode == seccomp::SeccompMode::kGrid ? profile_json : std::string("unconfined")));
+}
+
 }  // namespace grid::docker

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "grid/sandbox_backend.h"
+#include "grid/seccomp/policy.h"
 
 namespace grid::docker {
 
@@ -21,5 +22,11 @@ struct PullTarget {
   std::string tag;  // empty when from_image carries a digest
 };
 PullTarget pullTarget(const std::string& image);
+
+/// Adds the seccomp choice to a create body's HostConfig.SecurityOpt: "seccomp=<profile>"
+/// (the profile's JSON itself, as the docker CLI sends it) for kGrid, "seccomp=unconfined" for
+/// kUnconfined, nothing for kEngineDefault.
+void applySeccomp(Poco::JSON::Object& body, seccomp::SeccompMode mode,
+                  const std::string& profile_json);
 
 }  // namespace grid::docker

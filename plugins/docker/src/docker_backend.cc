@@ -7,6 +7,7 @@
 #include "container_spec.h"
 #include "grid/engine/container_conventions.h"
 #include "grid/engine/container_ops.h"
+#include "grid/seccomp/oci_profile.h"
 
 namespace grid::docker {
 
@@ -35,11 +36,21 @@ std::string removePath(const std::string& name_or_id) {
   return "/containers/" + name_or_id + "?force=1&v=1";
 }
 
+void logSeccompMode(seccomp::SeccompMode mode) {
+  if (mode == seccomp::SeccompMode::kUnconfined) {
+    spdlog::warn(
+        "docker: [backend.docker] seccomp = unconfined: sandboxes run WITHOUT any seccomp "
+        "filter; every syscall (io_uring, bpf, keyctl, mount attempts...) reaches the kernel");
+  } else if (mode == seccomp::SeccompMode::kEngineDefault) {
+    spdlog::info("docker: sandboxes use the engine's default seccomp profile");
+  }
+}
+
 }  // namespace
 
 Result<DockerSettings> parseSettings(const std::map<std::string, std::string>& settings) {
-  auto common =
-      engine::parseEngineSettings(kProduct, settings, DockerSettings().socket, {"api_version"});
+  auto common = engine::parseEngineSettings(kProduct, settings, DockerSettings().socket,
+                                            {"api_version", "seccomp"});
   if (!common.ok()) return common.error();
   DockerSettings parsed;
   parsed.socket = common.value().socket;
@@ -53,6 +64,11 @@ Result<DockerSettings> parseSettings(const std::map<std::string, std::string>& s
     }
     parsed.api_version = version->second;
   }
+  if (auto mode = common.value().extra.find("seccomp"); mode != common.value().extra.end()) {
+    auto parsed_mode = seccomp::parseSeccompMode("[backend.docker]", mode->second);
+    if (!parsed_mode.ok()) return parsed_mode.error();
+    parsed.seccomp = parsed_mode.value();
+  }
   return parsed;
 }
 
@@ -64,6 +80,8 @@ Result<void> DockerBackend::init(const BackendConfig& config) {
   if (!settings.ok()) return settings.error();
   instance_ = config.instance;
   settings_ = std::move(settings).value();
+  seccomp_profile_ = seccomp::renderOciProfile(seccomp::sandboxPolicy());
+  logSeccompMode(settings_.seccomp);
   client_ = std::make_shared<engine::EngineClient>(
       engine::EngineEndpoint{settings_.socket, kProduct, "Docker Engine"});
 
@@ -91,11 +109,12 @@ Result<void> DockerBackend::createSandbox(const SandboxSpec& spec) {
   if (auto valid = engine::checkSandboxSpec(kProduct, spec); !valid.ok()) return valid;
   if (auto image = ensureImage(spec.image); !image.ok()) return image;
   const std::string name = engine::containerName(instance_, spec.id);
+  Poco::JSON::Object::Ptr body = buildCreateBody(instance_, spec);
+  applySeccomp(*body, settings_.seccomp, seccomp_profile_);
   return engine::createAndStartContainer(
-      *client_,
-      engine::ContainerCreation{spec.id, "/containers/create?name=" + engine::urlEncode(name),
-                                engine::toJson(buildCreateBody(instance_, spec)),
-                                "/containers/" + name + "/start", removePath(name)});
+      *client_, engine::ContainerCreation{
+                    spec.id, "/containers/create?name=" + engine::urlEncode(name),
+                    engine::toJson(body), "/containers/" + name + "/start", removePath(name)});
 }
 
 Result<void> DockerBackend::ensureImage(const std::string& image) {

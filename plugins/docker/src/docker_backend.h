@@ -9,6 +9,7 @@
 
 #include "grid/engine/engine_client.h"
 #include "grid/sandbox_backend.h"
+#include "grid/seccomp/policy.h"
 
 namespace grid::docker {
 
@@ -17,6 +18,7 @@ struct DockerSettings {
   std::string socket = "/var/run/docker.sock";
   std::string api_version;  // empty: negotiate min(engine, kMaxApiVersion)
   std::chrono::seconds pull_timeout{300};
+  seccomp::SeccompMode seccomp = seccomp::SeccompMode::kGrid;
 };
 
 inline constexpr char kMaxApiVersion[] = "1.41";
@@ -36,11 +38,15 @@ class DockerBackend : public SandboxBackend {
                                                        const ProcessSpec& spec) override;
   Result<void> destroySandbox(const std::string& sandbox_id) override;
 
+  /// The Engine API version every request uses (after init()).
+  std::string apiVersion() const { return client_ ? client_->apiVersion() : ""; }
+
  private:
   Result<void> ensureImage(const std::string& image);
 
   std::string instance_;
   DockerSettings settings_;
+  std::string seccomp_profile_;  // the policy as OCI JSON, rendered once
   std::shared_ptr<engine::EngineClient> client_;
 };
 

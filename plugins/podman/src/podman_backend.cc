@@ -1,18 +1,26 @@
 #include "podman_backend.h"
 
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <utility>
 
 #include "grid/engine/container_conventions.h"
 #include "grid/engine/container_ops.h"
+#include "grid/seccomp/oci_profile.h"
 #include "spec_generator.h"
 
 namespace grid::podman {
 
 namespace {
+
+namespace fs = std::filesystem;
 
 constexpr char kProduct[] = "podman";
 constexpr char kStartHint[] =
@@ -33,9 +41,16 @@ std::string removePath(const std::string& name_or_id) {
 
 Result<PodmanSettings> parseSettings(const std::map<std::string, std::string>& settings) {
   auto common = engine::parseEngineSettings(
-      kProduct, settings, defaultSocketPath(geteuid(), std::getenv("XDG_RUNTIME_DIR")));
+      kProduct, settings, defaultSocketPath(geteuid(), std::getenv("XDG_RUNTIME_DIR")),
+      {"seccomp"});
   if (!common.ok()) return common.error();
-  return PodmanSettings{common.value().socket, common.value().pull_timeout};
+  PodmanSettings parsed{common.value().socket, common.value().pull_timeout};
+  if (auto mode = common.value().extra.find("seccomp"); mode != common.value().extra.end()) {
+    auto parsed_mode = seccomp::parseSeccompMode("[backend.podman]", mode->second);
+    if (!parsed_mode.ok()) return parsed_mode.error();
+    parsed.seccomp = parsed_mode.value();
+  }
+  return parsed;
 }
 
 Result<void> PodmanBackend::init(const BackendConfig& config) {
@@ -46,6 +61,16 @@ Result<void> PodmanBackend::init(const BackendConfig& config) {
   if (!settings.ok()) return settings.error();
   instance_ = config.instance;
   settings_ = std::move(settings).value();
+  seccomp_profile_ = seccomp::renderOciProfile(seccomp::sandboxPolicy());
+  seccomp_profile_path_ =
+      seccompProfilePath(geteuid(), std::getenv("XDG_RUNTIME_DIR"), seccomp_profile_);
+  if (settings_.seccomp == seccomp::SeccompMode::kUnconfined) {
+    spdlog::warn(
+        "podman: [backend.podman] seccomp = unconfined: sandboxes run WITHOUT any seccomp "
+        "filter; every syscall (io_uring, bpf, keyctl, mount attempts...) reaches the kernel");
+  } else if (settings_.seccomp == seccomp::SeccompMode::kEngineDefault) {
+    spdlog::info("podman: sandboxes use the engine's default seccomp profile");
+  }
   client_ = std::make_shared<engine::EngineClient>(
       engine::EngineEndpoint{settings_.socket, kProduct, "Podman service"});
   client_->setApiVersion(kLibpodApiVersion);
@@ -78,11 +103,56 @@ Result<void> PodmanBackend::createSandbox(const SandboxSpec& spec) {
   if (auto valid = engine::checkSandboxSpec(kProduct, spec); !valid.ok()) return valid;
   if (auto image = ensureImage(spec.image); !image.ok()) return image;
   const std::string name = engine::containerName(instance_, spec.id);
+  if (settings_.seccomp == seccomp::SeccompMode::kGrid) {
+    if (auto written = writeSeccompProfile(); !written.ok()) return written;
+  }
+  Poco::JSON::Object::Ptr body = buildSpecGenerator(instance_, spec);
+  applySeccomp(*body, settings_.seccomp, seccomp_profile_path_);
   return engine::createAndStartContainer(
       *client_,
-      engine::ContainerCreation{spec.id, "/libpod/containers/create",
-                                engine::toJson(buildSpecGenerator(instance_, spec)),
+      engine::ContainerCreation{spec.id, "/libpod/containers/create", engine::toJson(body),
                                 "/libpod/containers/" + name + "/start", removePath(name)});
+}
+
+// Podman reads the profile from its host's filesystem at each create. Written before every
+// create (a temporary file renamed over it) so that a cleaned /run or a concurrent create
+// never leaves the service a missing or half-written profile.
+Result<void> PodmanBackend::writeSeccompProfile() const {
+  const fs::path path = seccomp_profile_path_;
+  std::error_code ec;
+  fs::create_directories(path.parent_path(), ec);
+  if (ec) {
+    return fail(ErrorCode::kInternal, "podman: mkdir " + path.parent_path().string() +
+                                          " for the seccomp profile: " + ec.message());
+  }
+  std::string temp = path.string() + ".XXXXXX";
+  const int fd = ::mkostemp(temp.data(), O_CLOEXEC);
+  if (fd < 0) {
+    return fail(ErrorCode::kInternal, "podman: mkostemp(" + temp + "): " + std::strerror(errno));
+  }
+  const char* data = seccomp_profile_.data();
+  std::size_t left = seccomp_profile_.size();
+  int err = 0;
+  while (left > 0) {
+    const ssize_t n = ::write(fd, data, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      err = n < 0 ? errno : EIO;
+      break;
+    }
+    data += n;
+    left -= static_cast<std::size_t>(n);
+  }
+  // Readable by a Podman service running as another user (the profile is no secret).
+  if (err == 0 && ::fchmod(fd, 0644) != 0) err = errno;
+  ::close(fd);
+  if (err == 0 && ::rename(temp.c_str(), path.c_str()) != 0) err = errno;
+  if (err != 0) {
+    ::unlink(temp.c_str());
+    return fail(ErrorCode::kInternal,
+                "podman: write seccomp profile " + path.string() + ": " + std::strerror(err));
+  }
+  return {};
 }
 
 Result<void> PodmanBackend::ensureImage(const std::string& image) {

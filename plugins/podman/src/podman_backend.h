@@ -10,6 +10,7 @@
 
 #include "grid/engine/engine_client.h"
 #include "grid/sandbox_backend.h"
+#include "grid/seccomp/policy.h"
 
 namespace grid::podman {
 
@@ -17,6 +18,7 @@ namespace grid::podman {
 struct PodmanSettings {
   std::string socket;  // default: defaultSocketPath() for the current user
   std::chrono::seconds pull_timeout{300};
+  seccomp::SeccompMode seccomp = seccomp::SeccompMode::kGrid;
 };
 
 /// The libpod API version prefixed to every path ("/v4.0.0/libpod/..."). Podman 4 serves its
@@ -42,7 +44,11 @@ class PodmanBackend : public SandboxBackend {
   Result<void> ensureImage(const std::string& image);
 
   std::string instance_;
+  Result<void> writeSeccompProfile() const;
+
   PodmanSettings settings_;
+  std::string seccomp_profile_;       // the policy as OCI JSON, rendered once
+  std::string seccomp_profile_path_;  // where the Podman service reads it
   std::shared_ptr<engine::EngineClient> client_;
 };
 

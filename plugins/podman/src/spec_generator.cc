@@ -3,6 +3,7 @@
 #include <Poco/JSON/Array.h>
 
 #include <cstdint>
+#include <cstdio>
 
 #include "grid/engine/container_conventions.h"
 
@@ -60,12 +61,37 @@ Poco::JSON::Object::Ptr buildSpecGenerator(const std::string& instance, const Sa
   return body;
 }
 
+namespace {
+
+std::string userRuntimeDir(uid_t uid, const char* xdg_runtime_dir) {
+  return xdg_runtime_dir != nullptr && xdg_runtime_dir[0] == '/'
+             ? std::string(xdg_runtime_dir)
+             : "/run/user/" + std::to_string(uid);
+}
+
+}  // namespace
+
 std::string defaultSocketPath(uid_t uid, const char* xdg_runtime_dir) {
   if (uid == 0) return "/run/podman/podman.sock";
-  const std::string runtime_dir = xdg_runtime_dir != nullptr && xdg_runtime_dir[0] == '/'
-                                      ? std::string(xdg_runtime_dir)
-                                      : "/run/user/" + std::to_string(uid);
-  return runtime_dir + "/podman/podman.sock";
+  return userRuntimeDir(uid, xdg_runtime_dir) + "/podman/podman.sock";
+}
+
+void applySeccomp(Poco::JSON::Object& body, seccomp::SeccompMode mode,
+                  const std::string& profile_path) {
+  if (mode == seccomp::SeccompMode::kEngineDefault) return;
+  body.set("seccomp_profile_path",
+           mode == seccomp::SeccompMode::kGrid ? profile_path : std::string("unconfined"));
+}
+
+std::string seccompProfilePath(uid_t uid, const char* xdg_runtime_dir,
+                               const std::string& profile_json) {
+  // FNV-1a: stable across builds and runs, unlike std::hash.
+  std::uint64_t hash = 0xcbf29ce484222325ULL;
+  for (unsigned char c : profile_json) hash = (hash ^ c) * 0x100000001b3ULL;
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(hash));
+  const std::string dir = uid == 0 ? "/run/grid" : userRuntimeDir(uid, xdg_runtime_dir) + "/grid";
+  return dir + "/seccomp-" + hex + ".json";
 }
 
 }  // namespace grid::podman

@@ -4,8 +4,13 @@
 #include <Poco/JSON/Array.h>
 #include <gtest/gtest.h>
 
+#include <cerrno>
+#include <string>
+#include <vector>
+
 #include "grid/engine/container_conventions.h"
 #include "grid/engine/engine_client.h"
+#include "grid/seccomp/oci_profile.h"
 #include "sample_sandbox_spec.h"
 
 namespace grid::docker {
@@ -66,6 +71,41 @@ TEST(ContainerSpecTest, PullTargetSplitsTag) {
   EXPECT_EQ(pullTarget("registry:5000/foo:1.2").tag, "1.2");
   EXPECT_EQ(pullTarget("foo@sha256:abcd").from_image, "foo@sha256:abcd");
   EXPECT_EQ(pullTarget("foo@sha256:abcd").tag, "");
+}
+
+std::vector<std::string> securityOpt(const Poco::JSON::Object::Ptr& body) {
+  auto array = body->getObject("HostConfig")->getArray("SecurityOpt");
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < array->size(); ++i) out.push_back(array->getElement<std::string>(i));
+  return out;
+}
+
+TEST(ContainerSpecTest, GridSeccompProfileGoesInlineIntoSecurityOpt) {
+  const std::string profile = seccomp::renderOciProfile(seccomp::sandboxPolicy());
+  auto body = buildCreateBody("inst", sampleSpec());
+  applySeccomp(*body, seccomp::SeccompMode::kGrid, profile);
+  auto options = securityOpt(body);
+  ASSERT_EQ(options.size(), 2u);
+  EXPECT_EQ(options[0], "no-new-privileges");
+  EXPECT_EQ(options[1], "seccomp=" + profile);
+  // It survives serialisation as one JSON string the engine parses back.
+  auto parsed = engine::parseJsonObject(engine::toJson(body));
+  ASSERT_TRUE(parsed);
+  const std::string sent =
+      parsed->getObject("HostConfig")->getArray("SecurityOpt")->getElement<std::string>(1);
+  auto sent_profile = engine::parseJsonObject(sent.substr(sizeof "seccomp=" - 1));
+  ASSERT_TRUE(sent_profile);
+  EXPECT_EQ(sent_profile->getValue<int>("defaultErrnoRet"), ENOSYS);
+}
+
+TEST(ContainerSpecTest, EngineDefaultAndUnconfinedSeccomp) {
+  auto body = buildCreateBody("inst", sampleSpec());
+  applySeccomp(*body, seccomp::SeccompMode::kEngineDefault, "{}");
+  EXPECT_EQ(securityOpt(body), std::vector<std::string>{"no-new-privileges"});
+  body = buildCreateBody("inst", sampleSpec());
+  applySeccomp(*body, seccomp::SeccompMode::kUnconfined, "{}");
+  EXPECT_EQ(securityOpt(body),
+            (std::vector<std::string>{"no-new-privileges", "seccomp=unconfined"}));
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include "docker_backend.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <memory>
@@ -52,6 +53,15 @@ TEST(DockerBackendInitTest, SettingsAreValidated) {
   ASSERT_TRUE(parsed.ok());
   EXPECT_EQ(parsed.value().socket, "/run/d.sock");
   EXPECT_EQ(parsed.value().pull_timeout, std::chrono::seconds(12));
+  EXPECT_EQ(parsed.value().seccomp, seccomp::SeccompMode::kGrid);  // the default
+  EXPECT_EQ(parseSettings({{"seccomp", "engine-default"}}).value().seccomp,
+            seccomp::SeccompMode::kEngineDefault);
+  EXPECT_EQ(parseSettings({{"seccomp", "unconfined"}}).value().seccomp,
+            seccomp::SeccompMode::kUnconfined);
+  auto bad_seccomp = parseSettings({{"seccomp", "off"}});
+  ASSERT_FALSE(bad_seccomp.ok());
+  EXPECT_NE(bad_seccomp.error().message.find("[backend.docker] seccomp"), std::string::npos)
+      << bad_seccomp.error().message;
   DockerBackend backend;
   EXPECT_EQ(backend.init(BackendConfig{"bad/instance", {}}).error().code,
             ErrorCode::kInvalidArgument);
@@ -61,7 +71,19 @@ TEST(DockerBackendInitTest, ExplicitApiVersionIsUsed) {
   GRID_REQUIRE_ENGINE(testing::engineReachable(dockerHooks()), std::string("docker at ") + kSocket);
   DockerBackend backend;
   auto init = backend.init(BackendConfig{"inst", {{"api_version", "1.40"}}});
-  EXPECT_TRUE(init.ok()) << init.error().message;
+  ASSERT_TRUE(init.ok()) << init.error().message;
+  EXPECT_EQ(backend.apiVersion(), "1.40");
+  // Without the setting the version is negotiated (this engine speaks kMaxApiVersion).
+  DockerBackend negotiated;
+  ASSERT_TRUE(negotiated.init(BackendConfig{"inst", {}}).ok());
+  EXPECT_EQ(negotiated.apiVersion(), kMaxApiVersion);
+  // The engine accepts a whole lifecycle under the explicit version, not only the ping.
+  SandboxSpec spec;
+  spec.id = "apiver-" + std::to_string(::getpid());
+  spec.image = "grid-test/debian:bookworm";
+  auto created = backend.createSandbox(spec);
+  ASSERT_TRUE(created.ok()) << created.error().message;
+  EXPECT_TRUE(backend.destroySandbox(spec.id).ok());
 }
 
 }  // namespace

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include "archive_extract.h"
 #include "archive_test_util.h"
 
@@ -178,6 +180,41 @@ TEST_F(ImageStoreTest, LayerWhiteoutCannotEscapeThroughSymlink) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
   EXPECT_TRUE(pathExists(tar("victim")));
+}
+
+// A docker-save or OCI archive whose manifest, index or layer is (or goes through) a symlink
+// to a host file is refused: the import never reads a host file.
+TEST_F(ImageStoreTest, RefusesSymlinkedManifestIndexAndLayers) {
+  const std::string host_json = tmp_.path() + "/host-manifest.json";
+  { std::ofstream(host_json) << R"([{"Layers": ["layer.tar"]}])"; }
+  const std::string host_layer = tmp_.path() + "/host-layer.tar";
+  ASSERT_TRUE(writeTar(host_layer, {file("pwned", "x")}));
+  struct Case {
+    const char* name;
+    std::vector<testing::TarEntry> entries;
+  };
+  const std::vector<Case> cases = {
+      {"manifest-link", {symlink("manifest.json", host_json)}},
+      {"manifest-dotdot", {symlink("manifest.json", "../../../../../../.." + host_json)}},
+      {"layer-link",
+       {file("manifest.json", R"([{"Layers": ["layer.tar"]}])"), symlink("layer.tar", host_layer)}},
+      {"layer-through-dir-link",
+       {file("manifest.json", R"([{"Layers": ["d/layer.tar"]}])"), symlink("d", tmp_.path())}},
+      {"oci-index-link", {file("oci-layout", "{}"), symlink("index.json", host_json)}},
+      {"oci-blob-link",
+       {file("oci-layout", "{}"), file("index.json", R"({"manifests": [{"digest": "sha256:ab"}]})"),
+        dir("blobs"), dir("blobs/sha256"), symlink("blobs/sha256/ab", host_json)}},
+  };
+  for (const auto& c : cases) {
+    const std::string archive = tar(std::string(c.name) + ".tar");
+    ASSERT_TRUE(writeTar(archive, c.entries));
+    auto imported = importImage(images(), std::string(c.name) + ":1", archive);
+    ASSERT_FALSE(imported.ok()) << c.name << " was imported";
+    EXPECT_EQ(imported.error().code, ErrorCode::kInvalidArgument) << c.name;
+    EXPECT_NE(imported.error().message.find("symlink"), std::string::npos)
+        << c.name << ": " << imported.error().message;
+    EXPECT_FALSE(findImage(images(), std::string(c.name) + ":1").ok()) << c.name;
+  }
 }
 
 }  // namespace

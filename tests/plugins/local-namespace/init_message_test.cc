@@ -25,7 +25,8 @@ InitMessage sampleInit() {
   attach.kind = MountStep::Kind::kAttachMount;
   attach.source = "/usr";
   attach.target = "/state/sb-1/root/usr";
-  attach.flags = 0x100001;
+  attach.mount_attr = 0x100001;
+  attach.optional = true;
   MountStep node;
   node.kind = MountStep::Kind::kMknod;
   node.target = "/state/sb-1/root/dev/null";

@@ -80,6 +80,10 @@ TEST(PodmanBackendInitTest, SettingsAreValidated) {
   // api_version is a Docker setting; Podman's is fixed.
   EXPECT_EQ(parseSettings({{"api_version", "1.41"}}).error().code, ErrorCode::kInvalidArgument);
   EXPECT_EQ(parseSettings({{"sokcet", "/x"}}).error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(parseSettings({{"seccomp", "none"}}).error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(parseSettings({}).value().seccomp, seccomp::SeccompMode::kGrid);
+  EXPECT_EQ(parseSettings({{"seccomp", "engine-default"}}).value().seccomp,
+            seccomp::SeccompMode::kEngineDefault);
   auto parsed = parseSettings({{"socket", "unix:///run/p.sock"}, {"pull_timeout", "12"}});
   ASSERT_TRUE(parsed.ok());
   EXPECT_EQ(parsed.value().socket, "/run/p.sock");

@@ -40,8 +40,7 @@ TEST(SpecGeneratorTest, CarriesNameImageCommandEnvAndLabels) {
 }
 
 TEST(SpecGeneratorTest, LimitsBecomeResourceLimits) {
-  auto limits =
-      buildSpecGenerator("inst", sampleSpec())->getObject("resource_limits");
+  auto limits = buildSpecGenerator("inst", sampleSpec())->getObject("resource_limits");
   ASSERT_TRUE(limits);
   EXPECT_EQ(limits->getObject("memory")->getValue<std::int64_t>("limit"), 256 * 1024 * 1024);
   EXPECT_EQ(limits->getObject("memory")->getValue<std::int64_t>("swap"), 256 * 1024 * 1024);
@@ -67,8 +66,7 @@ TEST(SpecGeneratorTest, ZeroLimitsAndNetworkAreOmitted) {
 }
 
 TEST(SpecGeneratorTest, BodySerialisesToJson) {
-  auto parsed = engine::parseJsonObject(
-      engine::toJson(buildSpecGenerator("inst", sampleSpec())));
+  auto parsed = engine::parseJsonObject(engine::toJson(buildSpecGenerator("inst", sampleSpec())));
   ASSERT_TRUE(parsed);
   EXPECT_EQ(
       parsed->getObject("resource_limits")->getObject("pids")->getValue<std::int64_t>("limit"), 64);
@@ -79,6 +77,32 @@ TEST(SpecGeneratorTest, DefaultSocketPath) {
   EXPECT_EQ(defaultSocketPath(1000, "/run/user/1000"), "/run/user/1000/podman/podman.sock");
   EXPECT_EQ(defaultSocketPath(1000, nullptr), "/run/user/1000/podman/podman.sock");
   EXPECT_EQ(defaultSocketPath(1000, ""), "/run/user/1000/podman/podman.sock");
+}
+
+TEST(SpecGeneratorTest, SeccompProfilePath) {
+  auto body = buildSpecGenerator("inst", sampleSpec());
+  EXPECT_FALSE(body->has("seccomp_profile_path"));
+  EXPECT_FALSE(body->has("seccomp_policy"));
+  applySeccomp(*body, seccomp::SeccompMode::kGrid, "/run/grid/seccomp-0123.json");
+  EXPECT_EQ(body->getValue<std::string>("seccomp_profile_path"), "/run/grid/seccomp-0123.json");
+  body = buildSpecGenerator("inst", sampleSpec());
+  applySeccomp(*body, seccomp::SeccompMode::kUnconfined, "/x");
+  EXPECT_EQ(body->getValue<std::string>("seccomp_profile_path"), "unconfined");
+  body = buildSpecGenerator("inst", sampleSpec());
+  applySeccomp(*body, seccomp::SeccompMode::kEngineDefault, "/x");
+  EXPECT_FALSE(body->has("seccomp_profile_path"));
+}
+
+TEST(SpecGeneratorTest, SeccompProfileFileIsNamedByItsContent) {
+  const std::string a = seccompProfilePath(0, nullptr, "{\"a\":1}");
+  EXPECT_EQ(a.rfind("/run/grid/seccomp-", 0), 0u) << a;
+  EXPECT_EQ(a.size(), std::string("/run/grid/seccomp-").size() + 16 + 5) << a;
+  EXPECT_EQ(a, seccompProfilePath(0, "/ignored", "{\"a\":1}"));
+  EXPECT_NE(a, seccompProfilePath(0, nullptr, "{\"a\":2}"));
+  EXPECT_EQ(
+      seccompProfilePath(1000, "/run/user/1000", "{}").rfind("/run/user/1000/grid/seccomp-", 0),
+      0u);
+  EXPECT_EQ(seccompProfilePath(1000, nullptr, "{}").rfind("/run/user/1000/grid/seccomp-", 0), 0u);
 }
 
 }  // namespace
