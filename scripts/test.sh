@@ -10,6 +10,8 @@ cd "$here"
 build="${GRID_BUILD_DIR:-$here/build}"
 
 scripts/install-deps.sh all
+# The local-namespace backend's user namespaces need a subordinate id range.
+scripts/setup-subids.sh
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DGRID_CONFORMANCE_BACKENDS="docker;podman;local-namespace;skeleton" >/dev/null
 # Builds everything, installs the SDK into a scratch prefix and builds the out-of-tree skeleton

@@ -1,5 +1,6 @@
 #include "child_reaper.h"
 
+#include <signal.h>
 #include <sys/wait.h>
 
 #include <cerrno>
@@ -32,6 +33,8 @@ void ChildReaper::reapSandbox(const std::string& sandbox_id) {
     pids = std::move(it->second);
     pids_.erase(it);
   }
+  // The sandbox is dead, so are the helpers' processes; never wait on a helper that is not.
+  for (pid_t pid : pids) ::kill(pid, SIGKILL);
   for (pid_t pid : pids) {
     while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
     }
@@ -45,6 +48,7 @@ void ChildReaper::reapAll() {
     all.swap(pids_);
   }
   for (const auto& [id, pids] : all) {
+    for (pid_t pid : pids) ::kill(pid, SIGKILL);
     for (pid_t pid : pids) {
       while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
       }

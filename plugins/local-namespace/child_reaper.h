@@ -20,10 +20,10 @@ class ChildReaper {
   /// Reaps adopted helpers that have exited, without blocking.
   void reapExited();
 
-  /// Blocks until every helper of `sandbox_id` is reaped; call after killing the sandbox.
+  /// Kills and reaps every helper of `sandbox_id`; call after killing the sandbox.
   void reapSandbox(const std::string& sandbox_id);
 
-  /// Blocks until every adopted helper is reaped; call once all sandboxes are killed.
+  /// Kills and reaps every adopted helper; call once all sandboxes are killed.
   void reapAll();
 
  private:

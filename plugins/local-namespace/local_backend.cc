@@ -10,6 +10,7 @@
 #include <chrono>
 #include <filesystem>
 
+#include "init_exec.h"
 #include "mounts.h"
 #include "pipe_channel.h"
 #include "process_launcher.h"
@@ -40,6 +41,24 @@ Result<void> makeDir(const std::string& path, mode_t mode) {
   return {};
 }
 
+// The sandbox's root (an unprivileged host uid) resolves its overlay's upper and work dirs
+// itself, so every ancestor of state_dir must let others search it.
+Result<void> checkSearchableByOthers(const std::string& dir) {
+  for (fs::path path = fs::path(dir).lexically_normal(); !path.empty(); path = path.parent_path()) {
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0)
+      return sysFail(ErrorCode::kUnavailable, "stat", path.string(), errno);
+    if ((st.st_mode & S_IXOTH) == 0) {
+      return fail(ErrorCode::kUnavailable,
+                  "local-namespace: " + path.string() + " (an ancestor of state_dir " + dir +
+                      ") must be searchable by others (chmod o+x) for sandboxes in user "
+                      "namespaces, or set userns = false");
+    }
+    if (path == path.parent_path()) break;
+  }
+  return {};
+}
+
 void removeTree(const std::string& path) {
   std::error_code ec;
   fs::remove_all(path, ec);
@@ -58,9 +77,25 @@ Result<LocalNamespaceSettings> LocalNamespaceSettings::parse(
       settings.state_dir = value;
     } else if (key == "cgroup_root") {
       settings.cgroup_root = value;
+    } else if (key == "init_binary") {
+      settings.init_binary = value;
+    } else if (key == "userns") {
+      if (value == "true" || value == "yes" || value == "1") {
+        settings.userns = true;
+      } else if (value == "false" || value == "no" || value == "0") {
+        settings.userns = false;
+      } else {
+        return fail(ErrorCode::kInvalidArgument,
+                    "local-namespace: userns must be true or false, got '" + value + "'");
+      }
+    } else if (key == "subid_range") {
+      if (auto range = parseIdRange(value); !range) return range.error();
+      settings.subid_range = value;
     } else {
-      return fail(ErrorCode::kInvalidArgument, "local-namespace: unknown setting '" + key +
-                                                   "' (known: images_dir, state_dir, cgroup_root)");
+      return fail(
+          ErrorCode::kInvalidArgument,
+          "local-namespace: unknown setting '" + key +
+              "' (known: images_dir, state_dir, cgroup_root, init_binary, userns, subid_range)");
     }
   }
   for (const auto* dir : {&settings.images_dir, &settings.state_dir}) {
@@ -69,6 +104,11 @@ Result<LocalNamespaceSettings> LocalNamespaceSettings::parse(
           ErrorCode::kInvalidArgument,
           "local-namespace: images_dir and state_dir must be absolute paths, got '" + *dir + "'");
     }
+  }
+  if (!settings.init_binary.empty() && settings.init_binary.front() != '/') {
+    return fail(ErrorCode::kInvalidArgument,
+                "local-namespace: init_binary must be an absolute path, got '" +
+                    settings.init_binary + "'");
   }
   if (settings.cgroup_root.empty() || settings.cgroup_root.find('/') != std::string::npos ||
       settings.cgroup_root[0] == '.') {
@@ -108,14 +148,38 @@ Result<void> LocalNamespaceBackend::init(const BackendConfig& config) {
   fs::create_directories(settings_.state_dir, ec);
   if (ec) return sysFail(ErrorCode::kUnavailable, "mkdir", settings_.state_dir, ec.value());
   cgroup_version_ = detectCgroupVersion();
+  auto init_path = findInitBinary(settings_.init_binary);
+  if (!init_path) return init_path.error();
+  auto init_binary = openInitBinary(init_path.value());
+  if (!init_binary) return init_binary.error();
+  init_binary_ = std::move(init_binary.value());
+  if (settings_.userns) {
+    auto ranges = loadIdRanges(settings_.subid_range, "/etc/subuid", "/etc/subgid");
+    if (!ranges) return ranges.error();
+    if (auto r = checkSearchableByOthers(settings_.state_dir); !r) return r;
+    std::vector<std::string> idmapped_dirs = {settings_.images_dir};
+    for (const auto& dir : hostImageDirs()) idmapped_dirs.push_back(dir);
+    if (auto r = checkUserNamespaceSupport(ranges.value(), idmapped_dirs); !r) return r;
+    id_ranges_ = ranges.value();
+  } else {
+    spdlog::warn(
+        "local-namespace: userns = false: sandbox processes run as host uid 0 (with reduced "
+        "capabilities); an escape from a sandbox is root on this host");
+  }
   auto seccomp = SeccompProgram::build();
   if (!seccomp) return seccomp.error();
   seccomp_ = std::move(seccomp.value());
   struct rlimit nofile;
   ::getrlimit(RLIMIT_NOFILE, &nofile);
   rlimits_ = planRlimits(nofile.rlim_max);
-  spdlog::info("local-namespace: cgroup {}, images in {}, state in {}",
-               cgroupVersionName(cgroup_version_), settings_.images_dir, settings_.state_dir);
+  spdlog::info("local-namespace: cgroup {}, images in {}, state in {}, init {}, {}",
+               cgroupVersionName(cgroup_version_), settings_.images_dir, settings_.state_dir,
+               init_path.value(),
+               id_ranges_ ? "user namespaces on uids " + std::to_string(id_ranges_->uids.start) +
+                                "+" + std::to_string(id_ranges_->uids.count) + ", gids " +
+                                std::to_string(id_ranges_->gids.start) + "+" +
+                                std::to_string(id_ranges_->gids.count)
+                          : std::string("no user namespace"));
   return {};
 }
 
@@ -212,6 +276,18 @@ Result<void> LocalNamespaceBackend::buildSandbox(Sandbox* sandbox, const Sandbox
   SandboxRecord record{
       spec.id, instance_, 0, 0, cgroupVersionName(cgroup_version_), settings_.cgroup_root};
   std::string record_path = sandbox->dir + "/" + kRecordFile;
+  if (id_ranges_) {
+    auto ids = allocateIdSlice(id_ranges_->uids, id_ranges_->gids);
+    if (!ids) return ids.error();
+    sandbox->ids = std::move(ids.value());
+    record.uid_start = sandbox->ids->uid_start;
+    record.gid_start = sandbox->ids->gid_start;
+    // Only the sandbox's root group (and host root) may enter its state dir.
+    if (::chown(sandbox->dir.c_str(), 0, sandbox->ids->gid_start) != 0 ||
+        ::chmod(sandbox->dir.c_str(), 0710) != 0) {
+      return sysFail(ErrorCode::kInternal, "chown/chmod", sandbox->dir, errno);
+    }
+  }
   // Written before anything exists that would need cleaning, rewritten with the init pid.
   if (auto r = writeRecord(record_path, record); !r) return r;
 
@@ -228,7 +304,17 @@ Result<void> LocalNamespaceBackend::buildSandbox(Sandbox* sandbox, const Sandbox
     rootfs.work = sandbox->dir + "/work";
     if (auto r = makeDir(rootfs.upper, 0755); !r) return r;
     if (auto r = makeDir(rootfs.work, 0700); !r) return r;
+    if (sandbox->ids) {
+      rootfs.lower_mount_point = sandbox->dir + "/lower";
+      if (auto r = makeDir(rootfs.lower_mount_point, 0755); !r) return r;
+      for (const auto* dir : {&rootfs.upper, &rootfs.work}) {
+        if (::chown(dir->c_str(), sandbox->ids->uid_start, sandbox->ids->gid_start) != 0) {
+          return sysFail(ErrorCode::kInternal, "chown", *dir, errno);
+        }
+      }
+    }
   }
+  rootfs.userns = sandbox->ids.has_value();
 
   sandbox->cgroup = makeCgroup(cgroup_version_, settings_.cgroup_root, spec.id);
   if (auto r = sandbox->cgroup->create(spec.limits); !r) return r;
@@ -239,7 +325,8 @@ Result<void> LocalNamespaceBackend::buildSandbox(Sandbox* sandbox, const Sandbox
   for (const auto& [key, value] : env) sandbox->env.push_back(key + "=" + value);
   sandbox->path_env = env["PATH"];
 
-  InitConfig init{spec.id, planRootfs(rootfs), sandbox->cgroup->procsFiles()};
+  InitConfig init{init_binary_.get(), spec.id, planRootfs(rootfs), sandbox->cgroup->procsFiles(),
+                  sandbox->ids ? &*sandbox->ids : nullptr};
   auto pid = startSandboxInit(init);
   if (!pid) return pid.error();
   sandbox->init_pid = pid.value();
@@ -265,7 +352,8 @@ Result<std::unique_ptr<ProcessChannel>> LocalNamespaceBackend::startProcess(
   if (spec.argv.empty()) return fail(ErrorCode::kInvalidArgument, "local-namespace: empty argv");
 
   LaunchSpec launch;
-  launch.namespaces = namespacePathsOf(sandbox->init_pid);
+  launch.init_binary_fd = init_binary_.get();
+  launch.namespaces = namespacePathsOf(sandbox->init_pid, sandbox->ids.has_value());
   launch.cgroup_procs_files = sandbox->cgroup->procsFiles();
   launch.argv = spec.argv;
   launch.env = sandbox->env;
@@ -315,6 +403,7 @@ Result<void> LocalNamespaceBackend::teardown(Sandbox* sandbox) {
     sandbox->init_pid = -1;
   }
   reaper_->reapSandbox(sandbox->id);
+  sandbox->ids.reset();  // the slice is free once its PID 1 (the other holder) is dead too
   if (sandbox->cgroup) {
     if (auto r = sandbox->cgroup->remove(); !r) result = r;
   }

@@ -14,10 +14,12 @@
 
 #include "cgroup.h"
 #include "child_reaper.h"
+#include "fd.h"
 #include "grid/sandbox_backend.h"
 #include "image_store.h"
 #include "rlimits.h"
 #include "seccomp_filter.h"
+#include "userns.h"
 
 namespace grid::localns {
 
@@ -26,6 +28,9 @@ struct LocalNamespaceSettings {
   std::string images_dir = kDefaultImagesDir;               // unpacked images (image_store.h)
   std::string state_dir = "/var/lib/grid/local-namespace";  // per-sandbox upper/work/record
   std::string cgroup_root = "grid";                         // parent cgroup name
+  std::string init_binary;  // grid-init; empty: beside the plugin (init_exec.h)
+  bool userns = true;       // a user namespace per sandbox (userns.h)
+  std::string subid_range;  // "START:COUNT"; empty: the `grid` entries of /etc/subuid|subgid
 
   static Result<LocalNamespaceSettings> parse(const std::map<std::string, std::string>& raw);
 };
@@ -52,6 +57,7 @@ class LocalNamespaceBackend : public SandboxBackend {
     std::string dir;  // state_dir/<id>
     pid_t init_pid = -1;
     std::unique_ptr<Cgroup> cgroup;
+    std::optional<IdSlice> ids;  // with userns: this sandbox's uid/gid slice, held until destroy
     std::vector<std::string> env;
     std::string path_env;
     // Shared by process starts, exclusive for destroy: no process can join the cgroup
@@ -69,6 +75,8 @@ class LocalNamespaceBackend : public SandboxBackend {
   CgroupVersion cgroup_version_ = CgroupVersion::kV1;
   std::optional<SeccompProgram> seccomp_;
   std::vector<RlimitSetting> rlimits_;
+  std::optional<IdRanges> id_ranges_;  // with userns
+  UniqueFd init_binary_;  // O_PATH fd of grid-init, exec'd by fd (no path lookup later)
   std::shared_ptr<ChildReaper> reaper_ = std::make_shared<ChildReaper>();
 
   std::mutex mutex_;

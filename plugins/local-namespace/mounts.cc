@@ -81,7 +81,21 @@ void addProc(std::vector<MountStep>* steps) {
   }
 }
 
-void addDev(std::vector<MountStep>* steps) {
+MountStep attachStep(std::string source, std::string target, unsigned long attr) {
+  MountStep step = simpleStep(Kind::kAttachMount, std::move(target));
+  step.source = std::move(source);
+  step.mount_attr = attr;
+  return step;
+}
+
+// A read-only bind of a host path; in a user namespace an idmapped copy made by the server.
+MountStep hostReadOnlyBind(std::string source, std::string target, bool userns) {
+  if (!userns) return readOnlyBind(std::move(source), std::move(target));
+  return attachStep(std::move(source), std::move(target),
+                    MOUNT_ATTR_IDMAP | MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+}
+
+void addDev(std::vector<MountStep>* steps, bool userns) {
   steps->push_back(simpleStep(Kind::kMkdir, "dev", 0755));
   steps->push_back(mountStep("tmpfs", "dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755,size=64k"));
   struct Node {
@@ -91,6 +105,15 @@ void addDev(std::vector<MountStep>* steps) {
   };
   for (const Node& node : {Node{"null", 1, 3}, Node{"zero", 1, 5}, Node{"full", 1, 7},
                            Node{"random", 1, 8}, Node{"urandom", 1, 9}, Node{"tty", 5, 0}}) {
+    if (userns) {  // the host's node, bound (devtmpfs allows no idmapping)
+      const std::string rel = std::string("dev/") + node.name;
+      steps->push_back(simpleStep(Kind::kTouch, rel, 0666));
+      MountStep bind = simpleStep(Kind::kBindTree, rel);
+      bind.source = std::string("/dev/") + node.name;
+      bind.mount_attr = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC;
+      steps->push_back(std::move(bind));
+      continue;
+    }
     MountStep step = simpleStep(Kind::kMknod, std::string("dev/") + node.name, 0666);
     step.dev = makedev(node.major, node.minor);
     steps->push_back(step);
@@ -344,9 +367,14 @@ std::vector<MountStep> planRootfs(const RootfsSpec& spec) {
         mountStep("tmpfs", spec.root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=1m"));
   } else {
     // nodev: device nodes shipped in an image are inert; /dev below is a separate tmpfs.
+    std::string lower = spec.lower;
+    if (spec.userns) {
+      steps.push_back(attachStep(spec.lower, spec.lower_mount_point, MOUNT_ATTR_IDMAP));
+      lower = spec.lower_mount_point;
+    }
     steps.push_back(
         mountStep("overlay", spec.root, "overlay", MS_NODEV,
-                  "lowerdir=" + spec.lower + ",upperdir=" + spec.upper + ",workdir=" + spec.work));
+                  "lowerdir=" + lower + ",upperdir=" + spec.upper + ",workdir=" + spec.work));
   }
   // From here on every target is relative to the root and resolved inside it.
   steps.push_back(simpleStep(Kind::kOpenRoot, spec.root));
@@ -364,7 +392,7 @@ std::vector<MountStep> planRootfs(const RootfsSpec& spec) {
       struct stat st;
       if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;
       steps.push_back(simpleStep(Kind::kMkdir, rel, 0755));
-      steps.push_back(readOnlyBind(dir, rel));
+      steps.push_back(hostReadOnlyBind(dir, rel, spec.userns));
     }
     steps.push_back(simpleStep(Kind::kMkdir, "etc", 0755));
     for (const auto& entry : hostImageEtcEntries()) {
@@ -386,7 +414,7 @@ std::vector<MountStep> planRootfs(const RootfsSpec& spec) {
       if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) continue;
       const bool is_dir = S_ISDIR(st.st_mode);
       steps.push_back(simpleStep(is_dir ? Kind::kMkdir : Kind::kTouch, rel, is_dir ? 0755 : 0644));
-      steps.push_back(readOnlyBind(host, rel));
+      steps.push_back(hostReadOnlyBind(host, rel, spec.userns));
     }
     steps.push_back(writeStep("etc/hostname", spec.sandbox_id + "\n"));
     steps.push_back(
@@ -400,7 +428,7 @@ std::vector<MountStep> planRootfs(const RootfsSpec& spec) {
     steps.push_back(writeStep("etc/hostname", spec.sandbox_id + "\n"));
   }
   addProc(&steps);
-  addDev(&steps);
+  addDev(&steps, spec.userns);
   steps.push_back(simpleStep(Kind::kMkdir, "tmp", 01777));
   steps.push_back(mountStep("tmpfs", "tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=1g"));
   if (spec.host_image) {
@@ -412,7 +440,9 @@ std::vector<MountStep> planRootfs(const RootfsSpec& spec) {
   return steps;
 }
 
-void applyMountSteps(const std::vector<MountStep>& steps, int report_fd) {
+void applyMountSteps(const std::vector<MountStep>& steps, int report_fd, const int* mount_fds,
+                     size_t mount_fd_count) {
+  size_t next_mount_fd = 0;
   int root_fd = -1;
   for (const MountStep& step : steps) {
     const char* target = step.target.c_str();
@@ -471,6 +501,23 @@ void applyMountSteps(const std::vector<MountStep>& steps, int report_fd) {
       case Kind::kWriteFile:
         writeFile(root_fd, step, report_fd);
         break;
+      case Kind::kAttachMount: {
+        if (next_mount_fd >= mount_fd_count) childFail(report_fd, "move_mount", target, EBADF);
+        const int tree = mount_fds[next_mount_fd++];
+        if (!in_root) {
+          if (::move_mount(tree, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH) != 0) {
+            childFail(report_fd, "move_mount", target, errno);
+          }
+          break;
+        }
+        ScopedFd fd(openInRoot(root_fd, target, O_PATH));
+        if (fd.get() < 0) childFail(report_fd, "openat2", target, errno);
+        if (::move_mount(tree, "", fd.get(), "",
+                         MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0) {
+          childFail(report_fd, "move_mount", target, errno);
+        }
+        break;
+      }
       case Kind::kPivotRoot:
         // pivot_root(".", ".") stacks the old root under the new one; detaching it leaves
         // only the new root, with no directory needed for the old one.

@@ -31,6 +31,10 @@ struct MountStep {
     kTouch,      // create empty file `target` (a file bind-mount point)
     kWriteFile,  // create `target` containing `data` (replacing a symlink there)
     kPivotRoot,  // make the opened root "/", detach the old one
+    // move_mount() the next passed detached mount onto `target`: a copy of host path `source`
+    // the server made with MOUNT_ATTR_* `mount_attr` (idmapped with MOUNT_ATTR_IDMAP, which
+    // only the host side may set), for sandboxes in a user namespace (userns.h).
+    kAttachMount,
   };
   Kind kind = Kind::kMount;
   std::string source;
@@ -56,6 +60,12 @@ struct RootfsSpec {
   // host image only: host top-level entries that are symlinks (usrmerge: /bin -> usr/bin),
   // recreated as symlinks instead of bind-mounted. Filled by hostTopLevelLinks().
   std::vector<std::pair<std::string, std::string>> host_links;
+  // In a user namespace (userns = true): the host image's binds become kAttachMount steps
+  // (idmapped, so root-owned files stay root's inside), device nodes are binds of the
+  // host's (mknod needs host privilege), and the image's rootfs is attached idmapped at
+  // `lower_mount_point` (a host dir outside `root`) to be the overlay's lower dir.
+  bool userns = false;
+  std::string lower_mount_point;
 };
 
 /// The host paths the `host` image binds read-only, and the /etc entries it exposes
@@ -75,6 +85,8 @@ std::vector<std::pair<std::string, std::string>> hostTopLevelLinks();
 std::vector<MountStep> planRootfs(const RootfsSpec& spec);
 
 /// Child side: applies `steps`; on failure reports through `report_fd` and _exit(127)s.
-void applyMountSteps(const std::vector<MountStep>& steps, int report_fd);
+/// kAttachMount steps consume `mount_fds` in order (the count must match).
+void applyMountSteps(const std::vector<MountStep>& steps, int report_fd,
+                     const int* mount_fds = nullptr, size_t mount_fd_count = 0);
 
 }  // namespace grid::localns

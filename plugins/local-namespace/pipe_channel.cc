@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -16,6 +17,9 @@ namespace grid::localns {
 namespace {
 
 constexpr size_t kReadChunk = 64 * 1024;
+// After EOF on stdout and stderr the process has normally exited; one that closed them and
+// lives on must not hold the caller: its status is then unknown (nullopt).
+constexpr std::chrono::milliseconds kExitStatusWait{5000};
 
 // write() to a pipe whose reader is gone raises SIGPIPE, which would kill the server unless
 // it ignores it. Block it for this thread and swallow the one our write generated.
@@ -57,13 +61,15 @@ PipeChannel::PipeChannel(std::string sandbox_id, pid_t helper_pid, UniqueFd stdi
       stdin_(std::move(stdin_write)),
       stdout_(std::move(stdout_read)),
       stderr_(std::move(stderr_read)),
-      reaper_(std::move(reaper)) {}
+      reaper_(std::move(reaper)) {
+  helper_pidfd_.reset(static_cast<int>(::syscall(SYS_pidfd_open, helper_pid_, 0)));
+}
 
 PipeChannel::~PipeChannel() {
   stdin_.reset();
   stdout_.reset();
   stderr_.reset();
-  if (!tryReap(false)) reaper_->adopt(sandbox_id_, helper_pid_);
+  if (!tryReap(std::chrono::milliseconds(0))) reaper_->adopt(sandbox_id_, helper_pid_);
 }
 
 Result<void> PipeChannel::write(std::string_view data) {
@@ -137,19 +143,31 @@ Result<ReadResult> PipeChannel::read(Clock::time_point deadline) {
 }
 
 std::optional<int> PipeChannel::exitCode() {
-  // Before EOF the process may still run: only look, never block.
-  tryReap(!stdout_.valid() && !stderr_.valid());
+  // Before EOF the process may still run: only look. After EOF: a bounded wait.
+  const bool eof = !stdout_.valid() && !stderr_.valid();
+  tryReap(eof ? kExitStatusWait : std::chrono::milliseconds(0));
   return exit_code_;
 }
 
-bool PipeChannel::tryReap(bool block) {
+bool PipeChannel::tryReap(std::chrono::milliseconds wait) {
   if (reaped_) return true;
+  const auto deadline = std::chrono::steady_clock::now() + wait;
   int status = 0;
   pid_t r;
-  do {
-    r = ::waitpid(helper_pid_, &status, block ? 0 : WNOHANG);
-  } while (r < 0 && errno == EINTR);
-  if (r == 0) return false;
+  while (true) {
+    r = ::waitpid(helper_pid_, &status, WNOHANG);
+    if (r < 0 && errno == EINTR) continue;
+    if (r != 0) break;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    if (helper_pidfd_.valid()) {
+      pollfd pfd{helper_pidfd_.get(), POLLIN, 0};
+      (void)::poll(&pfd, 1, static_cast<int>(left.count()) + 1);
+    } else {
+      ::usleep(10000);
+    }
+  }
   reaped_ = true;
   if (r == helper_pid_) {
     exit_code_ = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);

@@ -1,6 +1,7 @@
 // ProcessChannel over the stdin/stdout/stderr pipes of a launched process.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -23,10 +24,12 @@ class PipeChannel : public ProcessChannel {
   std::optional<int> exitCode() override;
 
  private:
-  bool tryReap(bool block);
+  // Reaps the helper if it has exited, waiting at most `wait` for it to.
+  bool tryReap(std::chrono::milliseconds wait);
 
   std::string sandbox_id_;
   pid_t helper_pid_;
+  UniqueFd helper_pidfd_;  // pollable exit of the helper; invalid where pidfd_open fails
   UniqueFd stdin_;
   UniqueFd stdout_;
   UniqueFd stderr_;

@@ -1,7 +1,9 @@
-// Starting a process inside a running sandbox: fork a helper that joins the init's
-// namespaces, and fork again so the process lands in the sandbox PID namespace. The helper
-// stays outside (host PID namespace), waits for the process and exits with its status
-// (128+N for signal N), so the server can waitpid() the helper for the exit code.
+// Starting a process inside a running sandbox: the server forks a child that joins the init's
+// namespaces and root (setns, chroot on fds opened beforehand), places a few fds and execs
+// grid-init `enter` with an empty environment. grid-init forks the process into the sandbox
+// PID namespace, confines it and execs it; it stays outside the sandbox's PID namespace
+// (invisible inside), waits for the process and exits with its status (128+N for signal N),
+// so the server can waitpid() it for the exit code.
 #pragma once
 
 #include <sys/types.h>
@@ -18,6 +20,7 @@
 namespace grid::localns {
 
 struct LaunchSpec {
+  int init_binary_fd = -1;  // grid-init, opened by openInitBinary()
   NamespacePaths namespaces;
   std::vector<std::string> cgroup_procs_files;
   std::vector<std::string> argv;
@@ -38,8 +41,9 @@ struct LaunchedProcess {
 /// Candidate paths for execve: argv0 itself when it has a '/', else each dir of `path_env`.
 std::vector<std::string> execCandidates(const std::string& argv0, const std::string& path_env);
 
-/// Starts the process and returns once it has exec'd. A command that cannot be exec'd still
-/// starts: like a shell it prints the reason on stderr and exits 127 (missing) or 126.
+/// Starts the process and returns once it has exec'd (bounded wait). A command that cannot be
+/// exec'd still starts: like a shell it prints the reason on stderr and exits 127 (missing)
+/// or 126.
 Result<LaunchedProcess> launchProcess(const LaunchSpec& spec);
 
 }  // namespace grid::localns

@@ -14,7 +14,7 @@ std::string formatRecord(const SandboxRecord& record) {
   out << "id=" << record.id << "\ninstance=" << record.instance << "\ninit_pid=" << record.init_pid
       << "\ninit_start_time=" << record.init_start_time
       << "\ncgroup_version=" << record.cgroup_version << "\ncgroup_root=" << record.cgroup_root
-      << "\n";
+      << "\nuid_start=" << record.uid_start << "\ngid_start=" << record.gid_start << "\n";
   return out.str();
 }
 
@@ -34,6 +34,8 @@ std::optional<SandboxRecord> parseRecord(const std::string& text) {
       if (key == "init_start_time") record.init_start_time = std::stoull(value);
       if (key == "cgroup_version") record.cgroup_version = value;
       if (key == "cgroup_root") record.cgroup_root = value;
+      if (key == "uid_start") record.uid_start = static_cast<uint32_t>(std::stoul(value));
+      if (key == "gid_start") record.gid_start = static_cast<uint32_t>(std::stoul(value));
     }
   } catch (const std::exception&) {
     return std::nullopt;

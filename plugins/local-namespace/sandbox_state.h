@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -19,6 +20,10 @@ struct SandboxRecord {
   unsigned long long init_start_time = 0;  // /proc/<pid>/stat field 22: guards pid reuse
   std::string cgroup_version;              // "v1" or "v2"
   std::string cgroup_root;
+  // User namespace id slice (0: none). Informational: the slice is held by an flock that
+  // dies with the sandbox's PID 1 (userns.h), so a crash frees it once leftovers are killed.
+  uint32_t uid_start = 0;
+  uint32_t gid_start = 0;
 };
 
 std::string formatRecord(const SandboxRecord& record);

@@ -23,6 +23,8 @@ class SeccompProgram {
   void install(int report_fd) const;
 
   size_t size() const { return filter_.size(); }
+  /// The compiled BPF program (handed to grid-init, which installs it).
+  const std::vector<sock_filter>& filter() const { return filter_; }
 
  private:
   std::vector<sock_filter> filter_;

@@ -61,18 +61,4 @@ void childFailWithCode(int report_fd, const char* call, const char* arg, int err
   ::_exit(exit_code);
 }
 
-std::string readChildReport(int report_fd) {
-  std::string report;
-  char buf[512];
-  ssize_t n;
-  while ((n = ::read(report_fd, buf, sizeof(buf))) != 0) {
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      break;
-    }
-    report.append(buf, static_cast<size_t>(n));
-  }
-  return report;
-}
-
 }  // namespace grid::localns

@@ -23,8 +23,4 @@ Error sysFail(ErrorCode code, std::string_view call, std::string_view args, int 
 [[noreturn]] void childFailWithCode(int fd, const char* call, const char* arg, int err,
                                     int exit_code);
 
-/// Parent side: reads the child's report pipe until EOF (retrying EINTR, stopping at another
-/// read error). Empty means the child reported nothing: it exec'd or is running.
-std::string readChildReport(int report_fd);
-
 }  // namespace grid::localns

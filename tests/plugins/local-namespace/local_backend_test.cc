@@ -71,6 +71,9 @@ class LocalBackendTest : public ::testing::Test {
     GRID_REQUIRE_ENGINE(::geteuid() == 0,
                         "root (local-namespace creates namespaces, mounts and cgroups)");
     cgroup_root_ = "grid-test-" + std::to_string(::getpid());
+    // Sandbox roots (unprivileged host uids in their user namespaces) resolve their overlay
+    // dirs under state_dir themselves: like /var/lib, the temp dir must be searchable.
+    ASSERT_EQ(::chmod(tmp_.path().c_str(), 0711), 0);
     config_.instance = "test-instance";
     config_.settings = {{"images_dir", images()},
                         {"state_dir", tmp_.path() + "/state"},
@@ -381,6 +384,58 @@ TEST_F(LocalBackendTest, RemoveLeftoversOfAnEarlierRun) {
   EXPECT_EQ(sh(*backend_, "other-1", "echo ok").out, "ok\n");
   ASSERT_TRUE(backend_->destroySandbox("other-1").ok());
   expectGone("other-1");
+}
+
+TEST_F(LocalBackendTest, ExitCodeIsBoundedWhenTheProcessOutlivesItsOutput) {
+  create(spec("exit-1"));
+  auto channel =
+      backend_->startProcess("exit-1", {{"/bin/sh", "-c", "exec >&- 2>&-; sleep 60"}, false});
+  ASSERT_TRUE(channel.ok()) << channel.error().message;
+  auto deadline = Clock::now() + std::chrono::seconds(30);
+  auto r = channel.value()->read(deadline);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.value().status, ReadResult::Status::kEof);
+  const auto asked = std::chrono::steady_clock::now();
+  EXPECT_FALSE(channel.value()->exitCode().has_value()) << "the process still runs";
+  EXPECT_LT(std::chrono::steady_clock::now() - asked, std::chrono::seconds(20));
+  channel.value().reset();
+  ASSERT_TRUE(backend_->destroySandbox("exit-1").ok());
+  expectGone("exit-1");
+}
+
+TEST_F(LocalBackendTest, WithoutUserNamespaceSandboxesStillWork) {
+  BackendConfig config = config_;
+  config.settings["userns"] = "false";
+  LocalNamespaceBackend plain;
+  ASSERT_TRUE(plain.init(config).ok());
+  ASSERT_TRUE(plain.createSandbox(spec("plain-1")).ok());
+  auto out = sh(plain, "plain-1", "id -u; cat /proc/1/comm; cat /proc/self/uid_map");
+  EXPECT_EQ(out.out, "0\ngrid-init\n         0          0 4294967295\n") << out.err;
+  ASSERT_TRUE(plain.destroySandbox("plain-1").ok());
+  expectGone("plain-1");
+}
+
+TEST_F(LocalBackendTest, UserNamespaceSettingsAreValidated) {
+  for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
+           {"userns", "maybe"}, {"subid_range", "1:2"}, {"init_binary", "relative/grid-init"}}) {
+    BackendConfig config = config_;
+    config.settings[key] = value;
+    LocalNamespaceBackend backend;
+    auto r = backend.init(config);
+    ASSERT_FALSE(r.ok()) << key;
+    EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
+    EXPECT_NE(r.error().message.find(key), std::string::npos) << r.error().message;
+  }
+  // A grid-init that is writable by others is refused.
+  const std::string copy = tmp_.path() + "/grid-init";
+  ASSERT_EQ(std::system(("cp /proc/self/exe " + copy + " && chmod 0777 " + copy).c_str()), 0);
+  BackendConfig config = config_;
+  config.settings["init_binary"] = copy;
+  LocalNamespaceBackend backend;
+  auto r = backend.init(config);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("writable by no one else"), std::string::npos)
+      << r.error().message;
 }
 
 }  // namespace

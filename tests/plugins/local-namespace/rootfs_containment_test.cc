@@ -51,6 +51,8 @@ class RootfsContainmentTest : public ::testing::Test {
   void SetUp() override {
     GRID_REQUIRE_ENGINE(::geteuid() == 0, "root (local-namespace creates namespaces and mounts)");
     cgroup_root_ = "grid-test-fsview-" + std::to_string(::getpid());
+    // Sandbox roots in user namespaces resolve their overlay dirs under state_dir themselves.
+    ASSERT_EQ(::chmod(tmp_.path().c_str(), 0711), 0);
     BackendConfig config;
     config.instance = "test-rootfs-containment";
     config.settings = {{"images_dir", images()},
