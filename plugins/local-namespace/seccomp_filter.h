@@ -19,9 +19,6 @@ class SeccompProgram {
   /// Compiles the sandbox policy.
   static Result<SeccompProgram> build();
 
-  /// Child side: no_new_privs + install the filter; reports and _exit(127)s on failure.
-  void install(int report_fd) const;
-
   size_t size() const { return filter_.size(); }
   /// The compiled BPF program (handed to grid-init, which installs it).
   const std::vector<sock_filter>& filter() const { return filter_; }

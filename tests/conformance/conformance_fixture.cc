@@ -1,5 +1,6 @@
 #include "conformance_fixture.h"
 
+#include <fstream>
 #include <thread>
 
 #include "support/engine_guard.h"
@@ -66,6 +67,33 @@ ExecResult ConformanceTest::runStandalone(const std::string& id, const std::stri
   auto result = manager_->exec(id, command, true, timeout);
   EXPECT_TRUE(result.ok()) << command << ": " << result.error().message;
   return result.ok() ? result.value() : ExecResult{};
+}
+
+void OneSandboxTest::SetUp() {
+  ConformanceTest::SetUp();
+  if (HasFatalFailure() || IsSkipped()) return;
+  id_ = startSandbox();
+  ASSERT_FALSE(id_.empty());
+}
+
+ExecResult OneSandboxTest::run(const std::string& command, std::chrono::milliseconds timeout) {
+  return ConformanceTest::run(id_, command, timeout);
+}
+
+int64_t procStatusKb(const std::string& field) {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind(field + ":", 0) == 0) return std::stoll(line.substr(field.size() + 1));
+  }
+  return -1;
+}
+
+bool resetPeakRss() {
+  std::ofstream clear("/proc/self/clear_refs");
+  clear << "5";
+  clear.flush();
+  return static_cast<bool>(clear);
 }
 
 }  // namespace grid::testing

@@ -47,4 +47,22 @@ class ConformanceTest : public ::testing::Test {
   std::unique_ptr<SandboxManager> manager_;
 };
 
+/// A test with one running sandbox of the target image, started in SetUp.
+class OneSandboxTest : public ConformanceTest {
+ protected:
+  void SetUp() override;
+  /// Runs `command` in the sandbox's session.
+  ExecResult run(const std::string& command,
+                 std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  std::string id_;
+};
+
+/// A field of this process's /proc/self/status in KiB (VmRSS, VmHWM); -1 if absent. The
+/// conformance suite runs the server (the SandboxManager) in this very process.
+int64_t procStatusKb(const std::string& field);
+
+/// Resets VmHWM to the current RSS (Linux >= 4.0), so VmHWM afterwards is the peak of what
+/// follows; false where the kernel does not support it.
+bool resetPeakRss();
+
 }  // namespace grid::testing

@@ -3,7 +3,6 @@
 // cap, and every exec answers by its timeout whatever the command does to the shell's stdout.
 // The tenant knows the session token (it is in $PROMPT_COMMAND), so the tests use it.
 #include <cctype>
-#include <fstream>
 #include <regex>
 
 #include "conformance_fixture.h"
@@ -19,38 +18,8 @@ constexpr int64_t kMiB = 1 << 20;
 constexpr auto kHangSlack = 10s;
 constexpr size_t kNoticeSlack = 256;  // the "[... N bytes truncated ...]" line
 
-/// A field of /proc/self/status in KiB (VmRSS, VmHWM); -1 if absent.
-int64_t procStatusKb(const std::string& field) {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind(field + ":", 0) == 0) return std::stoll(line.substr(field.size() + 1));
-  }
-  return -1;
-}
-
-/// Resets VmHWM to the current RSS (Linux >= 4.0), so VmHWM afterwards is the peak of what
-/// follows; false where the kernel does not support it.
-bool resetPeakRss() {
-  std::ofstream clear("/proc/self/clear_refs");
-  clear << "5";
-  clear.flush();
-  return static_cast<bool>(clear);
-}
-
-class ContainmentSessionTest : public ConformanceTest {
+class ContainmentSessionTest : public OneSandboxTest {
  protected:
-  void SetUp() override {
-    ConformanceTest::SetUp();
-    if (HasFatalFailure() || IsSkipped()) return;
-    id_ = startSandbox();
-    ASSERT_FALSE(id_.empty());
-  }
-
-  ExecResult run(const std::string& command, std::chrono::milliseconds timeout = 30s) {
-    return ConformanceTest::run(id_, command, timeout);
-  }
-
   /// The session's marker token, read the way a tenant would.
   std::string sessionToken() {
     const std::string prompt_command = run("printf '%s' \"$PROMPT_COMMAND\"").output;
@@ -80,8 +49,6 @@ class ContainmentSessionTest : public ConformanceTest {
         key,
         std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(overrun).count()));
   }
-
-  std::string id_;
 };
 
 // Forged done markers with the right token: a guessed nonce, the start-up marker's empty

@@ -32,25 +32,6 @@ std::string randomDigits(size_t n) {
   return out;
 }
 
-/// A field of /proc/self/status in KiB (VmRSS, VmHWM); -1 if absent.
-int64_t procStatusKb(const std::string& field) {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind(field + ":", 0) == 0) return std::stoll(line.substr(field.size() + 1));
-  }
-  return -1;
-}
-
-/// Resets VmHWM to the current RSS (Linux >= 4.0), so VmHWM afterwards is the peak of what
-/// follows; false where the kernel does not support it.
-bool resetPeakRss() {
-  std::ofstream clear("/proc/self/clear_refs");
-  clear << "5";
-  clear.flush();
-  return static_cast<bool>(clear);
-}
-
 /// Command lines of every process on this host (arguments joined by '\0', as in /proc).
 std::vector<std::string> hostCommandLines() {
   std::vector<std::string> lines;

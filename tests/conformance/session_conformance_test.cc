@@ -8,19 +8,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-class SessionTest : public ConformanceTest {
- protected:
-  void SetUp() override {
-    ConformanceTest::SetUp();
-    if (HasFatalFailure() || IsSkipped()) return;
-    id_ = startSandbox();
-    ASSERT_FALSE(id_.empty());
-  }
-  ExecResult run(const std::string& command, std::chrono::milliseconds timeout = 30s) {
-    return ConformanceTest::run(id_, command, timeout);
-  }
-  std::string id_;
-};
+using SessionTest = OneSandboxTest;
 
 // Rule 1: state persists between execs.
 TEST_F(SessionTest, StatePersistsAcrossExecs) {
