@@ -235,5 +235,32 @@ TEST(PodmanBackendGvisorTest, GvisorAndDefaultSandboxesRunAndAreRemovedAsLeftove
   EXPECT_TRUE(first->destroySandbox("on-runc").ok());
 }
 
+// With the gVisor service unreachable, the main service removes a running gVisor leftover
+// (both share the storage, and ci/containers.conf registers runsc).
+TEST(PodmanBackendGvisorTest, MainServiceRemovesGvisorLeftoversWhenTheGvisorServiceIsDown) {
+  const std::string instance = testing::uniqueInstance();
+  PodmanBackend first;
+  auto init = first.init(BackendConfig{instance, {}});
+  GRID_REQUIRE_ENGINE(init.ok(), "podman: " + (init.ok() ? "" : init.error().message));
+  GRID_REQUIRE_ENGINE(gvisorServiceUp(), "gVisor podman service at /run/podman/podman-gvisor.sock");
+  SandboxSpec on_gvisor;
+  on_gvisor.id = "left-on-gvisor";
+  on_gvisor.image = "localhost/grid-test/debian:bookworm";
+  on_gvisor.isolation = Isolation::kGvisor;
+  auto created = first.createSandbox(on_gvisor);
+  ASSERT_TRUE(created.ok()) << created.error().message;
+
+  PodmanBackend without_gvisor;
+  ASSERT_TRUE(
+      without_gvisor.init(BackendConfig{instance, {{"gvisor_socket", "/nonexistent/gvisor.sock"}}})
+          .ok());
+  auto leftovers = without_gvisor.removeLeftovers();
+  ASSERT_TRUE(leftovers.ok()) << leftovers.error().message;
+  EXPECT_EQ(leftovers.value(), (std::vector<std::string>{"left-on-gvisor"}));
+  auto again = without_gvisor.removeLeftovers();
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_TRUE(again.value().empty()) << "the gVisor container survived its removal";
+}
+
 }  // namespace
 }  // namespace grid::podman
