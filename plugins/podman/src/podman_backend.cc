@@ -129,7 +129,7 @@ Result<void> PodmanBackend::init(const BackendConfig& config) {
 }
 
 Result<void> PodmanBackend::checkGvisorService() {
-  std::lock_guard lock(mutex_);
+  std::lock_guard lock(gvisor_check_mutex_);
   if (gvisor_checked_) return {};
   auto info = gvisor_client_->request("GET", "/libpod/info");
   if (!info.ok()) {

@@ -65,8 +65,10 @@ class PodmanBackend : public SandboxBackend {
   std::shared_ptr<engine::EngineClient> client_;         // the main service
   std::shared_ptr<engine::EngineClient> gvisor_client_;  // the gVisor service
   engine::ExecRegistry execs_;
+  // Separate locks: the gVisor check waits on the service, which must not hold up clientFor().
+  std::mutex gvisor_check_mutex_;
+  bool gvisor_checked_ = false;  // guarded by gvisor_check_mutex_: checkGvisorService() succeeded
   std::mutex mutex_;
-  bool gvisor_checked_ = false;      // guarded by mutex_: checkGvisorService() succeeded
   std::set<std::string> on_gvisor_;  // guarded by mutex_: sandboxes the gVisor service owns
 };
 
