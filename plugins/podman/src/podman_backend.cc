@@ -27,14 +27,17 @@ constexpr char kStartHint[] =
     ": start it with `podman system service --time=0 unix:///run/podman/podman.sock` "
     "(rootless: `systemctl --user start podman.socket`), or set [backend.podman] socket";
 
-constexpr char kRegisterHint[] =
-    "register it in containers.conf [engine.runtimes] (e.g. runsc = [\"/usr/bin/runsc\"], as "
-    "ci/containers.conf does) and restart the Podman service, or set [backend.podman] "
-    "gvisor_runtime";
-
 Error withStartHint(Error error) {
   if (error.code == ErrorCode::kUnavailable) error.message += kStartHint;
   return error;
+}
+
+std::string gvisorStartHint(const std::string& socket) {
+  return "start it with `CONTAINERS_CONF=ci/containers-gvisor.conf podman system service "
+         "--time=0 unix://" +
+         socket +
+         "` (a containers.conf whose [engine] runtime is runsc; scripts/start-engines.sh does "
+         "this), or set [backend.podman] gvisor_socket";
 }
 
 // timeout=0: libpod otherwise waits the stop timeout (10 s) for the PID 1 that ignores SIGTERM.
@@ -47,10 +50,25 @@ std::string removePath(const std::string& name_or_id) {
 Result<PodmanSettings> parseSettings(const std::map<std::string, std::string>& settings) {
   auto common = engine::parseEngineSettings(
       kProduct, settings, defaultSocketPath(geteuid(), std::getenv("XDG_RUNTIME_DIR")),
-      {"seccomp"});
+      {"seccomp", "gvisor_socket"});
   if (!common.ok()) return common.error();
-  PodmanSettings parsed{common.value().socket, common.value().pull_timeout};
+  PodmanSettings parsed;
+  parsed.socket = common.value().socket;
+  parsed.pull_timeout = common.value().pull_timeout;
   parsed.gvisor_runtime = common.value().gvisor_runtime;
+  parsed.gvisor_socket = defaultGvisorSocketPath(geteuid(), std::getenv("XDG_RUNTIME_DIR"));
+  if (auto socket = common.value().extra.find("gvisor_socket");
+      socket != common.value().extra.end()) {
+    auto parsed_socket = engine::parseSocketSetting("[backend.podman]", socket->second);
+    if (!parsed_socket.ok()) return parsed_socket.error();
+    parsed.gvisor_socket = std::move(parsed_socket).value();
+  }
+  if (parsed.gvisor_socket == parsed.socket) {
+    return fail(ErrorCode::kInvalidArgument,
+                "[backend.podman] gvisor_socket must differ from socket (" + parsed.socket +
+                    "): gVisor sandboxes need a service of their own whose default runtime is "
+                    "runsc");
+  }
   if (auto mode = common.value().extra.find("seccomp"); mode != common.value().extra.end()) {
     auto parsed_mode = seccomp::parseSeccompMode("[backend.podman]", mode->second);
     if (!parsed_mode.ok()) return parsed_mode.error();
@@ -95,69 +113,83 @@ Result<void> PodmanBackend::init(const BackendConfig& config) {
     podman_version = body->optValue<std::string>("Version", podman_version);
   }
   spdlog::info("podman: Podman {} at unix://{}", podman_version, settings_.socket);
+
+  // The gVisor service is optional: without it only isolation = gvisor is refused (and
+  // `grid serve` refuses to start when that is the configured default).
+  gvisor_client_ = std::make_shared<engine::EngineClient>(
+      engine::EngineEndpoint{settings_.gvisor_socket, kProduct, "gVisor Podman service"});
+  gvisor_client_->setApiVersion(kLibpodApiVersion);
+  if (auto gvisor = checkGvisorService(); gvisor.ok()) {
+    spdlog::info("podman: gVisor service ({}) at unix://{}", settings_.gvisor_runtime,
+                 settings_.gvisor_socket);
+  } else {
+    spdlog::info("podman: isolation gvisor unavailable: {}", gvisor.error().message);
+  }
   return {};
 }
 
+Result<void> PodmanBackend::checkGvisorService() {
+  std::lock_guard lock(gvisor_check_mutex_);
+  if (gvisor_checked_) return {};
+  auto info = gvisor_client_->request("GET", "/libpod/info");
+  if (!info.ok()) {
+    return fail(ErrorCode::kUnsupported,
+                "podman: isolation 'gvisor' is unsupported: " + info.error().message + ": " +
+                    gvisorStartHint(settings_.gvisor_socket));
+  }
+  if (!info.value().ok()) {
+    return fail(ErrorCode::kUnsupported,
+                "podman: isolation 'gvisor': unix://" + settings_.gvisor_socket +
+                    " does not serve the libpod API (" +
+                    gvisor_client_->errorFor("GET", "/libpod/info", info.value()).message +
+                    "): " + gvisorStartHint(settings_.gvisor_socket));
+  }
+  if (auto runtime = checkGvisorServiceRuntime(info.value().body, settings_.gvisor_runtime,
+                                               settings_.gvisor_socket);
+      !runtime.ok()) {
+    return runtime;
+  }
+  gvisor_checked_ = true;
+  return {};
+}
+
+std::shared_ptr<engine::EngineClient> PodmanBackend::clientFor(const std::string& sandbox_id) {
+  std::lock_guard lock(mutex_);
+  return on_gvisor_.count(sandbox_id) != 0 ? gvisor_client_ : client_;
+}
+
+// Both services see every container (shared storage). gVisor containers go first through the
+// service that runs them, if it is up; the main service then removes whatever is left, runsc
+// containers included (ci/containers.conf registers runsc), so each container is listed for
+// removal once.
 Result<std::vector<std::string>> PodmanBackend::removeLeftovers() {
-  return engine::removeLeftoverContainers(*client_,
-                                          "/libpod/containers/json?all=true&filters=" +
-                                              engine::urlEncode(engine::leftoverFilter(instance_)),
-                                          removePath);
+  std::vector<std::string> removed;
+  auto on_gvisor =
+      engine::removeLeftoverContainers(*gvisor_client_,
+                                       "/libpod/containers/json?all=true&filters=" +
+                                           engine::urlEncode(gvisorLeftoverFilter(instance_)),
+                                       removePath);
+  if (on_gvisor.ok()) {
+    removed = std::move(on_gvisor).value();
+  } else if (on_gvisor.error().code != ErrorCode::kUnavailable) {
+    spdlog::warn(
+        "podman: removing gVisor leftovers through unix://{}: {}; trying the main "
+        "service",
+        settings_.gvisor_socket, on_gvisor.error().message);
+  }
+  auto rest =
+      engine::removeLeftoverContainers(*client_,
+                                       "/libpod/containers/json?all=true&filters=" +
+                                           engine::urlEncode(engine::leftoverFilter(instance_)),
+                                       removePath);
+  if (!rest.ok()) return rest.error();
+  removed.insert(removed.end(), rest.value().begin(), rest.value().end());
+  return removed;
 }
 
 Result<void> PodmanBackend::checkSpec(const SandboxSpec& spec) {
-  if (spec.isolation == Isolation::kDefault) return {};
-  const std::string runtime = engine::engineRuntimeFor(spec, settings_.gvisor_runtime);
-  // libpod's own /info names only the default runtime; the compat /info lists every runtime
-  // of containers.conf [engine.runtimes] (Podman 4.3).
-  if (auto listed = engine::checkEngineRuntime(*client_, kProduct, runtime, kRegisterHint);
-      !listed.ok()) {
-    return listed;
-  }
-  auto honoured = ociRuntimeHonoured(spec, runtime);
-  if (!honoured.ok()) return honoured.error();
-  if (!honoured.value()) {
-    return fail(ErrorCode::kUnsupported,
-                "podman: isolation 'gvisor' is unsupported by this Podman service: it creates "
-                "containers on its default runtime whatever oci_runtime the API request names "
-                "(containers/podman#28429, Podman 4.x), so '" +
-                    runtime + "' cannot be chosen per sandbox; use the docker backend for gVisor");
-  }
-  return {};
-}
-
-Result<bool> PodmanBackend::ociRuntimeHonoured(const SandboxSpec& spec,
-                                               const std::string& runtime) {
-  std::lock_guard lock(runtime_probe_mutex_);
-  if (oci_runtime_honoured_) return *oci_runtime_honoured_;
-  if (auto image = ensureImage(spec.image); !image.ok()) return image.error();
-  SandboxSpec probe;
-  probe.id = "oci-runtime-probe";  // labelled like a sandbox, so a crash leaves no leftover
-  probe.image = spec.image;
-  probe.isolation = spec.isolation;
-  const std::string name = engine::containerName(instance_, probe.id);
-  (void)engine::removeContainer(*client_, removePath(name));  // one a crash left behind
-  const std::string create_path = "/libpod/containers/create";
-  auto created = client_->request("POST", create_path,
-                                  engine::toJson(buildSpecGenerator(instance_, probe, runtime)));
-  if (!created.ok()) return created.error();
-  if (!created.value().ok()) return client_->errorFor("POST", create_path, created.value());
-  const std::string inspect_path = "/libpod/containers/" + name + "/json";
-  auto inspected = client_->request("GET", inspect_path);
-  (void)engine::removeContainer(*client_, removePath(name));
-  if (!inspected.ok()) return inspected.error();
-  if (!inspected.value().ok()) return client_->errorFor("GET", inspect_path, inspected.value());
-  auto body = engine::parseJsonObject(inspected.value().body);
-  if (!body) return fail(ErrorCode::kInternal, "podman: GET " + inspect_path + ": not JSON");
-  const std::string used = body->optValue<std::string>("OCIRuntime", "");
-  oci_runtime_honoured_ = used == runtime;
-  if (!*oci_runtime_honoured_) {
-    spdlog::warn(
-        "podman: a container created with oci_runtime '{}' got runtime '{}': this service "
-        "ignores per-container runtimes, so isolation gvisor is unsupported",
-        runtime, used);
-  }
-  return *oci_runtime_honoured_;
+  if (serviceFor(spec) == Service::kMain) return {};
+  return checkGvisorService();
 }
 
 Result<void> PodmanBackend::createSandbox(const SandboxSpec& spec) {
@@ -171,10 +203,16 @@ Result<void> PodmanBackend::createSandbox(const SandboxSpec& spec) {
   Poco::JSON::Object::Ptr body =
       buildSpecGenerator(instance_, spec, engine::engineRuntimeFor(spec, settings_.gvisor_runtime));
   applySeccomp(*body, settings_.seccomp, seccomp_profile_path_);
-  return engine::createAndStartContainer(
-      *client_,
+  const bool on_gvisor = serviceFor(spec) == Service::kGvisor;
+  auto created = engine::createAndStartContainer(
+      on_gvisor ? *gvisor_client_ : *client_,
       engine::ContainerCreation{spec.id, "/libpod/containers/create", engine::toJson(body),
                                 "/libpod/containers/" + name + "/start", removePath(name)});
+  if (created.ok() && on_gvisor) {
+    std::lock_guard lock(mutex_);
+    on_gvisor_.insert(spec.id);
+  }
+  return created;
 }
 
 // Podman reads the profile from its host's filesystem at each create. Written before every
@@ -229,14 +267,22 @@ Result<void> PodmanBackend::ensureImage(const std::string& image) {
 Result<std::unique_ptr<ProcessChannel>> PodmanBackend::startProcess(const std::string& sandbox_id,
                                                                     const ProcessSpec& spec) {
   // Podman serves the Docker-compatible exec endpoints and their hijacked stream unchanged.
-  return engine::startSandboxProcess(client_, instance_, sandbox_id, spec, &execs_);
+  // An exec runs through the service that created the container (its runtime runs the exec).
+  return engine::startSandboxProcess(clientFor(sandbox_id), instance_, sandbox_id, spec, &execs_);
 }
 
 Result<void> PodmanBackend::destroySandbox(const std::string& sandbox_id) {
-  auto removed = engine::removeSandboxContainer(*client_, instance_, sandbox_id, removePath);
-  // runsc may keep an exec's stream open after its container is gone: end them here, or a
-  // session exec (and the stop waiting for it) would last until its deadline.
-  if (removed.ok()) execs_.abortAll(sandbox_id);
+  auto removed =
+      engine::removeSandboxContainer(*clientFor(sandbox_id), instance_, sandbox_id, removePath);
+  if (removed.ok()) {
+    {
+      std::lock_guard lock(mutex_);
+      on_gvisor_.erase(sandbox_id);
+    }
+    // runsc may keep an exec's stream open after its container is gone: end them here, or a
+    // session exec (and the stop waiting for it) would last until its deadline.
+    execs_.abortAll(sandbox_id);
+  }
   return removed;
 }
 

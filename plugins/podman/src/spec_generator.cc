@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "grid/engine/container_conventions.h"
+#include "grid/engine/engine_client.h"
 
 namespace grid::podman {
 
@@ -27,6 +28,7 @@ Poco::JSON::Object::Ptr buildSpecGenerator(const std::string& instance, const Sa
 
   Poco::JSON::Object::Ptr labels = new Poco::JSON::Object;
   for (const auto& [key, value] : engine::containerLabels(instance, spec)) labels->set(key, value);
+  if (spec.isolation == Isolation::kGvisor) labels->set(kIsolationLabel, std::string("gvisor"));
   body->set("labels", labels);
 
   // Without netns Podman picks its default (bridge when rootful, slirp4netns when rootless).
@@ -76,6 +78,50 @@ std::string userRuntimeDir(uid_t uid, const char* xdg_runtime_dir) {
 std::string defaultSocketPath(uid_t uid, const char* xdg_runtime_dir) {
   if (uid == 0) return "/run/podman/podman.sock";
   return userRuntimeDir(uid, xdg_runtime_dir) + "/podman/podman.sock";
+}
+
+std::string defaultGvisorSocketPath(uid_t uid, const char* xdg_runtime_dir) {
+  if (uid == 0) return "/run/podman/podman-gvisor.sock";
+  return userRuntimeDir(uid, xdg_runtime_dir) + "/podman/podman-gvisor.sock";
+}
+
+Service serviceFor(const SandboxSpec& spec) {
+  return spec.isolation == Isolation::kGvisor ? Service::kGvisor : Service::kMain;
+}
+
+std::string gvisorLeftoverFilter(const std::string& instance) {
+  Poco::JSON::Array::Ptr labels = new Poco::JSON::Array;
+  labels->add(std::string(engine::kManagedByLabel) + "=" + engine::kManagedByValue);
+  labels->add(std::string(engine::kInstanceLabel) + "=" + instance);
+  labels->add(std::string(kIsolationLabel) + "=gvisor");
+  Poco::JSON::Object::Ptr filter = new Poco::JSON::Object;
+  filter->set("label", labels);
+  return engine::toJson(filter);
+}
+
+Result<void> checkGvisorServiceRuntime(const std::string& info_body, const std::string& runtime,
+                                       const std::string& socket) {
+  std::string used;
+  if (auto info = engine::parseJsonObject(info_body)) {
+    if (Poco::JSON::Object::Ptr host = info->getObject("host")) {
+      if (Poco::JSON::Object::Ptr oci = host->getObject("ociRuntime")) {
+        used = oci->optValue<std::string>("name", "");
+      }
+    }
+  }
+  if (used.empty()) {
+    return fail(ErrorCode::kInternal, "podman: GET /libpod/info at unix://" + socket +
+                                          ": no host.ociRuntime.name in the answer");
+  }
+  if (used != runtime) {
+    return fail(ErrorCode::kUnsupported,
+                "podman: isolation 'gvisor' is unsupported: the gVisor Podman service at unix://" +
+                    socket + " runs containers on '" + used + "', not '" + runtime +
+                    "'; start it with CONTAINERS_CONF pointing at a containers.conf whose "
+                    "[engine] runtime = \"" +
+                    runtime + "\" (ci/containers-gvisor.conf, as scripts/start-engines.sh does)");
+  }
+  return {};
 }
 
 void applySeccomp(Poco::JSON::Object& body, seccomp::SeccompMode mode,

@@ -14,15 +14,41 @@
 
 namespace grid::podman {
 
+/// Label on the containers of isolation = gvisor sandboxes ("gvisor"), so that leftovers are
+/// removed through the service that runs them.
+inline constexpr char kIsolationLabel[] = "grid.isolation";
+
 /// The libpod SpecGenerator body of POST /libpod/containers/create.
 /// A non-empty `runtime` (engineRuntimeFor()) becomes oci_runtime; empty leaves the service's
-/// default runtime.
+/// default runtime. A gvisor spec also gets the label kIsolationLabel=gvisor.
 Poco::JSON::Object::Ptr buildSpecGenerator(const std::string& instance, const SandboxSpec& spec,
                                            const std::string& runtime = "");
 
 /// Where the Podman service listens by default: /run/podman/podman.sock for root, else
 /// $XDG_RUNTIME_DIR/podman/podman.sock (/run/user/<uid>/... if XDG_RUNTIME_DIR is unset).
 std::string defaultSocketPath(uid_t uid, const char* xdg_runtime_dir);
+
+/// Where the gVisor Podman service (the one whose default runtime is runsc, which creates the
+/// isolation = gvisor sandboxes) listens by default: podman-gvisor.sock beside
+/// defaultSocketPath().
+std::string defaultGvisorSocketPath(uid_t uid, const char* xdg_runtime_dir);
+
+/// Which of the backend's two Podman services creates, runs and removes a sandbox.
+enum class Service { kMain, kGvisor };
+
+/// kGvisor for Isolation::kGvisor, else kMain.
+Service serviceFor(const SandboxSpec& spec);
+
+/// The `filters` query value selecting this instance's gvisor containers (leftoverFilter()
+/// plus kIsolationLabel=gvisor); URL-encode it.
+std::string gvisorLeftoverFilter(const std::string& instance);
+
+/// Whether the libpod GET /info answer `info_body` of the gVisor service says its default
+/// runtime (host.ociRuntime.name) is `runtime`. kUnsupported naming both runtimes and
+/// `socket` when it is another one (a service started without ci/containers-gvisor.conf would
+/// run "gvisor" sandboxes on runc); kInternal for an answer without that field.
+Result<void> checkGvisorServiceRuntime(const std::string& info_body, const std::string& runtime,
+                                       const std::string& socket);
 
 /// Sets the SpecGenerator's seccomp_profile_path: `profile_path` for kGrid (Podman 4 reads a
 /// profile only from a file on its host), "unconfined" for kUnconfined; nothing for

@@ -6,10 +6,12 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "engine_backend_suite.h"
 #include "engine_guard.h"
@@ -112,24 +114,52 @@ TEST(PodmanBackendInitTest, DockerSocketIsNotPodman) {
   EXPECT_NE(init.error().message.find("libpod"), std::string::npos) << init.error().message;
 }
 
-// A gvisor sandbox on an engine without the runtime: refused as unsupported, naming the runtime
-// and how to register it, before anything is made.
-TEST(PodmanBackendGvisorTest, MissingRuntimeIsUnsupportedBeforeAnythingIsMade) {
+bool gvisorServiceUp() {
+  engine::EngineClient client(
+      engine::EngineEndpoint{"/run/podman/podman-gvisor.sock", "podman", "gVisor Podman service"});
+  auto ping = client.request("GET", "/_ping");
+  return ping.ok() && ping.value().ok();
+}
+
+TEST(PodmanBackendInitTest, GvisorSocketSetting) {
+  auto defaults = parseSettings({});
+  ASSERT_TRUE(defaults.ok());
+  if (geteuid() == 0) {
+    EXPECT_EQ(defaults.value().gvisor_socket, "/run/podman/podman-gvisor.sock");
+  }
+  auto parsed = parseSettings({{"gvisor_socket", "unix:///run/g.sock"}});
+  ASSERT_TRUE(parsed.ok()) << parsed.error().message;
+  EXPECT_EQ(parsed.value().gvisor_socket, "/run/g.sock");
+  EXPECT_EQ(parseSettings({{"gvisor_socket", "g.sock"}}).error().code, ErrorCode::kInvalidArgument);
+  auto same = parseSettings({{"socket", "/run/p.sock"}, {"gvisor_socket", "unix:///run/p.sock"}});
+  ASSERT_FALSE(same.ok());
+  EXPECT_EQ(same.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(same.error().message.find("gvisor_socket"), std::string::npos) << same.error().message;
+}
+
+// Without the gVisor service init succeeds (the service is optional) and only a gvisor sandbox
+// is refused, naming the socket and how to start the service, before anything is made.
+TEST(PodmanBackendGvisorTest, MissingGvisorServiceIsUnsupportedBeforeAnythingIsMade) {
   PodmanBackend backend;
   const std::string instance = "grid-gvisor-test-" + std::to_string(::getpid());
-  auto init = backend.init(BackendConfig{instance, {{"gvisor_runtime", "grid-no-such-runtime"}}});
+  auto init =
+      backend.init(BackendConfig{instance, {{"gvisor_socket", "/nonexistent/podman-gvisor.sock"}}});
   GRID_REQUIRE_ENGINE(init.ok(), "podman: " + (init.ok() ? "" : init.error().message));
   SandboxSpec spec;
   spec.id = "gvisor-missing";
   spec.image = "localhost/grid-test/debian:bookworm";
-  EXPECT_TRUE(backend.checkSpec(spec).ok()) << "isolation default needs no runtime";
+  EXPECT_TRUE(backend.checkSpec(spec).ok()) << "isolation default needs no gVisor service";
   spec.isolation = Isolation::kGvisor;
   auto checked = backend.checkSpec(spec);
   ASSERT_FALSE(checked.ok());
   EXPECT_EQ(checked.error().code, ErrorCode::kUnsupported);
-  EXPECT_NE(checked.error().message.find("'grid-no-such-runtime'"), std::string::npos)
+  EXPECT_NE(checked.error().message.find("unix:///nonexistent/podman-gvisor.sock"),
+            std::string::npos)
       << checked.error().message;
-  EXPECT_NE(checked.error().message.find("[engine.runtimes]"), std::string::npos)
+  EXPECT_NE(checked.error().message.find("containers-gvisor.conf podman system service"),
+            std::string::npos)
+      << checked.error().message;
+  EXPECT_NE(checked.error().message.find("[backend.podman] gvisor_socket"), std::string::npos)
       << checked.error().message;
   auto created = backend.createSandbox(spec);
   ASSERT_FALSE(created.ok());
@@ -137,6 +167,99 @@ TEST(PodmanBackendGvisorTest, MissingRuntimeIsUnsupportedBeforeAnythingIsMade) {
   auto leftovers = backend.removeLeftovers();
   ASSERT_TRUE(leftovers.ok()) << leftovers.error().message;
   EXPECT_TRUE(leftovers.value().empty()) << "a refused sandbox left a container";
+}
+
+// A gVisor service whose default runtime is not the configured one would run "gvisor"
+// sandboxes on another runtime: refused, naming both.
+TEST(PodmanBackendGvisorTest, GvisorServiceOnAnotherRuntimeIsUnsupported) {
+  PodmanBackend backend;
+  const std::string instance = "grid-gvisor-test-" + std::to_string(::getpid());
+  auto init = backend.init(BackendConfig{instance, {{"gvisor_runtime", "grid-no-such-runtime"}}});
+  GRID_REQUIRE_ENGINE(init.ok(), "podman: " + (init.ok() ? "" : init.error().message));
+  GRID_REQUIRE_ENGINE(gvisorServiceUp(), "gVisor podman service at /run/podman/podman-gvisor.sock");
+  SandboxSpec spec;
+  spec.id = "gvisor-wrong-runtime";
+  spec.image = "localhost/grid-test/debian:bookworm";
+  spec.isolation = Isolation::kGvisor;
+  auto checked = backend.checkSpec(spec);
+  ASSERT_FALSE(checked.ok());
+  EXPECT_EQ(checked.error().code, ErrorCode::kUnsupported);
+  EXPECT_NE(checked.error().message.find("not 'grid-no-such-runtime'"), std::string::npos)
+      << checked.error().message;
+}
+
+std::string runOutput(PodmanBackend& backend, const std::string& id,
+                      const std::vector<std::string>& argv) {
+  ProcessSpec process;
+  process.argv = argv;
+  auto channel = backend.startProcess(id, process);
+  if (!channel.ok()) return "startProcess: " + channel.error().message;
+  return testing::drain(*channel.value()).out;
+}
+
+// gVisor and runc sandboxes of one instance side by side: each runs on its own runtime, and a
+// later run of the instance removes both as leftovers, each exactly once.
+TEST(PodmanBackendGvisorTest, GvisorAndDefaultSandboxesRunAndAreRemovedAsLeftovers) {
+  const std::string instance = testing::uniqueInstance();
+  auto first = std::make_unique<PodmanBackend>();
+  auto init = first->init(BackendConfig{instance, {}});
+  GRID_REQUIRE_ENGINE(init.ok(), "podman: " + (init.ok() ? "" : init.error().message));
+  GRID_REQUIRE_ENGINE(gvisorServiceUp(), "gVisor podman service at /run/podman/podman-gvisor.sock");
+  SandboxSpec on_runc;
+  on_runc.id = "on-runc";
+  on_runc.image = "localhost/grid-test/debian:bookworm";
+  SandboxSpec on_gvisor = on_runc;
+  on_gvisor.id = "on-gvisor";
+  on_gvisor.isolation = Isolation::kGvisor;
+  ASSERT_TRUE(first->checkSpec(on_gvisor).ok()) << first->checkSpec(on_gvisor).error().message;
+  auto created = first->createSandbox(on_runc);
+  ASSERT_TRUE(created.ok()) << created.error().message;
+  created = first->createSandbox(on_gvisor);
+  ASSERT_TRUE(created.ok()) << created.error().message;
+  const std::vector<std::string> probe = {"sh", "-c", "uname -r | grep -qx 4.4.0 && echo gvisor"};
+  EXPECT_EQ(runOutput(*first, "on-gvisor", probe), "gvisor\n");
+  EXPECT_EQ(runOutput(*first, "on-runc", probe), "");
+
+  PodmanBackend second;  // as after a crash of the first
+  ASSERT_TRUE(second.init(BackendConfig{instance, {}}).ok());
+  auto leftovers = second.removeLeftovers();
+  ASSERT_TRUE(leftovers.ok()) << leftovers.error().message;
+  std::vector<std::string> removed = leftovers.value();
+  std::sort(removed.begin(), removed.end());
+  EXPECT_EQ(removed, (std::vector<std::string>{"on-gvisor", "on-runc"}));
+  auto again = second.removeLeftovers();
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_TRUE(again.value().empty());
+  // The first backend's destroy of what is gone already counts as removed.
+  EXPECT_TRUE(first->destroySandbox("on-gvisor").ok());
+  EXPECT_TRUE(first->destroySandbox("on-runc").ok());
+}
+
+// With the gVisor service unreachable, the main service removes a running gVisor leftover
+// (both share the storage, and ci/containers.conf registers runsc).
+TEST(PodmanBackendGvisorTest, MainServiceRemovesGvisorLeftoversWhenTheGvisorServiceIsDown) {
+  const std::string instance = testing::uniqueInstance();
+  PodmanBackend first;
+  auto init = first.init(BackendConfig{instance, {}});
+  GRID_REQUIRE_ENGINE(init.ok(), "podman: " + (init.ok() ? "" : init.error().message));
+  GRID_REQUIRE_ENGINE(gvisorServiceUp(), "gVisor podman service at /run/podman/podman-gvisor.sock");
+  SandboxSpec on_gvisor;
+  on_gvisor.id = "left-on-gvisor";
+  on_gvisor.image = "localhost/grid-test/debian:bookworm";
+  on_gvisor.isolation = Isolation::kGvisor;
+  auto created = first.createSandbox(on_gvisor);
+  ASSERT_TRUE(created.ok()) << created.error().message;
+
+  PodmanBackend without_gvisor;
+  ASSERT_TRUE(
+      without_gvisor.init(BackendConfig{instance, {{"gvisor_socket", "/nonexistent/gvisor.sock"}}})
+          .ok());
+  auto leftovers = without_gvisor.removeLeftovers();
+  ASSERT_TRUE(leftovers.ok()) << leftovers.error().message;
+  EXPECT_EQ(leftovers.value(), (std::vector<std::string>{"left-on-gvisor"}));
+  auto again = without_gvisor.removeLeftovers();
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_TRUE(again.value().empty()) << "the gVisor container survived its removal";
 }
 
 }  // namespace

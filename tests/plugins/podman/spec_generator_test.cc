@@ -4,6 +4,9 @@
 #include <Poco/JSON/Array.h>
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
 #include "grid/engine/container_conventions.h"
 #include "grid/engine/engine_client.h"
 #include "sample_sandbox_spec.h"
@@ -107,11 +110,58 @@ TEST(SpecGeneratorTest, SeccompProfileFileIsNamedByItsContent) {
 
 TEST(SpecGeneratorTest, GvisorSelectsTheConfiguredOciRuntime) {
   SandboxSpec spec = sampleSpec();
-  EXPECT_FALSE(
-      buildSpecGenerator("inst", spec, engine::engineRuntimeFor(spec, "runsc"))->has("oci_runtime"));
+  EXPECT_FALSE(buildSpecGenerator("inst", spec, engine::engineRuntimeFor(spec, "runsc"))
+                   ->has("oci_runtime"));
   spec.isolation = Isolation::kGvisor;
   auto body = buildSpecGenerator("inst", spec, engine::engineRuntimeFor(spec, "runsc"));
   EXPECT_EQ(body->getValue<std::string>("oci_runtime"), "runsc");
+}
+
+TEST(SpecGeneratorTest, GvisorSandboxesGoToTheGvisorServiceAndAreLabelled) {
+  SandboxSpec spec = sampleSpec();
+  EXPECT_EQ(serviceFor(spec), Service::kMain);
+  EXPECT_FALSE(buildSpecGenerator("inst", spec)->getObject("labels")->has(kIsolationLabel));
+  spec.isolation = Isolation::kGvisor;
+  EXPECT_EQ(serviceFor(spec), Service::kGvisor);
+  EXPECT_EQ(
+      buildSpecGenerator("inst", spec)->getObject("labels")->getValue<std::string>(kIsolationLabel),
+      "gvisor");
+}
+
+TEST(SpecGeneratorTest, DefaultGvisorSocketPath) {
+  EXPECT_EQ(defaultGvisorSocketPath(0, "/run/user/0"), "/run/podman/podman-gvisor.sock");
+  EXPECT_EQ(defaultGvisorSocketPath(1000, "/run/user/1000"),
+            "/run/user/1000/podman/podman-gvisor.sock");
+  EXPECT_EQ(defaultGvisorSocketPath(1000, nullptr), "/run/user/1000/podman/podman-gvisor.sock");
+}
+
+TEST(SpecGeneratorTest, GvisorLeftoverFilterAddsTheIsolationLabel) {
+  auto filter = engine::parseJsonObject(gvisorLeftoverFilter("inst"));
+  ASSERT_TRUE(filter);
+  auto labels = filter->getArray("label");
+  ASSERT_TRUE(labels);
+  std::vector<std::string> values;
+  for (std::size_t i = 0; i < labels->size(); ++i)
+    values.push_back(labels->getElement<std::string>(i));
+  EXPECT_EQ(values, (std::vector<std::string>{"grid.managed-by=grid", "grid.instance=inst",
+                                              "grid.isolation=gvisor"}));
+}
+
+TEST(SpecGeneratorTest, GvisorServiceMustRunTheGvisorRuntime) {
+  const std::string on_runsc = R"({"host": {"ociRuntime": {"name": "runsc", "path": "/x"}}})";
+  const std::string on_runc = R"({"host": {"ociRuntime": {"name": "runc"}}})";
+  EXPECT_TRUE(checkGvisorServiceRuntime(on_runsc, "runsc", "/run/g.sock").ok());
+  auto wrong = checkGvisorServiceRuntime(on_runc, "runsc", "/run/g.sock");
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_EQ(wrong.error().code, ErrorCode::kUnsupported);
+  EXPECT_NE(wrong.error().message.find("unix:///run/g.sock runs containers on 'runc', not "
+                                       "'runsc'"),
+            std::string::npos)
+      << wrong.error().message;
+  EXPECT_EQ(checkGvisorServiceRuntime("{}", "runsc", "/run/g.sock").error().code,
+            ErrorCode::kInternal);
+  EXPECT_EQ(checkGvisorServiceRuntime("not json", "runsc", "/run/g.sock").error().code,
+            ErrorCode::kInternal);
 }
 
 }  // namespace
