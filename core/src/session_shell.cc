@@ -20,6 +20,11 @@ constexpr auto kStartTimeout = 20s;
 // SIGINT, is blocked, or closed its stdout) and is killed; the exec answers by kAnswerSlack.
 constexpr auto kInterruptGrace = 500ms;
 constexpr auto kAnswerSlack = 900ms;
+// The SIGINT travels through a process started in the sandbox, which a loaded machine (or
+// gVisor) can make slow: however late it arrives, the shell gets this long to report before
+// it counts as stuck, and the kill this long after that.
+constexpr auto kReportWindow = 250ms;
+constexpr auto kKillWindow = 400ms;
 // What the launcher may print on stderr before bash starts (an error message) is kept up to
 // this size for the start-up error.
 constexpr size_t kStartErrorCap = 4096;
@@ -141,7 +146,7 @@ Result<ExecResult> SessionShell::run(std::string_view command, const ExecLimits&
   if (!channel_) return fail(ErrorCode::kConflict, "the session has ended");
   const auto started = Clock::now();
   const auto deadline = started + limits.timeout;
-  const auto answer_by = deadline + kAnswerSlack;
+  auto answer_by = deadline + kAnswerSlack;
   ExecResult result;
   const std::string nonce = randomHex(kNonceBytes);
   ExecTranscript transcript(token_, nonce, limits.max_output_bytes);
@@ -222,6 +227,8 @@ Result<ExecResult> SessionShell::run(std::string_view command, const ExecLimits&
       if (auto sent = signalShell("INT", phase_deadline); !sent.ok()) {
         spdlog::warn("{}: interrupting timed-out exec: {}", sandbox_id_, sent.error().message);
       }
+      phase_deadline = std::max(phase_deadline, Clock::now() + kReportWindow);
+      answer_by = std::max(answer_by, phase_deadline + kKillWindow);
       continue;
     }
     auto read = channel_->read(phase_deadline);
