@@ -41,16 +41,6 @@ std::string removePath(const std::string& name_or_id) {
   return "/containers/" + name_or_id + "?force=1&v=1";
 }
 
-void logSeccompMode(seccomp::SeccompMode mode) {
-  if (mode == seccomp::SeccompMode::kUnconfined) {
-    spdlog::warn(
-        "docker: [backend.docker] seccomp = unconfined: sandboxes run WITHOUT any seccomp "
-        "filter; every syscall (io_uring, bpf, keyctl, mount attempts...) reaches the kernel");
-  } else if (mode == seccomp::SeccompMode::kEngineDefault) {
-    spdlog::info("docker: sandboxes use the engine's default seccomp profile");
-  }
-}
-
 }  // namespace
 
 Result<DockerSettings> parseSettings(const std::map<std::string, std::string>& settings) {
@@ -87,7 +77,7 @@ Result<void> DockerBackend::init(const BackendConfig& config) {
   instance_ = config.instance;
   settings_ = std::move(settings).value();
   seccomp_profile_ = seccomp::renderOciProfile(seccomp::sandboxPolicy());
-  logSeccompMode(settings_.seccomp);
+  seccomp::logSeccompMode(kProduct, settings_.seccomp);
   client_ = std::make_shared<engine::EngineClient>(
       engine::EngineEndpoint{settings_.socket, kProduct, "Docker Engine"});
 

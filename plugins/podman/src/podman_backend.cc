@@ -88,13 +88,7 @@ Result<void> PodmanBackend::init(const BackendConfig& config) {
   seccomp_profile_ = seccomp::renderOciProfile(seccomp::sandboxPolicy());
   seccomp_profile_path_ =
       seccompProfilePath(geteuid(), std::getenv("XDG_RUNTIME_DIR"), seccomp_profile_);
-  if (settings_.seccomp == seccomp::SeccompMode::kUnconfined) {
-    spdlog::warn(
-        "podman: [backend.podman] seccomp = unconfined: sandboxes run WITHOUT any seccomp "
-        "filter; every syscall (io_uring, bpf, keyctl, mount attempts...) reaches the kernel");
-  } else if (settings_.seccomp == seccomp::SeccompMode::kEngineDefault) {
-    spdlog::info("podman: sandboxes use the engine's default seccomp profile");
-  }
+  seccomp::logSeccompMode(kProduct, settings_.seccomp);
   client_ = std::make_shared<engine::EngineClient>(
       engine::EngineEndpoint{settings_.socket, kProduct, "Podman service"});
   client_->setApiVersion(kLibpodApiVersion);

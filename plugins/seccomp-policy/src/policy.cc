@@ -1,6 +1,7 @@
 #include "grid/seccomp/policy.h"
 
 #include <sched.h>
+#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
@@ -564,6 +565,17 @@ const char* seccompModeName(SeccompMode mode) {
       return "unconfined";
   }
   return "grid";
+}
+
+void logSeccompMode(const std::string& backend, SeccompMode mode) {
+  if (mode == SeccompMode::kUnconfined) {
+    spdlog::warn(
+        "{0}: [backend.{0}] seccomp = {1}: sandboxes run WITHOUT any seccomp filter; every "
+        "syscall (io_uring, bpf, keyctl, mount attempts...) reaches the kernel",
+        backend, seccompModeName(mode));
+  } else if (mode == SeccompMode::kEngineDefault) {
+    spdlog::info("{}: sandboxes use the engine's default seccomp profile", backend);
+  }
 }
 
 }  // namespace grid::seccomp

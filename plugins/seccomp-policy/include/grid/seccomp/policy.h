@@ -88,4 +88,8 @@ Result<SeccompMode> parseSeccompMode(const std::string& section, const std::stri
 /// "grid", "engine-default", "unconfined".
 const char* seccompModeName(SeccompMode mode);
 
+/// Logs at start-up what a backend's `mode` means when it is not Grid's policy: a warning for
+/// unconfined, a note for the engine's default. `backend` is "docker" or "podman".
+void logSeccompMode(const std::string& backend, SeccompMode mode);
+
 }  // namespace grid::seccomp
