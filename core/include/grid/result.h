@@ -80,3 +80,25 @@ class [[nodiscard]] Result<void> {
 inline Error fail(ErrorCode code, std::string message) { return Error{code, std::move(message)}; }
 
 }  // namespace grid
+
+// Propagation. Both return the Error of a failed Result from the enclosing function, whose
+// return type must be constructible from grid::Error (any Result<T>, or Error itself).
+//
+//   GRID_TRY(backend.createSandbox(spec));                  // Result<void> or Result<T>
+//   GRID_ASSIGN_OR_RETURN(auto channel, backend.startProcess(id, spec));
+//   GRID_ASSIGN_OR_RETURN(existing, lookup(name));           // assigns to a declared variable
+#define GRID_TRY(expr)                                              \
+  do {                                                              \
+    auto&& grid_try_result_ = (expr);                               \
+    if (!grid_try_result_.ok()) return grid_try_result_.error();    \
+  } while (0)
+
+#define GRID_ASSIGN_OR_RETURN(lhs, expr) \
+  GRID_ASSIGN_OR_RETURN_IMPL_(GRID_RESULT_CONCAT_(grid_result_, __LINE__), lhs, expr)
+
+#define GRID_RESULT_CONCAT_INNER_(a, b) a##b
+#define GRID_RESULT_CONCAT_(a, b) GRID_RESULT_CONCAT_INNER_(a, b)
+#define GRID_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \
+  auto tmp = (expr);                                \
+  if (!tmp.ok()) return tmp.error();                \
+  lhs = std::move(tmp).value()
