@@ -33,12 +33,6 @@ std::string defaultSocketPath(uid_t uid, const char* xdg_runtime_dir);
 /// defaultSocketPath().
 std::string defaultGvisorSocketPath(uid_t uid, const char* xdg_runtime_dir);
 
-/// Which of the backend's two Podman services creates, runs and removes a sandbox.
-enum class Service { kMain, kGvisor };
-
-/// kGvisor for Isolation::kGvisor, else kMain.
-Service serviceFor(const SandboxSpec& spec);
-
 /// The `filters` query value selecting this instance's gvisor containers (leftoverFilter()
 /// plus kIsolationLabel=gvisor); URL-encode it.
 std::string gvisorLeftoverFilter(const std::string& instance);

@@ -1,58 +1,64 @@
-// PodmanBackend against the real Podman service (libpod API): the shared engine backend suite
-// with Podman's hooks, and the Podman-only behaviour (short names, init, settings).
-#include "podman_backend.h"
+// EngineBackend with podmanDialect() against the real Podman service (libpod API): what only
+// Podman does (short names, init, settings, the gVisor service). The shared suite runs in
+// engine_backend_test.cc.
+#include "podman_dialect.h"
 
-#include <Poco/JSON/Object.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
-#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "dialect_hooks.h"
+#include "engine_backend.h"
 #include "engine_backend_suite.h"
 #include "engine_guard.h"
 #include "grid/engine/engine_client.h"
+#include "spec_generator.h"
 
 namespace grid::podman {
 namespace {
 
-using testing::EngineBackendHooks;
-using testing::EngineBackendTest;
+using engine::EngineBackend;
 
-EngineBackendHooks podmanHooks() {
-  EngineBackendHooks hooks;
-  hooks.endpoint = engine::EngineEndpoint{"/run/podman/podman.sock", "podman", "Podman service"};
-  hooks.api_version = kLibpodApiVersion;
-  hooks.ping_path = "/libpod/_ping";
-  // As Podman users write it; the short name resolves to it too (see ShortImageNameResolves).
-  hooks.image = "localhost/grid-test/debian:bookworm";
-  hooks.make_backend = [] { return std::make_unique<PodmanBackend>(); };
-  hooks.inspect_path = [](const std::string& name) {
-    return "/libpod/containers/" + name + "/json";
-  };
-  hooks.stop_path = [](const std::string& name) {
-    return "/libpod/containers/" + name + "/stop?timeout=0";
-  };
-  // libpod also reports the CPU limit as CFS quota/period and sets swap to the memory limit.
-  hooks.expect_host_limits = [](const Poco::JSON::Object& host) {
-    EXPECT_EQ(host.getValue<std::int64_t>("CpuQuota"), 50'000);
-    EXPECT_EQ(host.getValue<std::int64_t>("CpuPeriod"), 100'000);
-    EXPECT_EQ(host.getValue<std::int64_t>("MemorySwap"), 128 * 1024 * 1024);
-  };
-  return hooks;
+Result<engine::EngineBackendSettings> parseSettings(
+    const std::map<std::string, std::string>& settings) {
+  return engine::parseSettings(podmanDialect(), settings);
 }
 
-INSTANTIATE_TEST_SUITE_P(Podman, EngineBackendTest, ::testing::Values(podmanHooks()),
-                         testing::engineTestName);
+// The dialect's paths and hooks, without a service.
+TEST(PodmanDialectTest, LibpodPaths) {
+  const engine::EngineDialect& dialect = podmanDialect();
+  EXPECT_EQ(dialect.name, "podman");
+  EXPECT_EQ(dialect.create_path("grid-i-a"), "/libpod/containers/create");
+  EXPECT_EQ(dialect.start_path("grid-i-a"), "/libpod/containers/grid-i-a/start");
+  EXPECT_EQ(dialect.remove_path("grid-i-a"), "/libpod/containers/grid-i-a?force=true&timeout=0");
+  EXPECT_EQ(dialect.list_path("{\"label\":[]}"),
+            "/libpod/containers/json?all=true&filters=%7B%22label%22%3A%5B%5D%7D");
+  EXPECT_EQ(dialect.image_present_path("grid-test/debian:bookworm"),
+            "/libpod/images/grid-test/debian:bookworm/exists");
+  EXPECT_EQ(dialect.pull_path("debian:12"), "/libpod/images/pull?reference=debian%3A12&quiet=true");
+}
+
+TEST(PodmanDialectTest, SeccompProfileIsAFileAndGvisorASecondService) {
+  const engine::EngineDialect& dialect = podmanDialect();
+  ASSERT_TRUE(dialect.seccomp_profile_file);
+  if (geteuid() == 0) {
+    EXPECT_EQ(dialect.seccomp_profile_file("{}").rfind("/run/grid/seccomp-", 0), 0u);
+  }
+  ASSERT_TRUE(dialect.gvisor_service.has_value());
+  EXPECT_EQ(dialect.gvisor_service->display_name, "gVisor Podman service");
+  EXPECT_NE(dialect.gvisor_service->leftover_filter("inst").find(kIsolationLabel),
+            std::string::npos);
+}
 
 // The shared fixture, for the tests only Podman has.
 class PodmanBackendTest : public testing::EngineBackendFixture {
  protected:
-  PodmanBackendTest() : EngineBackendFixture(podmanHooks()) {}
+  PodmanBackendTest() : EngineBackendFixture(testing::podmanHooks()) {}
 };
 
 TEST_F(PodmanBackendTest, ShortImageNameResolves) {
@@ -63,7 +69,7 @@ TEST_F(PodmanBackendTest, ShortImageNameResolves) {
 }
 
 TEST(PodmanBackendInitTest, UnreachableSocketIsUnavailable) {
-  PodmanBackend backend;
+  EngineBackend backend(podmanDialect());
   auto init = backend.init(BackendConfig{"inst", {{"socket", "/nonexistent/podman.sock"}}});
   ASSERT_FALSE(init.ok());
   EXPECT_EQ(init.error().code, ErrorCode::kUnavailable);
@@ -97,7 +103,7 @@ TEST(PodmanBackendInitTest, SettingsAreValidated) {
   if (geteuid() == 0) {
     EXPECT_EQ(defaults.value().socket, "/run/podman/podman.sock");
   }
-  PodmanBackend backend;
+  EngineBackend backend(podmanDialect());
   EXPECT_EQ(backend.init(BackendConfig{"bad/instance", {}}).error().code,
             ErrorCode::kInvalidArgument);
 }
@@ -107,7 +113,7 @@ TEST(PodmanBackendInitTest, DockerSocketIsNotPodman) {
       engine::EngineEndpoint{"/var/run/docker.sock", "docker", "Docker Engine"});
   auto ping = docker->request("GET", "/_ping");
   if (!ping.ok() || !ping.value().ok()) GTEST_SKIP() << "no Docker Engine to point at";
-  PodmanBackend backend;
+  EngineBackend backend(podmanDialect());
   auto init = backend.init(BackendConfig{"inst", {{"socket", "/var/run/docker.sock"}}});
   ASSERT_FALSE(init.ok());
   EXPECT_EQ(init.error().code, ErrorCode::kUnavailable);
@@ -140,7 +146,7 @@ TEST(PodmanBackendInitTest, GvisorSocketSetting) {
 // Without the gVisor service init succeeds (the service is optional) and only a gvisor sandbox
 // is refused, naming the socket and how to start the service, before anything is made.
 TEST(PodmanBackendGvisorTest, MissingGvisorServiceIsUnsupportedBeforeAnythingIsMade) {
-  PodmanBackend backend;
+  EngineBackend backend(podmanDialect());
   const std::string instance = "grid-gvisor-test-" + std::to_string(::getpid());
   auto init =
       backend.init(BackendConfig{instance, {{"gvisor_socket", "/nonexistent/podman-gvisor.sock"}}});
@@ -172,7 +178,7 @@ TEST(PodmanBackendGvisorTest, MissingGvisorServiceIsUnsupportedBeforeAnythingIsM
 // A gVisor service whose default runtime is not the configured one would run "gvisor"
 // sandboxes on another runtime: refused, naming both.
 TEST(PodmanBackendGvisorTest, GvisorServiceOnAnotherRuntimeIsUnsupported) {
-  PodmanBackend backend;
+  EngineBackend backend(podmanDialect());
   const std::string instance = "grid-gvisor-test-" + std::to_string(::getpid());
   auto init = backend.init(BackendConfig{instance, {{"gvisor_runtime", "grid-no-such-runtime"}}});
   GRID_REQUIRE_ENGINE(init.ok(), "podman: " + (init.ok() ? "" : init.error().message));
@@ -188,7 +194,7 @@ TEST(PodmanBackendGvisorTest, GvisorServiceOnAnotherRuntimeIsUnsupported) {
       << checked.error().message;
 }
 
-std::string runOutput(PodmanBackend& backend, const std::string& id,
+std::string runOutput(EngineBackend& backend, const std::string& id,
                       const std::vector<std::string>& argv) {
   ProcessSpec process;
   process.argv = argv;
@@ -201,7 +207,7 @@ std::string runOutput(PodmanBackend& backend, const std::string& id,
 // later run of the instance removes both as leftovers, each exactly once.
 TEST(PodmanBackendGvisorTest, GvisorAndDefaultSandboxesRunAndAreRemovedAsLeftovers) {
   const std::string instance = testing::uniqueInstance();
-  auto first = std::make_unique<PodmanBackend>();
+  auto first = std::make_unique<EngineBackend>(podmanDialect());
   auto init = first->init(BackendConfig{instance, {}});
   GRID_REQUIRE_ENGINE(init.ok(), "podman: " + (init.ok() ? "" : init.error().message));
   GRID_REQUIRE_ENGINE(gvisorServiceUp(), "gVisor podman service at /run/podman/podman-gvisor.sock");
@@ -220,7 +226,7 @@ TEST(PodmanBackendGvisorTest, GvisorAndDefaultSandboxesRunAndAreRemovedAsLeftove
   EXPECT_EQ(runOutput(*first, "on-gvisor", probe), "gvisor\n");
   EXPECT_EQ(runOutput(*first, "on-runc", probe), "");
 
-  PodmanBackend second;  // as after a crash of the first
+  EngineBackend second(podmanDialect());  // as after a crash of the first
   ASSERT_TRUE(second.init(BackendConfig{instance, {}}).ok());
   auto leftovers = second.removeLeftovers();
   ASSERT_TRUE(leftovers.ok()) << leftovers.error().message;
@@ -239,7 +245,7 @@ TEST(PodmanBackendGvisorTest, GvisorAndDefaultSandboxesRunAndAreRemovedAsLeftove
 // (both share the storage, and ci/containers.conf registers runsc).
 TEST(PodmanBackendGvisorTest, MainServiceRemovesGvisorLeftoversWhenTheGvisorServiceIsDown) {
   const std::string instance = testing::uniqueInstance();
-  PodmanBackend first;
+  EngineBackend first(podmanDialect());
   auto init = first.init(BackendConfig{instance, {}});
   GRID_REQUIRE_ENGINE(init.ok(), "podman: " + (init.ok() ? "" : init.error().message));
   GRID_REQUIRE_ENGINE(gvisorServiceUp(), "gVisor podman service at /run/podman/podman-gvisor.sock");
@@ -250,7 +256,7 @@ TEST(PodmanBackendGvisorTest, MainServiceRemovesGvisorLeftoversWhenTheGvisorServ
   auto created = first.createSandbox(on_gvisor);
   ASSERT_TRUE(created.ok()) << created.error().message;
 
-  PodmanBackend without_gvisor;
+  EngineBackend without_gvisor(podmanDialect());
   ASSERT_TRUE(
       without_gvisor.init(BackendConfig{instance, {{"gvisor_socket", "/nonexistent/gvisor.sock"}}})
           .ok());

@@ -1,7 +1,7 @@
-// The behaviour every engine backend (Docker, Podman) shares, as one value-parameterised suite
-// against the real engine: each backend's test file instantiates EngineBackendTest with its
-// EngineBackendHooks. Every test uses its own instance name and removes whatever that instance
-// left, checked through the engine afterwards. EngineBackendFixture also serves a backend's own
+// The behaviour EngineBackend shares across its dialects (Docker, Podman), as one
+// value-parameterised suite against the real engine: engine_backend_test.cc instantiates
+// EngineBackendTest with each dialect's EngineBackendHooks (dialect_hooks.h). Every test uses its own instance name and removes whatever that instance
+// left, checked through the engine afterwards. EngineBackendFixture also serves a dialect's own
 // tests (TEST_F on a subclass that passes its hooks).
 #pragma once
 
@@ -85,7 +85,7 @@ class EngineBackendFixture : public ::testing::Test {
   std::unique_ptr<SandboxBackend> backend_;
 };
 
-/// Instantiate in a backend's test file:
+/// Instantiate once per dialect (engine_backend_test.cc):
 ///   INSTANTIATE_TEST_SUITE_P(Docker, EngineBackendTest, ::testing::Values(dockerHooks()),
 ///                            engineTestName);
 class EngineBackendTest : public EngineBackendFixture,

@@ -1,42 +1,57 @@
-// DockerBackend against the real Docker Engine: the shared engine backend suite with Docker's
-// hooks, and the Docker-only settings.
-#include "docker_backend.h"
+// EngineBackend with dockerDialect() against the real Docker Engine: what only Docker does
+// (settings, API version, gVisor as a registered runtime). The shared suite runs in
+// engine_backend_test.cc.
+#include "docker_dialect.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <chrono>
-#include <memory>
 #include <string>
 
+#include "dialect_hooks.h"
+#include "engine_backend.h"
 #include "engine_backend_suite.h"
 #include "engine_guard.h"
 
 namespace grid::docker {
 namespace {
 
-using testing::EngineBackendHooks;
-using testing::EngineBackendTest;
+using engine::EngineBackend;
 
 constexpr char kSocket[] = "/var/run/docker.sock";
 
-EngineBackendHooks dockerHooks() {
-  EngineBackendHooks hooks;
-  hooks.endpoint = engine::EngineEndpoint{kSocket, "docker", "Docker Engine"};
-  hooks.api_version = kMaxApiVersion;
-  hooks.ping_path = "/_ping";
-  hooks.image = "grid-test/debian:bookworm";
-  hooks.make_backend = [] { return std::make_unique<DockerBackend>(); };
-  hooks.inspect_path = [](const std::string& name) { return "/containers/" + name + "/json"; };
-  hooks.stop_path = [](const std::string& name) { return "/containers/" + name + "/stop?t=0"; };
-  return hooks;
+Result<engine::EngineBackendSettings> parseSettings(
+    const std::map<std::string, std::string>& settings) {
+  return engine::parseSettings(dockerDialect(), settings);
 }
 
-INSTANTIATE_TEST_SUITE_P(Docker, EngineBackendTest, ::testing::Values(dockerHooks()),
-                         testing::engineTestName);
+// The dialect's paths and hooks, without an engine.
+TEST(DockerDialectTest, EngineApiPaths) {
+  const engine::EngineDialect& dialect = dockerDialect();
+  EXPECT_EQ(dialect.name, "docker");
+  EXPECT_EQ(dialect.default_socket(), "/var/run/docker.sock");
+  EXPECT_EQ(dialect.create_path("grid-i-a"), "/containers/create?name=grid-i-a");
+  EXPECT_EQ(dialect.start_path("grid-i-a"), "/containers/grid-i-a/start");
+  EXPECT_EQ(dialect.remove_path("grid-i-a"), "/containers/grid-i-a?force=1&v=1");
+  EXPECT_EQ(dialect.list_path("{\"label\":[]}"),
+            "/containers/json?all=1&filters=%7B%22label%22%3A%5B%5D%7D");
+  EXPECT_EQ(dialect.image_present_path("grid-test/debian:bookworm"),
+            "/images/grid-test/debian:bookworm/json");
+  EXPECT_EQ(dialect.pull_path("localhost:5000/img"),
+            "/images/create?fromImage=localhost%3A5000%2Fimg&tag=latest");
+  EXPECT_EQ(dialect.pull_path("img@sha256:ab"), "/images/create?fromImage=img%40sha256%3Aab");
+}
+
+TEST(DockerDialectTest, SeccompProfileIsInlineAndGvisorARuntime) {
+  const engine::EngineDialect& dialect = dockerDialect();
+  EXPECT_FALSE(dialect.seccomp_profile_file);
+  EXPECT_FALSE(dialect.gvisor_service.has_value());
+  EXPECT_NE(dialect.runtime_register_hint.find("daemon.json"), std::string::npos);
+}
 
 TEST(DockerBackendInitTest, UnreachableSocketIsUnavailable) {
-  DockerBackend backend;
+  EngineBackend backend(dockerDialect());
   auto init = backend.init(BackendConfig{"inst", {{"socket", "/nonexistent/docker.sock"}}});
   ASSERT_FALSE(init.ok());
   EXPECT_EQ(init.error().code, ErrorCode::kUnavailable);
@@ -62,19 +77,19 @@ TEST(DockerBackendInitTest, SettingsAreValidated) {
   ASSERT_FALSE(bad_seccomp.ok());
   EXPECT_NE(bad_seccomp.error().message.find("[backend.docker] seccomp"), std::string::npos)
       << bad_seccomp.error().message;
-  DockerBackend backend;
+  EngineBackend backend(dockerDialect());
   EXPECT_EQ(backend.init(BackendConfig{"bad/instance", {}}).error().code,
             ErrorCode::kInvalidArgument);
 }
 
 TEST(DockerBackendInitTest, ExplicitApiVersionIsUsed) {
-  GRID_REQUIRE_ENGINE(testing::engineReachable(dockerHooks()), std::string("docker at ") + kSocket);
-  DockerBackend backend;
+  GRID_REQUIRE_ENGINE(testing::engineReachable(testing::dockerHooks()), std::string("docker at ") + kSocket);
+  EngineBackend backend(dockerDialect());
   auto init = backend.init(BackendConfig{"inst", {{"api_version", "1.40"}}});
   ASSERT_TRUE(init.ok()) << init.error().message;
   EXPECT_EQ(backend.apiVersion(), "1.40");
   // Without the setting the version is negotiated (this engine speaks kMaxApiVersion).
-  DockerBackend negotiated;
+  EngineBackend negotiated(dockerDialect());
   ASSERT_TRUE(negotiated.init(BackendConfig{"inst", {}}).ok());
   EXPECT_EQ(negotiated.apiVersion(), kMaxApiVersion);
   // The engine accepts a whole lifecycle under the explicit version, not only the ping.
@@ -89,7 +104,7 @@ TEST(DockerBackendInitTest, ExplicitApiVersionIsUsed) {
 // A gvisor sandbox on an engine without the runtime: refused as unsupported, naming the runtime
 // and how to register it, before anything is made.
 TEST(DockerBackendGvisorTest, MissingRuntimeIsUnsupportedBeforeAnythingIsMade) {
-  DockerBackend backend;
+  EngineBackend backend(dockerDialect());
   const std::string instance = "grid-gvisor-test-" + std::to_string(::getpid());
   auto init = backend.init(BackendConfig{instance, {{"gvisor_runtime", "grid-no-such-runtime"}}});
   GRID_REQUIRE_ENGINE(init.ok(), "docker: " + (init.ok() ? "" : init.error().message));

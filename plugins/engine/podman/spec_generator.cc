@@ -85,10 +85,6 @@ std::string defaultGvisorSocketPath(uid_t uid, const char* xdg_runtime_dir) {
   return userRuntimeDir(uid, xdg_runtime_dir) + "/podman/podman-gvisor.sock";
 }
 
-Service serviceFor(const SandboxSpec& spec) {
-  return spec.isolation == Isolation::kGvisor ? Service::kGvisor : Service::kMain;
-}
-
 std::string gvisorLeftoverFilter(const std::string& instance) {
   Poco::JSON::Array::Ptr labels = new Poco::JSON::Array;
   labels->add(std::string(engine::kManagedByLabel) + "=" + engine::kManagedByValue);

@@ -117,12 +117,10 @@ TEST(SpecGeneratorTest, GvisorSelectsTheConfiguredOciRuntime) {
   EXPECT_EQ(body->getValue<std::string>("oci_runtime"), "runsc");
 }
 
-TEST(SpecGeneratorTest, GvisorSandboxesGoToTheGvisorServiceAndAreLabelled) {
+TEST(SpecGeneratorTest, GvisorSandboxesAreLabelled) {
   SandboxSpec spec = sampleSpec();
-  EXPECT_EQ(serviceFor(spec), Service::kMain);
   EXPECT_FALSE(buildSpecGenerator("inst", spec)->getObject("labels")->has(kIsolationLabel));
   spec.isolation = Isolation::kGvisor;
-  EXPECT_EQ(serviceFor(spec), Service::kGvisor);
   EXPECT_EQ(
       buildSpecGenerator("inst", spec)->getObject("labels")->getValue<std::string>(kIsolationLabel),
       "gvisor");

@@ -1,0 +1,145 @@
+#include "engine_backend.h"
+
+#include <spdlog/spdlog.h>
+
+#include <utility>
+
+#include "grid/engine/container_conventions.h"
+#include "grid/engine/container_ops.h"
+#include "grid/seccomp/oci_profile.h"
+#include "seccomp_profile_file.h"
+
+namespace grid::engine {
+
+Error withStartHint(Error error, const std::string& hint) {
+  if (error.code == ErrorCode::kUnavailable) error.message += hint;
+  return error;
+}
+
+Result<void> EngineBackend::init(const BackendConfig& config) {
+  GRID_TRY(checkInstanceName(dialect_.name, config.instance));
+  GRID_ASSIGN_OR_RETURN(settings_, parseSettings(dialect_, config.settings));
+  instance_ = config.instance;
+  seccomp_profile_ = seccomp::renderOciProfile(seccomp::sandboxPolicy());
+  if (dialect_.seccomp_profile_file) {
+    seccomp_profile_file_ = dialect_.seccomp_profile_file(seccomp_profile_);
+  }
+  seccomp::logSeccompMode(dialect_.name, settings_.seccomp);
+  client_ = std::make_shared<EngineClient>(
+      EngineEndpoint{settings_.socket, dialect_.name, dialect_.display_name});
+  GRID_TRY(dialect_.connect(*client_, settings_));
+  if (!dialect_.gvisor_service) return {};
+
+  // The gVisor service is optional: without it only isolation = gvisor is refused (and
+  // `grid serve` refuses to start when that is the configured default).
+  gvisor_client_ = std::make_shared<EngineClient>(EngineEndpoint{
+      settings_.gvisor_socket, dialect_.name, dialect_.gvisor_service->display_name});
+  gvisor_client_->setApiVersion(client_->apiVersion());
+  if (auto gvisor = checkGvisorService(); gvisor.ok()) {
+    spdlog::info("{}: gVisor service ({}) at unix://{}", dialect_.name, settings_.gvisor_runtime,
+                 settings_.gvisor_socket);
+  } else {
+    spdlog::info("{}: isolation gvisor unavailable: {}", dialect_.name, gvisor.error().message);
+  }
+  return {};
+}
+
+Result<void> EngineBackend::checkGvisorService() {
+  std::lock_guard lock(gvisor_check_mutex_);
+  if (gvisor_checked_) return {};
+  GRID_TRY(dialect_.gvisor_service->check(*gvisor_client_, settings_));
+  gvisor_checked_ = true;
+  return {};
+}
+
+std::shared_ptr<EngineClient> EngineBackend::clientFor(const std::string& sandbox_id) {
+  std::lock_guard lock(mutex_);
+  return on_gvisor_.count(sandbox_id) != 0 ? gvisor_client_ : client_;
+}
+
+Result<std::vector<std::string>> EngineBackend::removeLeftoversOn(EngineClient& client,
+                                                                  const std::string& filter) {
+  return removeLeftoverContainers(client, dialect_.list_path(filter), dialect_.remove_path);
+}
+
+// With a gVisor service, both services see every container (shared storage). gVisor
+// containers go first through the service that runs them, if it is up; the main service then
+// removes whatever is left, runsc containers included (ci/containers.conf registers runsc), so
+// each container is listed for removal once.
+Result<std::vector<std::string>> EngineBackend::removeLeftovers() {
+  std::vector<std::string> removed;
+  if (gvisor_client_) {
+    auto on_gvisor =
+        removeLeftoversOn(*gvisor_client_, dialect_.gvisor_service->leftover_filter(instance_));
+    if (on_gvisor.ok()) {
+      removed = std::move(on_gvisor).value();
+    } else if (on_gvisor.error().code != ErrorCode::kUnavailable) {
+      spdlog::warn("{}: removing gVisor leftovers through unix://{}: {}; trying the main service",
+                   dialect_.name, settings_.gvisor_socket, on_gvisor.error().message);
+    }
+  }
+  GRID_ASSIGN_OR_RETURN(auto rest, removeLeftoversOn(*client_, leftoverFilter(instance_)));
+  removed.insert(removed.end(), rest.begin(), rest.end());
+  return removed;
+}
+
+Result<void> EngineBackend::checkSpec(const SandboxSpec& spec) {
+  if (spec.isolation == Isolation::kDefault) return {};
+  if (gvisor_client_) return checkGvisorService();
+  // Asked each time: a runtime may be registered (dockerd reloads daemon.json on SIGHUP) or
+  // dropped while Grid runs.
+  return checkEngineRuntime(*client_, dialect_.name,
+                            engineRuntimeFor(spec, settings_.gvisor_runtime),
+                            dialect_.runtime_register_hint);
+}
+
+Result<void> EngineBackend::createSandbox(const SandboxSpec& spec) {
+  GRID_TRY(checkSandboxSpec(dialect_.name, spec));
+  GRID_TRY(checkSpec(spec));
+  GRID_TRY(ensureImage(spec.image));
+  const std::string name = containerName(instance_, spec.id);
+  const bool profile_in_file = dialect_.seccomp_profile_file != nullptr;
+  if (profile_in_file && settings_.seccomp == seccomp::SeccompMode::kGrid) {
+    GRID_TRY(writeSeccompProfileFile(dialect_.name, seccomp_profile_file_, seccomp_profile_));
+  }
+  Poco::JSON::Object::Ptr body =
+      dialect_.create_body(instance_, spec, engineRuntimeFor(spec, settings_.gvisor_runtime));
+  dialect_.apply_seccomp(*body, settings_.seccomp,
+                         profile_in_file ? seccomp_profile_file_ : seccomp_profile_);
+  const bool on_gvisor = gvisor_client_ && spec.isolation == Isolation::kGvisor;
+  auto created = createAndStartContainer(
+      on_gvisor ? *gvisor_client_ : *client_,
+      ContainerCreation{spec.id, dialect_.create_path(name), toJson(body),
+                        dialect_.start_path(name), dialect_.remove_path(name)});
+  if (created.ok() && on_gvisor) {
+    std::lock_guard lock(mutex_);
+    on_gvisor_.insert(spec.id);
+  }
+  return created;
+}
+
+Result<void> EngineBackend::ensureImage(const std::string& image) {
+  return engine::ensureImage(*client_, image, dialect_.image_present_path(image),
+                             dialect_.pull_path(image), settings_.pull_timeout);
+}
+
+Result<std::unique_ptr<ProcessChannel>> EngineBackend::startProcess(const std::string& sandbox_id,
+                                                                    const ProcessSpec& spec) {
+  // An exec runs through the service that created the container (its runtime runs the exec).
+  return startSandboxProcess(clientFor(sandbox_id), instance_, sandbox_id, spec, &execs_);
+}
+
+Result<void> EngineBackend::destroySandbox(const std::string& sandbox_id) {
+  GRID_TRY(removeSandboxContainer(*clientFor(sandbox_id), instance_, sandbox_id,
+                                  dialect_.remove_path));
+  {
+    std::lock_guard lock(mutex_);
+    on_gvisor_.erase(sandbox_id);
+  }
+  // runsc may keep an exec's stream open after its container is gone: end them here, or a
+  // session exec (and the stop waiting for it) would last until its deadline.
+  execs_.abortAll(sandbox_id);
+  return {};
+}
+
+}  // namespace grid::engine

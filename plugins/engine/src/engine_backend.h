@@ -1,0 +1,62 @@
+// EngineBackend: sandboxes as containers of a Docker-compatible engine, processes as attached
+// execs. One class for every engine: what differs between Docker and Podman is its
+// EngineDialect (docker/docker_dialect.h, podman/podman_dialect.h).
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "engine_dialect.h"
+#include "engine_settings.h"
+#include "grid/engine/engine_client.h"
+#include "grid/engine/exec_channel.h"
+#include "grid/sandbox_backend.h"
+
+namespace grid::engine {
+
+class EngineBackend : public SandboxBackend {
+ public:
+  /// No work here: see init(). `dialect` must outlive the backend.
+  explicit EngineBackend(const EngineDialect& dialect) : dialect_(dialect) {}
+
+  std::string name() const override { return dialect_.name; }
+  Result<void> init(const BackendConfig& config) override;
+  Result<std::vector<std::string>> removeLeftovers() override;
+  Result<void> checkSpec(const SandboxSpec& spec) override;
+  Result<void> createSandbox(const SandboxSpec& spec) override;
+  Result<std::unique_ptr<ProcessChannel>> startProcess(const std::string& sandbox_id,
+                                                       const ProcessSpec& spec) override;
+  Result<void> destroySandbox(const std::string& sandbox_id) override;
+
+  /// The Engine API version every request uses (after init()).
+  std::string apiVersion() const { return client_ ? client_->apiVersion() : ""; }
+
+ private:
+  Result<void> ensureImage(const std::string& image);
+  /// With a gVisor service: whether it answers and runs the gVisor runtime (the dialect's
+  /// check). A success is remembered.
+  Result<void> checkGvisorService();
+  /// The client of the service that created `sandbox_id` (the main one if unknown).
+  std::shared_ptr<EngineClient> clientFor(const std::string& sandbox_id);
+  Result<std::vector<std::string>> removeLeftoversOn(EngineClient& client,
+                                                     const std::string& filter);
+
+  const EngineDialect& dialect_;
+  std::string instance_;
+  EngineBackendSettings settings_;
+  std::string seccomp_profile_;  // the policy as OCI JSON, rendered once
+  std::string seccomp_profile_file_;  // where the engine reads it, for file-delivered profiles
+  std::shared_ptr<EngineClient> client_;         // the main service
+  std::shared_ptr<EngineClient> gvisor_client_;  // the gVisor service, if the dialect has one
+  ExecRegistry execs_;
+  // Separate locks: the gVisor check waits on the service, which must not hold up clientFor().
+  std::mutex gvisor_check_mutex_;
+  bool gvisor_checked_ = false;  // guarded by gvisor_check_mutex_: checkGvisorService() succeeded
+  std::mutex mutex_;
+  std::set<std::string> on_gvisor_;  // guarded by mutex_: sandboxes the gVisor service owns
+};
+
+}  // namespace grid::engine
