@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <cstdlib>
-#include <utility>
 
 #include "engine_settings.h"
 #include "grid/engine/container_conventions.h"
@@ -116,9 +115,8 @@ engine::EngineDialect makeDialect() {
   dialect.seccomp_profile_file = [](const std::string& profile_json) {
     return seccompProfilePath(geteuid(), std::getenv("XDG_RUNTIME_DIR"), profile_json);
   };
-  dialect.gvisor_service =
-      engine::GvisorServiceDialect{"gVisor Podman service", checkGvisorService,
-                                   gvisorLeftoverFilter};
+  dialect.gvisor_service = engine::GvisorServiceDialect{"gVisor Podman service", checkGvisorService,
+                                                        gvisorLeftoverFilter};
   return dialect;
 }
 

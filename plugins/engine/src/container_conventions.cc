@@ -129,6 +129,11 @@ Error imageNotFound(const std::string& image, const std::string& why) {
               "image '" + image + "' is not present locally and could not be pulled: " + why);
 }
 
+Error withStartHint(Error error, const std::string& hint) {
+  if (error.code == ErrorCode::kUnavailable) error.message += hint;
+  return error;
+}
+
 std::string pullStreamError(const std::string& body) {
   std::size_t start = 0;
   while (start < body.size()) {
@@ -152,13 +157,9 @@ Result<EngineSettings> parseEngineSettings(const std::string& product,
   parsed.socket = std::move(default_socket);
   for (const auto& [key, value] : settings) {
     if (key == "socket") {
-      auto socket = parseSocketSetting(section, value);
-      if (!socket.ok()) return socket.error();
-      parsed.socket = std::move(socket).value();
+      GRID_ASSIGN_OR_RETURN(parsed.socket, parseSocketSetting(section, value));
     } else if (key == "pull_timeout") {
-      auto seconds = parseSecondsSetting(section, key, value);
-      if (!seconds.ok()) return seconds.error();
-      parsed.pull_timeout = seconds.value();
+      GRID_ASSIGN_OR_RETURN(parsed.pull_timeout, parseSecondsSetting(section, key, value));
     } else if (key == "gvisor_runtime") {
       // A runtime name goes into JSON only, but a plausible one keeps messages readable.
       if (value.empty() || value.size() > 128 ||

@@ -27,18 +27,16 @@ bool meansNameTaken(const Response& answer) {
 
 Result<void> checkEngineRuntime(EngineClient& client, const std::string& product,
                                 const std::string& runtime, const std::string& register_hint) {
-  auto answer = client.request("GET", "/info");
-  if (!answer.ok()) return answer.error();
-  if (!answer.value().ok()) return client.errorFor("GET", "/info", answer.value());
-  return checkRuntimeListed(product, answer.value().body, runtime, register_hint);
+  GRID_ASSIGN_OR_RETURN(const Response answer, client.request("GET", "/info"));
+  if (!answer.ok()) return client.errorFor("GET", "/info", answer);
+  return checkRuntimeListed(product, answer.body, runtime, register_hint);
 }
 
 Result<bool> imagePresent(EngineClient& client, const std::string& path) {
-  auto answer = client.request("GET", path);
-  if (!answer.ok()) return answer.error();
-  if (answer.value().ok()) return true;
-  if (answer.value().status == 404) return false;
-  return client.errorFor("GET", path, answer.value());
+  GRID_ASSIGN_OR_RETURN(const Response answer, client.request("GET", path));
+  if (answer.ok()) return true;
+  if (answer.status == 404) return false;
+  return client.errorFor("GET", path, answer);
 }
 
 Result<void> checkPullAnswer(const std::string& image, const Result<Response>& pulled) {
@@ -56,15 +54,11 @@ Result<void> checkPullAnswer(const std::string& image, const Result<Response>& p
 Result<void> ensureImage(EngineClient& client, const std::string& image,
                          const std::string& present_path, const std::string& pull_path,
                          std::chrono::milliseconds pull_timeout) {
-  auto present = imagePresent(client, present_path);
-  if (!present.ok()) return present.error();
-  if (present.value()) return {};
-  auto pulled =
-      checkPullAnswer(image, client.request("POST", pull_path, std::nullopt, pull_timeout));
-  if (!pulled.ok()) return pulled;
-  present = imagePresent(client, present_path);
-  if (!present.ok()) return present.error();
-  if (!present.value()) return imageNotFound(image, "the pull finished but the image is missing");
+  GRID_ASSIGN_OR_RETURN(bool present, imagePresent(client, present_path));
+  if (present) return {};
+  GRID_TRY(checkPullAnswer(image, client.request("POST", pull_path, std::nullopt, pull_timeout)));
+  GRID_ASSIGN_OR_RETURN(present, imagePresent(client, present_path));
+  if (!present) return imageNotFound(image, "the pull finished but the image is missing");
   return {};
 }
 
@@ -105,9 +99,7 @@ Result<void> createAndStartContainer(EngineClient& client, const ContainerCreati
 }
 
 Result<void> removeContainer(EngineClient& client, const std::string& path) {
-  auto removed = client.request("DELETE", path);
-  if (!removed.ok()) return removed.error();
-  const Response& answer = removed.value();
+  GRID_ASSIGN_OR_RETURN(const Response answer, client.request("DELETE", path));
   if (answer.ok() || answer.status == 404) return {};
   // A concurrent destroy of the same sandbox is already doing the work.
   if (answer.status == 409 && contains(engineMessage(answer.body), "already in progress")) {
@@ -127,10 +119,9 @@ Result<std::vector<std::string>> removeLeftoverContainers(
     EngineClient& client, const std::string& list_path,
     const std::function<std::string(const std::string& id)>& remove_path) {
   const std::string& product = client.endpoint().product;
-  auto listed = client.request("GET", list_path);
-  if (!listed.ok()) return listed.error();
-  if (!listed.value().ok()) return client.errorFor("GET", list_path, listed.value());
-  Poco::JSON::Array::Ptr containers = parseJsonArray(listed.value().body);
+  GRID_ASSIGN_OR_RETURN(const Response listed, client.request("GET", list_path));
+  if (!listed.ok()) return client.errorFor("GET", list_path, listed);
+  Poco::JSON::Array::Ptr containers = parseJsonArray(listed.body);
   if (!containers) {
     return fail(
         ErrorCode::kInternal,

@@ -11,11 +11,6 @@
 
 namespace grid::engine {
 
-Error withStartHint(Error error, const std::string& hint) {
-  if (error.code == ErrorCode::kUnavailable) error.message += hint;
-  return error;
-}
-
 Result<void> EngineBackend::init(const BackendConfig& config) {
   GRID_TRY(checkInstanceName(dialect_.name, config.instance));
   GRID_ASSIGN_OR_RETURN(settings_, parseSettings(dialect_, config.settings));
@@ -130,8 +125,8 @@ Result<std::unique_ptr<ProcessChannel>> EngineBackend::startProcess(const std::s
 }
 
 Result<void> EngineBackend::destroySandbox(const std::string& sandbox_id) {
-  GRID_TRY(removeSandboxContainer(*clientFor(sandbox_id), instance_, sandbox_id,
-                                  dialect_.remove_path));
+  GRID_TRY(
+      removeSandboxContainer(*clientFor(sandbox_id), instance_, sandbox_id, dialect_.remove_path));
   {
     std::lock_guard lock(mutex_);
     on_gvisor_.erase(sandbox_id);

@@ -47,9 +47,9 @@ class EngineBackend : public SandboxBackend {
   const EngineDialect& dialect_;
   std::string instance_;
   EngineBackendSettings settings_;
-  std::string seccomp_profile_;  // the policy as OCI JSON, rendered once
-  std::string seccomp_profile_file_;  // where the engine reads it, for file-delivered profiles
-  std::shared_ptr<EngineClient> client_;         // the main service
+  std::string seccomp_profile_;           // the policy as OCI JSON, rendered once
+  std::string seccomp_profile_file_;      // where the engine reads it, for file-delivered profiles
+  std::shared_ptr<EngineClient> client_;  // the main service
   std::shared_ptr<EngineClient> gvisor_client_;  // the gVisor service, if the dialect has one
   ExecRegistry execs_;
   // Separate locks: the gVisor check waits on the service, which must not hold up clientFor().

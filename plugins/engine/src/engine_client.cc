@@ -179,11 +179,10 @@ Result<HijackedStream> EngineClient::hijack(const std::string& path, const std::
 
 Result<std::string> EngineClient::negotiateApiVersion(const std::string& max_version) {
   // Unversioned on purpose: every API version answers it.
-  auto response = request("GET", "/version");
-  if (!response.ok()) return response.error();
-  if (!response.value().ok()) return errorFor("GET", "/version", response.value());
+  GRID_ASSIGN_OR_RETURN(const Response response, request("GET", "/version"));
+  if (!response.ok()) return errorFor("GET", "/version", response);
   std::string server;
-  if (auto body = parseJsonObject(response.value().body)) {
+  if (auto body = parseJsonObject(response.body)) {
     server = body->optValue<std::string>("ApiVersion", "");
   }
   if (server.empty()) {

@@ -49,14 +49,13 @@ struct EngineDialect {
 
   /// Sets the client's API version and checks that the engine answers as this dialect's
   /// engine (logging what it found); kUnavailable with a hint on how to start it otherwise.
-  std::function<Result<void>(EngineClient& client, const EngineBackendSettings& settings)>
-      connect;
+  std::function<Result<void>(EngineClient& client, const EngineBackendSettings& settings)> connect;
 
   // API paths. `filter` is a `filters` query value (not URL-encoded yet).
-  std::function<std::string(const std::string& filter)> list_path;           // GET
-  std::function<std::string(const std::string& container)> create_path;      // POST
-  std::function<std::string(const std::string& container)> start_path;       // POST
-  std::function<std::string(const std::string& name_or_id)> remove_path;     // DELETE, forced
+  std::function<std::string(const std::string& filter)> list_path;          // GET
+  std::function<std::string(const std::string& container)> create_path;     // POST
+  std::function<std::string(const std::string& container)> start_path;      // POST
+  std::function<std::string(const std::string& name_or_id)> remove_path;    // DELETE, forced
   std::function<std::string(const std::string& image)> image_present_path;  // GET: 2xx or 404
   std::function<std::string(const std::string& image)> pull_path;           // POST
 
@@ -80,8 +79,5 @@ struct EngineDialect {
   std::string runtime_register_hint;
   std::optional<GvisorServiceDialect> gvisor_service;
 };
-
-/// `error` with `hint` appended when it is kUnavailable (the engine is not running).
-Error withStartHint(Error error, const std::string& hint);
 
 }  // namespace grid::engine

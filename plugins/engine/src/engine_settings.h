@@ -15,8 +15,8 @@ struct EngineDialect;
 
 /// Settings of [backend.NAME], validated by EngineBackend::init().
 struct EngineBackendSettings {
-  std::string socket;                     // default: the dialect's default_socket()
-  std::string api_version;                // Docker: empty negotiates the version
+  std::string socket;       // default: the dialect's default_socket()
+  std::string api_version;  // Docker: empty negotiates the version
   std::chrono::seconds pull_timeout{300};
   seccomp::SeccompMode seccomp = seccomp::SeccompMode::kGrid;
   std::string gvisor_runtime = "runsc";  // engine runtime of isolation = gvisor sandboxes

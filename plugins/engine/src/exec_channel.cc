@@ -210,11 +210,11 @@ Result<std::unique_ptr<ExecChannel>> startExec(const std::shared_ptr<EngineClien
   if (!options.working_dir.empty()) create->set("WorkingDir", options.working_dir);
 
   const std::string create_path = "/containers/" + container + "/exec";
-  auto created = client->request("POST", create_path, toJson(create));
-  if (!created.ok()) return created.error();
-  if (!created.value().ok()) return client->errorFor("POST", create_path, created.value());
+  GRID_ASSIGN_OR_RETURN(const Response created,
+                        client->request("POST", create_path, toJson(create)));
+  if (!created.ok()) return client->errorFor("POST", create_path, created);
   std::string exec_id;
-  if (auto body = parseJsonObject(created.value().body)) {
+  if (auto body = parseJsonObject(created.body)) {
     exec_id = body->optValue<std::string>("Id", "");
   }
   if (exec_id.empty()) {
@@ -224,10 +224,9 @@ Result<std::unique_ptr<ExecChannel>> startExec(const std::shared_ptr<EngineClien
   Poco::JSON::Object::Ptr start = new Poco::JSON::Object;
   start->set("Detach", false);
   start->set("Tty", false);
-  auto stream = client->hijack("/exec/" + exec_id + "/start", toJson(start));
-  if (!stream.ok()) return stream.error();
-  return std::make_unique<ExecChannel>(client, exec_id, std::move(stream).value(),
-                                       options.attach_stdin);
+  GRID_ASSIGN_OR_RETURN(HijackedStream stream,
+                        client->hijack("/exec/" + exec_id + "/start", toJson(start)));
+  return std::make_unique<ExecChannel>(client, exec_id, std::move(stream), options.attach_stdin);
 }
 
 }  // namespace grid::engine

@@ -35,6 +35,12 @@ TEST(ContainerConventionsTest, LeftoverFilterSelectsInstance) {
   EXPECT_EQ(labels->getElement<std::string>(1), "grid.instance=inst");
 }
 
+TEST(ContainerConventionsTest, StartHintOnlyForAnUnreachableEngine) {
+  EXPECT_EQ(withStartHint(Error{ErrorCode::kUnavailable, "down"}, ": start it").message,
+            "down: start it");
+  EXPECT_EQ(withStartHint(Error{ErrorCode::kInternal, "broken"}, ": start it").message, "broken");
+}
+
 TEST(ContainerConventionsTest, NamePartValidation) {
   EXPECT_TRUE(isValidNamePart("default"));
   EXPECT_TRUE(isValidNamePart("a.b_c-1"));

@@ -18,7 +18,9 @@ EngineBackendHooks dockerHooks() {
   hooks.api_version = docker::kMaxApiVersion;
   hooks.ping_path = "/_ping";
   hooks.image = "grid-test/debian:bookworm";
-  hooks.make_backend = [] { return std::make_unique<engine::EngineBackend>(docker::dockerDialect()); };
+  hooks.make_backend = [] {
+    return std::make_unique<engine::EngineBackend>(docker::dockerDialect());
+  };
   hooks.inspect_path = [](const std::string& name) { return "/containers/" + name + "/json"; };
   hooks.stop_path = [](const std::string& name) { return "/containers/" + name + "/stop?t=0"; };
   return hooks;
@@ -31,7 +33,9 @@ EngineBackendHooks podmanHooks() {
   hooks.ping_path = "/libpod/_ping";
   // As Podman users write it; the short name resolves to it too (see ShortImageNameResolves).
   hooks.image = "localhost/grid-test/debian:bookworm";
-  hooks.make_backend = [] { return std::make_unique<engine::EngineBackend>(podman::podmanDialect()); };
+  hooks.make_backend = [] {
+    return std::make_unique<engine::EngineBackend>(podman::podmanDialect());
+  };
   hooks.inspect_path = [](const std::string& name) {
     return "/libpod/containers/" + name + "/json";
   };

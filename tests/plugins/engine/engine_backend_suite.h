@@ -1,8 +1,9 @@
 // The behaviour EngineBackend shares across its dialects (Docker, Podman), as one
 // value-parameterised suite against the real engine: engine_backend_test.cc instantiates
-// EngineBackendTest with each dialect's EngineBackendHooks (dialect_hooks.h). Every test uses its own instance name and removes whatever that instance
-// left, checked through the engine afterwards. EngineBackendFixture also serves a dialect's own
-// tests (TEST_F on a subclass that passes its hooks).
+// EngineBackendTest with each dialect's EngineBackendHooks (dialect_hooks.h). Every test uses its
+// own instance name and removes whatever that instance left, checked through the engine afterwards.
+// EngineBackendFixture also serves a dialect's own tests (TEST_F on a subclass that passes its
+// hooks).
 #pragma once
 
 #include <Poco/JSON/Object.h>

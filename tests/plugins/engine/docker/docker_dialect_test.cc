@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <map>
 #include <string>
 
 #include "dialect_hooks.h"
@@ -83,7 +84,8 @@ TEST(DockerBackendInitTest, SettingsAreValidated) {
 }
 
 TEST(DockerBackendInitTest, ExplicitApiVersionIsUsed) {
-  GRID_REQUIRE_ENGINE(testing::engineReachable(testing::dockerHooks()), std::string("docker at ") + kSocket);
+  GRID_REQUIRE_ENGINE(testing::engineReachable(testing::dockerHooks()),
+                      std::string("docker at ") + kSocket);
   EngineBackend backend(dockerDialect());
   auto init = backend.init(BackendConfig{"inst", {{"api_version", "1.40"}}});
   ASSERT_TRUE(init.ok()) << init.error().message;

@@ -71,6 +71,9 @@ std::int64_t cpuQuotaMicros(double cpus);
 /// could not be pulled: <why>".
 Error imageNotFound(const std::string& image, const std::string& why);
 
+/// `error` with `hint` (how to start the engine) appended when it is kUnavailable.
+Error withStartHint(Error error, const std::string& hint);
+
 /// The first {"error": ...} of a pull answer's JSON lines; engines report pull failures that
 /// way inside a 200 answer. Empty if there is none.
 std::string pullStreamError(const std::string& body);
