@@ -92,7 +92,7 @@ Result<void> applyWhiteout(const std::string& root, const std::string& rel,
                            const std::unordered_set<std::string>& created) {
   std::string dir = parentOf(rel);
   std::string base = baseOf(rel);
-  if (auto r = checkNoSymlinkParents(root, rel); !r) return r;
+  GRID_TRY(checkNoSymlinkParents(root, rel));
   if (!dir.empty()) {
     struct stat st;
     if (::lstat(join(root, dir).c_str(), &st) != 0) return {};  // nothing below to hide
@@ -107,7 +107,7 @@ Result<void> applyWhiteout(const std::string& root, const std::string& rel,
       std::string child_rel = dir.empty() ? child.path().filename().string()
                                           : dir + "/" + child.path().filename().string();
       if (created.count(child_rel) == 0) {
-        if (auto r = removeTree(child.path().string()); !r) return r;
+        GRID_TRY(removeTree(child.path().string()));
       }
     }
     return {};
@@ -241,9 +241,8 @@ Result<std::string> readMemberFile(int fd, const std::string& name, size_t max_s
 
 Result<void> extractArchiveFd(int archive_fd, const std::string& archive_path,
                               const std::string& dest_root, const ExtractOptions& options) {
-  auto reader = openRead(archive_path, archive_fd);
-  if (!reader) return reader.error();
-  archive* in = reader.value().get();
+  GRID_ASSIGN_OR_RETURN(ReadArchive reader, openRead(archive_path, archive_fd));
+  archive* in = reader.get();
 
   WriteArchive writer(archive_write_disk_new());
   int flags = ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_UNLINK |
@@ -260,13 +259,12 @@ Result<void> extractArchiveFd(int archive_fd, const std::string& archive_path,
     if (rc == ARCHIVE_EOF) break;
     if (rc < ARCHIVE_WARN) return archiveError(in, archive_path, "reading header");
 
-    auto rel = sanitizeEntryPath(entryPathname(entry));
-    if (!rel) return rel.error();
-    if (rel.value().empty()) continue;  // "./": the destination itself
-    if (auto r = checkNoSymlinkParents(dest_root, rel.value()); !r) return r;
+    GRID_ASSIGN_OR_RETURN(std::string rel, sanitizeEntryPath(entryPathname(entry)));
+    if (rel.empty()) continue;  // "./": the destination itself
+    GRID_TRY(checkNoSymlinkParents(dest_root, rel));
 
-    if (options.whiteouts && baseOf(rel.value()).rfind(kWhiteoutPrefix, 0) == 0) {
-      if (auto r = applyWhiteout(dest_root, rel.value(), created); !r) return r;
+    if (options.whiteouts && baseOf(rel).rfind(kWhiteoutPrefix, 0) == 0) {
+      GRID_TRY(applyWhiteout(dest_root, rel, created));
       continue;
     }
 
@@ -274,30 +272,27 @@ Result<void> extractArchiveFd(int archive_fd, const std::string& archive_path,
       auto target = sanitizeEntryPath(link);
       if (!target) {
         return fail(ErrorCode::kInvalidArgument,
-                    "local-namespace: hardlink '" + rel.value() +
+                    "local-namespace: hardlink '" + rel +
                         "' points outside the archive root: " + target.error().message);
       }
       if (target.value().empty()) {
         return fail(ErrorCode::kInvalidArgument,
-                    "local-namespace: hardlink '" + rel.value() + "' to the root directory");
+                    "local-namespace: hardlink '" + rel + "' to the root directory");
       }
-      if (auto r = checkNoSymlinkParents(dest_root, target.value()); !r) return r;
+      GRID_TRY(checkNoSymlinkParents(dest_root, target.value()));
       struct stat st;
       std::string target_path = join(dest_root, target.value());
       if (::lstat(target_path.c_str(), &st) != 0 || S_ISLNK(st.st_mode) || S_ISDIR(st.st_mode)) {
         return fail(ErrorCode::kInvalidArgument,
-                    "local-namespace: hardlink '" + rel.value() + "' -> '" + target.value() +
+                    "local-namespace: hardlink '" + rel + "' -> '" + target.value() +
                         "': target is missing, a symlink or a directory in the archive");
       }
       archive_entry_set_hardlink(entry, target_path.c_str());
     } else {
-      if (auto r = clearTypeConflict(join(dest_root, rel.value()), archive_entry_filetype(entry));
-          !r) {
-        return r;
-      }
+      GRID_TRY(clearTypeConflict(join(dest_root, rel), archive_entry_filetype(entry)));
     }
 
-    std::string full = join(dest_root, rel.value());
+    std::string full = join(dest_root, rel);
     archive_entry_set_pathname(entry, full.c_str());
     rc = archive_write_header(writer.get(), entry);
     if (rc < ARCHIVE_WARN) return archiveError(writer.get(), archive_path, "writing " + full);
@@ -315,7 +310,7 @@ Result<void> extractArchiveFd(int archive_fd, const std::string& archive_path,
     if (archive_write_finish_entry(writer.get()) < ARCHIVE_WARN) {
       return archiveError(writer.get(), archive_path, "finishing " + full);
     }
-    if (options.whiteouts) created.insert(rel.value());
+    if (options.whiteouts) created.insert(rel);
   }
   // Directory permissions and times are fixed up at close.
   if (archive_write_close(writer.get()) < ARCHIVE_WARN) {
@@ -325,26 +320,23 @@ Result<void> extractArchiveFd(int archive_fd, const std::string& archive_path,
 }
 
 Result<std::vector<std::string>> listArchive(const std::string& archive_path) {
-  auto reader = openRead(archive_path);
-  if (!reader) return reader.error();
+  GRID_ASSIGN_OR_RETURN(ReadArchive reader, openRead(archive_path));
   std::vector<std::string> names;
   while (true) {
     archive_entry* entry = nullptr;
-    int rc = archive_read_next_header(reader.value().get(), &entry);
+    int rc = archive_read_next_header(reader.get(), &entry);
     if (rc == ARCHIVE_EOF) break;
-    if (rc < ARCHIVE_WARN) return archiveError(reader.value().get(), archive_path, "listing");
-    auto rel = sanitizeEntryPath(entryPathname(entry));
-    if (!rel) return rel.error();
-    names.push_back(std::move(rel.value()));
+    if (rc < ARCHIVE_WARN) return archiveError(reader.get(), archive_path, "listing");
+    GRID_ASSIGN_OR_RETURN(std::string rel, sanitizeEntryPath(entryPathname(entry)));
+    names.push_back(std::move(rel));
   }
   return names;
 }
 
 Result<std::string> readArchiveMember(const std::string& archive_path, const std::string& member,
                                       size_t max_size) {
-  auto reader = openRead(archive_path);
-  if (!reader) return reader.error();
-  archive* in = reader.value().get();
+  GRID_ASSIGN_OR_RETURN(ReadArchive reader, openRead(archive_path));
+  archive* in = reader.get();
   while (true) {
     archive_entry* entry = nullptr;
     int rc = archive_read_next_header(in, &entry);

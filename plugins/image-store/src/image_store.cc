@@ -76,16 +76,14 @@ Result<Poco::Dynamic::Var> parseJson(const std::string& text, const std::string&
 // A member of the unpacked outer archive, read without following symlinks: a manifest.json
 // or blob that is a symlink to /etc/shadow must not be read (or quoted in an error).
 Result<std::string> readMember(const std::string& root, const std::string& rel) {
-  auto fd = openMemberFile(root, rel);
-  if (!fd) return fd.error();
-  return readMemberFile(fd.value().get(), rel, kMaxJsonSize);
+  GRID_ASSIGN_OR_RETURN(auto fd, openMemberFile(root, rel));
+  return readMemberFile(fd.get(), rel, kMaxJsonSize);
 }
 
 // Validates a member name from a manifest or index; returns it sanitised (relative).
 Result<std::string> sanitizedMember(const std::string& name) {
-  auto rel = sanitizeEntryPath(name);
-  if (!rel) return rel.error();
-  if (rel.value().empty()) {
+  GRID_ASSIGN_OR_RETURN(std::string rel, sanitizeEntryPath(name));
+  if (rel.empty()) {
     return fail(ErrorCode::kInvalidArgument, "local-namespace: empty layer path in manifest");
   }
   return rel;
@@ -101,12 +99,10 @@ Result<std::string> blobPath(const std::string& digest) {
 
 // docker save: manifest.json = [{"Config": ..., "RepoTags": [...], "Layers": ["x/layer.tar"]}]
 Result<std::vector<std::string>> dockerLayers(const std::string& root) {
-  auto text = readMember(root, "manifest.json");
-  if (!text) return text.error();
-  auto json = parseJson(text.value(), "manifest.json");
-  if (!json) return json.error();
+  GRID_ASSIGN_OR_RETURN(std::string text, readMember(root, "manifest.json"));
+  GRID_ASSIGN_OR_RETURN(auto json, parseJson(text, "manifest.json"));
   try {
-    auto manifests = json.value().extract<Poco::JSON::Array::Ptr>();
+    auto manifests = json.extract<Poco::JSON::Array::Ptr>();
     if (manifests.isNull() || manifests->size() == 0) {
       return fail(ErrorCode::kInvalidArgument, "local-namespace: manifest.json lists no image");
     }
@@ -120,9 +116,8 @@ Result<std::vector<std::string>> dockerLayers(const std::string& root) {
     }
     std::vector<std::string> paths;
     for (size_t i = 0; i < layers->size(); ++i) {
-      auto path = sanitizedMember(layers->getElement<std::string>(i));
-      if (!path) return path.error();
-      paths.push_back(path.value());
+      GRID_ASSIGN_OR_RETURN(std::string path, sanitizedMember(layers->getElement<std::string>(i)));
+      paths.push_back(std::move(path));
     }
     return paths;
   } catch (const Poco::Exception& e) {
@@ -133,28 +128,25 @@ Result<std::vector<std::string>> dockerLayers(const std::string& root) {
 
 // OCI layout: index.json -> (nested index ->) manifest -> layers[].digest, all in blobs/.
 Result<std::vector<std::string>> ociLayers(const std::string& root) {
-  auto text = readMember(root, "index.json");
-  if (!text) return text.error();
+  GRID_ASSIGN_OR_RETURN(std::string text, readMember(root, "index.json"));
   try {
     for (int depth = 0; depth < 4; ++depth) {
-      auto json = parseJson(text.value(), "OCI index/manifest");
-      if (!json) return json.error();
-      auto object = json.value().extract<Poco::JSON::Object::Ptr>();
+      GRID_ASSIGN_OR_RETURN(auto json, parseJson(text, "OCI index/manifest"));
+      auto object = json.extract<Poco::JSON::Object::Ptr>();
       if (auto layers = object->getArray("layers"); !layers.isNull()) {
         std::vector<std::string> paths;
         for (size_t i = 0; i < layers->size(); ++i) {
-          auto path = blobPath(layers->getObject(i)->getValue<std::string>("digest"));
-          if (!path) return path.error();
-          paths.push_back(path.value());
+          GRID_ASSIGN_OR_RETURN(std::string path,
+                                blobPath(layers->getObject(i)->getValue<std::string>("digest")));
+          paths.push_back(std::move(path));
         }
         return paths;
       }
       auto manifests = object->getArray("manifests");
       if (manifests.isNull() || manifests->size() == 0) break;
-      auto next = blobPath(manifests->getObject(0)->getValue<std::string>("digest"));
-      if (!next) return next.error();
-      text = readMember(root, next.value());
-      if (!text) return text.error();
+      GRID_ASSIGN_OR_RETURN(std::string next,
+                            blobPath(manifests->getObject(0)->getValue<std::string>("digest")));
+      GRID_ASSIGN_OR_RETURN(text, readMember(root, next));
     }
   } catch (const Poco::Exception& e) {
     return fail(ErrorCode::kInvalidArgument,
@@ -171,7 +163,7 @@ Result<void> makeDirs(const std::string& path) {
 }
 
 Result<std::string> absoluteDir(const std::string& dir) {
-  if (auto r = makeDirs(dir); !r) return r.error();
+  GRID_TRY(makeDirs(dir));
   char* real = ::realpath(dir.c_str(), nullptr);
   if (real == nullptr) return sysFail(ErrorCode::kInternal, "realpath", dir, errno);
   std::string out(real);
@@ -219,20 +211,17 @@ Result<ImageRef> parseImageRef(std::string_view ref) {
 
 Result<ImageInfo> importImage(const std::string& images_dir, const std::string& ref,
                               const std::string& tarball_path) {
-  auto parsed = parseImageRef(ref);
-  if (!parsed) return parsed.error();
-  auto names = listArchive(tarball_path);
-  if (!names) return names.error();
+  GRID_ASSIGN_OR_RETURN(ImageRef parsed, parseImageRef(ref));
+  GRID_ASSIGN_OR_RETURN(std::vector<std::string> names, listArchive(tarball_path));
   auto has = [&](const char* name) {
-    return std::find(names.value().begin(), names.value().end(), name) != names.value().end();
+    return std::find(names.begin(), names.end(), name) != names.end();
   };
   std::string format = has("manifest.json")                       ? "docker-save"
                        : (has("index.json") && has("oci-layout")) ? "oci"
                                                                   : "rootfs";
 
-  auto root = absoluteDir(images_dir);
-  if (!root) return root.error();
-  std::string temp_template = root.value() + "/.import-XXXXXX";
+  GRID_ASSIGN_OR_RETURN(std::string root, absoluteDir(images_dir));
+  std::string temp_template = root + "/.import-XXXXXX";
   if (::mkdtemp(temp_template.data()) == nullptr) {
     return sysFail(ErrorCode::kInternal, "mkdtemp", temp_template, errno);
   }
@@ -243,24 +232,21 @@ Result<ImageInfo> importImage(const std::string& images_dir, const std::string& 
   }
 
   if (format == "rootfs") {
-    if (auto r = extractArchive(tarball_path, rootfs, {}); !r) return r.error();
+    GRID_TRY(extractArchive(tarball_path, rootfs, {}));
   } else {
     // Layers are members of the outer archive; unpack it (validated) to read them.
     std::string outer = temp.path() + "/archive";
     if (::mkdir(outer.c_str(), 0700) != 0) {
       return sysFail(ErrorCode::kInternal, "mkdir", outer, errno);
     }
-    if (auto r = extractArchive(tarball_path, outer, {}); !r) return r.error();
-    auto layers = format == "oci" ? ociLayers(outer) : dockerLayers(outer);
-    if (!layers) return layers.error();
+    GRID_TRY(extractArchive(tarball_path, outer, {}));
+    GRID_ASSIGN_OR_RETURN(std::vector<std::string> layers,
+                          format == "oci" ? ociLayers(outer) : dockerLayers(outer));
     // Layers are named relative to the outer archive and opened inside it, never through
     // a symlink; libarchive then reads the open file.
-    for (const auto& layer : layers.value()) {
-      auto fd = openMemberFile(outer, layer);
-      if (!fd) return fd.error();
-      if (auto r = extractArchiveFd(fd.value().get(), layer, rootfs, {.whiteouts = true}); !r) {
-        return r.error();
-      }
+    for (const auto& layer : layers) {
+      GRID_ASSIGN_OR_RETURN(auto fd, openMemberFile(outer, layer));
+      GRID_TRY(extractArchiveFd(fd.get(), layer, rootfs, {.whiteouts = true}));
     }
     std::error_code ec;
     fs::remove_all(outer, ec);
@@ -270,11 +256,11 @@ Result<ImageInfo> importImage(const std::string& images_dir, const std::string& 
     meta << format << "\n";
   }
 
-  std::string name_dir = root.value() + "/" + encodeName(parsed.value().name);
-  if (auto r = makeDirs(name_dir); !r) return r.error();
-  std::string final_dir = imageDir(root.value(), parsed.value());
+  std::string name_dir = root + "/" + encodeName(parsed.name);
+  GRID_TRY(makeDirs(name_dir));
+  std::string final_dir = imageDir(root, parsed);
   // Swap an existing image out first so the new one appears atomically under its name.
-  std::string old_template = root.value() + "/.old-XXXXXX";
+  std::string old_template = root + "/.old-XXXXXX";
   if (::mkdtemp(old_template.data()) == nullptr) {
     return sysFail(ErrorCode::kInternal, "mkdtemp", old_template, errno);
   }
@@ -285,9 +271,9 @@ Result<ImageInfo> importImage(const std::string& images_dir, const std::string& 
   if (::rename(temp.path().c_str(), final_dir.c_str()) != 0) {
     return sysFail(ErrorCode::kInternal, "rename", temp.path() + ", " + final_dir, errno);
   }
-  spdlog::info("local-namespace: imported {} ({}) from {} into {}", parsed.value().str(), format,
+  spdlog::info("local-namespace: imported {} ({}) from {} into {}", parsed.str(), format,
                tarball_path, final_dir);
-  return ImageInfo{parsed.value().str(), final_dir + "/rootfs", format};
+  return ImageInfo{parsed.str(), final_dir + "/rootfs", format};
 }
 
 Result<std::vector<ImageInfo>> listImages(const std::string& images_dir) {
@@ -316,8 +302,7 @@ Result<std::vector<ImageInfo>> listImages(const std::string& images_dir) {
 }
 
 Result<void> removeImage(const std::string& images_dir, const std::string& ref) {
-  auto found = findImage(images_dir, ref);
-  if (!found) return found.error();
+  GRID_TRY(findImage(images_dir, ref));
   auto parsed = parseImageRef(ref);
   std::string dir = imageDir(images_dir, parsed.value());
   // Rename first: the ref disappears at once even if deleting a large tree is interrupted.
@@ -335,14 +320,13 @@ Result<void> removeImage(const std::string& images_dir, const std::string& ref) 
 }
 
 Result<std::string> findImage(const std::string& images_dir, const std::string& ref) {
-  auto parsed = parseImageRef(ref);
-  if (!parsed) return parsed.error();
-  std::string rootfs = imageDir(images_dir, parsed.value()) + "/rootfs";
+  GRID_ASSIGN_OR_RETURN(ImageRef parsed, parseImageRef(ref));
+  std::string rootfs = imageDir(images_dir, parsed) + "/rootfs";
   struct stat st;
   if (::stat(rootfs.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    return fail(ErrorCode::kImageNotFound, "image '" + parsed.value().str() + "' not found in " +
+    return fail(ErrorCode::kImageNotFound, "image '" + parsed.str() + "' not found in " +
                                                images_dir + ": import it with `grid image import " +
-                                               parsed.value().str() + " FILE.tar`");
+                                               parsed.str() + " FILE.tar`");
   }
   return rootfs;
 }

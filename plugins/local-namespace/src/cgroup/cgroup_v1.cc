@@ -49,7 +49,7 @@ class CgroupV1 : public Cgroup {
       std::string path = dirOf(write.controller) + "/" + write.file;
       struct stat st;
       if (write.optional && ::stat(path.c_str(), &st) != 0) continue;
-      if (auto r = writeCgroupFile(path, write.value); !r) return r;
+      GRID_TRY(writeCgroupFile(path, write.value));
     }
     return {};
   }

@@ -43,7 +43,7 @@ class CgroupV2 : public Cgroup {
       std::string path = dir_ + "/" + write.file;
       struct stat st;
       if (write.optional && ::stat(path.c_str(), &st) != 0) continue;
-      if (auto r = writeCgroupFile(path, write.value); !r) return r;
+      GRID_TRY(writeCgroupFile(path, write.value));
     }
     return {};
   }
@@ -55,14 +55,13 @@ class CgroupV2 : public Cgroup {
     if (::stat(dir_.c_str(), &st) != 0) return {};
     bool have_kill = ::stat((dir_ + "/cgroup.kill").c_str(), &st) == 0;
     if (have_kill) {
-      if (auto r = writeCgroupFile(dir_ + "/cgroup.kill", "1"); !r) return r;
+      GRID_TRY(writeCgroupFile(dir_ + "/cgroup.kill", "1"));
     } else {
       (void)writeCgroupFile(dir_ + "/cgroup.freeze", "1");
     }
     for (int round = 0; round < 2000; ++round) {
-      auto procs = readCgroupFile(dir_ + "/cgroup.procs");
-      if (!procs) return procs.error();
-      auto pids = parsePids(procs.value());
+      GRID_ASSIGN_OR_RETURN(std::string procs, readCgroupFile(dir_ + "/cgroup.procs"));
+      auto pids = parsePids(procs);
       if (pids.empty()) return {};
       if (!have_kill) {
         for (int pid : pids) ::kill(pid, SIGKILL);

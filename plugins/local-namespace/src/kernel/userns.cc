@@ -56,9 +56,8 @@ Result<IdSlice> allocateIdSlice(const IdRange& uids, const IdRange& gids,
 Result<IdRanges> loadIdRanges(const std::string& configured, const std::string& subuid_file,
                               const std::string& subgid_file) {
   if (!configured.empty()) {
-    auto range = parseIdRange(configured);
-    if (!range) return range.error();
-    return IdRanges{range.value(), range.value()};
+    GRID_ASSIGN_OR_RETURN(IdRange range, parseIdRange(configured));
+    return IdRanges{range, range};
   }
   IdRanges ranges;
   for (auto [file, out] : {std::pair{&subuid_file, &ranges.uids}, {&subgid_file, &ranges.gids}}) {
@@ -80,7 +79,7 @@ Result<IdRanges> loadIdRanges(const std::string& configured, const std::string& 
 
 Result<void> writeIdMaps(pid_t pid, const IdSlice& slice) {
   const std::string base = "/proc/" + std::to_string(pid);
-  if (auto r = writeCgroupFile(base + "/uid_map", idMapLine(slice.uid_start)); !r) return r;
+  GRID_TRY(writeCgroupFile(base + "/uid_map", idMapLine(slice.uid_start)));
   return writeCgroupFile(base + "/gid_map", idMapLine(slice.gid_start));
 }
 
@@ -105,9 +104,8 @@ Result<std::vector<UniqueFd>> makeAttachMounts(const std::vector<MountStep>& ste
   std::vector<UniqueFd> fds;
   for (const auto& step : steps) {
     if (step.kind != MountStep::Kind::kAttachMount) continue;
-    auto fd = makeDetachedMount(step.source, step.mount_attr, userns_fd);
-    if (!fd) return fd.error();
-    fds.push_back(std::move(fd.value()));
+    GRID_ASSIGN_OR_RETURN(UniqueFd fd, makeDetachedMount(step.source, step.mount_attr, userns_fd));
+    fds.push_back(std::move(fd));
   }
   return fds;
 }

@@ -89,7 +89,7 @@ Result<LocalNamespaceSettings> LocalNamespaceSettings::parse(
                     "local-namespace: userns must be true or false, got '" + value + "'");
       }
     } else if (key == "subid_range") {
-      if (auto range = parseIdRange(value); !range) return range.error();
+      GRID_TRY(parseIdRange(value));
       settings.subid_range = value;
     } else {
       return fail(
@@ -135,9 +135,7 @@ LocalNamespaceBackend::~LocalNamespaceBackend() {
 }
 
 Result<void> LocalNamespaceBackend::init(const BackendConfig& config) {
-  auto settings = LocalNamespaceSettings::parse(config.settings);
-  if (!settings) return settings.error();
-  settings_ = settings.value();
+  GRID_ASSIGN_OR_RETURN(settings_, LocalNamespaceSettings::parse(config.settings));
   instance_ = config.instance;
   if (::geteuid() != 0) {
     return fail(ErrorCode::kUnavailable,
@@ -148,33 +146,28 @@ Result<void> LocalNamespaceBackend::init(const BackendConfig& config) {
   fs::create_directories(settings_.state_dir, ec);
   if (ec) return sysFail(ErrorCode::kUnavailable, "mkdir", settings_.state_dir, ec.value());
   cgroup_version_ = detectCgroupVersion();
-  auto init_path = findInitBinary(settings_.init_binary);
-  if (!init_path) return init_path.error();
-  auto init_binary = openInitBinary(init_path.value());
-  if (!init_binary) return init_binary.error();
-  init_binary_ = std::move(init_binary.value());
+  GRID_ASSIGN_OR_RETURN(std::string init_path, findInitBinary(settings_.init_binary));
+  GRID_ASSIGN_OR_RETURN(init_binary_, openInitBinary(init_path));
   if (settings_.userns) {
-    auto ranges = loadIdRanges(settings_.subid_range, "/etc/subuid", "/etc/subgid");
-    if (!ranges) return ranges.error();
-    if (auto r = checkSearchableByOthers(settings_.state_dir); !r) return r;
+    GRID_ASSIGN_OR_RETURN(IdRanges ranges,
+                          loadIdRanges(settings_.subid_range, "/etc/subuid", "/etc/subgid"));
+    GRID_TRY(checkSearchableByOthers(settings_.state_dir));
     std::vector<std::string> idmapped_dirs = {settings_.images_dir};
     for (const auto& dir : hostImageDirs()) idmapped_dirs.push_back(dir);
-    if (auto r = checkUserNamespaceSupport(ranges.value(), idmapped_dirs); !r) return r;
-    id_ranges_ = ranges.value();
+    GRID_TRY(checkUserNamespaceSupport(ranges, idmapped_dirs));
+    id_ranges_ = ranges;
   } else {
     spdlog::warn(
         "local-namespace: userns = false: sandbox processes run as host uid 0 (with reduced "
         "capabilities); an escape from a sandbox is root on this host");
   }
-  auto seccomp = SeccompProgram::build();
-  if (!seccomp) return seccomp.error();
-  seccomp_ = std::move(seccomp.value());
+  GRID_ASSIGN_OR_RETURN(seccomp_, SeccompProgram::build());
   struct rlimit nofile;
   ::getrlimit(RLIMIT_NOFILE, &nofile);
   rlimits_ = planRlimits(nofile.rlim_max);
   spdlog::info("local-namespace: cgroup {}, images in {}, state in {}, init {}, {}",
                cgroupVersionName(cgroup_version_), settings_.images_dir, settings_.state_dir,
-               init_path.value(),
+               init_path,
                id_ranges_ ? "user namespaces on uids " + std::to_string(id_ranges_->uids.start) +
                                 "+" + std::to_string(id_ranges_->uids.count) + ", gids " +
                                 std::to_string(id_ranges_->gids.start) + "+" +
@@ -227,9 +220,7 @@ Result<void> LocalNamespaceBackend::createSandbox(const SandboxSpec& spec) {
   if (!seccomp_) return fail(ErrorCode::kUnavailable, "local-namespace: init() did not succeed");
   std::string lower;
   if (spec.image != kHostImage) {
-    auto found = image::findImage(settings_.images_dir, spec.image);
-    if (!found) return found.error();
-    lower = found.value();
+    GRID_ASSIGN_OR_RETURN(lower, image::findImage(settings_.images_dir, spec.image));
   }
 
   if (lower.find_first_of(",:\\") != std::string::npos ||
@@ -277,9 +268,7 @@ Result<void> LocalNamespaceBackend::buildSandbox(Sandbox* sandbox, const Sandbox
       spec.id, instance_, 0, 0, cgroupVersionName(cgroup_version_), settings_.cgroup_root};
   std::string record_path = sandbox->dir + "/" + kRecordFile;
   if (id_ranges_) {
-    auto ids = allocateIdSlice(id_ranges_->uids, id_ranges_->gids);
-    if (!ids) return ids.error();
-    sandbox->ids = std::move(ids.value());
+    GRID_ASSIGN_OR_RETURN(sandbox->ids, allocateIdSlice(id_ranges_->uids, id_ranges_->gids));
     record.uid_start = sandbox->ids->uid_start;
     record.gid_start = sandbox->ids->gid_start;
     // Only the sandbox's root group (and host root) may enter its state dir.
@@ -289,12 +278,12 @@ Result<void> LocalNamespaceBackend::buildSandbox(Sandbox* sandbox, const Sandbox
     }
   }
   // Written before anything exists that would need cleaning, rewritten with the init pid.
-  if (auto r = writeRecord(record_path, record); !r) return r;
+  GRID_TRY(writeRecord(record_path, record));
 
   RootfsSpec rootfs;
   rootfs.sandbox_id = spec.id;
   rootfs.root = sandbox->dir + "/root";
-  if (auto r = makeDir(rootfs.root, 0755); !r) return r;
+  GRID_TRY(makeDir(rootfs.root, 0755));
   if (lower.empty()) {
     rootfs.host_image = true;
     rootfs.host_links = hostTopLevelLinks();
@@ -302,11 +291,11 @@ Result<void> LocalNamespaceBackend::buildSandbox(Sandbox* sandbox, const Sandbox
     rootfs.lower = lower;
     rootfs.upper = sandbox->dir + "/upper";
     rootfs.work = sandbox->dir + "/work";
-    if (auto r = makeDir(rootfs.upper, 0755); !r) return r;
-    if (auto r = makeDir(rootfs.work, 0700); !r) return r;
+    GRID_TRY(makeDir(rootfs.upper, 0755));
+    GRID_TRY(makeDir(rootfs.work, 0700));
     if (sandbox->ids) {
       rootfs.lower_mount_point = sandbox->dir + "/lower";
-      if (auto r = makeDir(rootfs.lower_mount_point, 0755); !r) return r;
+      GRID_TRY(makeDir(rootfs.lower_mount_point, 0755));
       for (const auto* dir : {&rootfs.upper, &rootfs.work}) {
         if (::chown(dir->c_str(), sandbox->ids->uid_start, sandbox->ids->gid_start) != 0) {
           return sysFail(ErrorCode::kInternal, "chown", *dir, errno);
@@ -317,7 +306,7 @@ Result<void> LocalNamespaceBackend::buildSandbox(Sandbox* sandbox, const Sandbox
   rootfs.userns = sandbox->ids.has_value();
 
   sandbox->cgroup = makeCgroup(cgroup_version_, settings_.cgroup_root, spec.id);
-  if (auto r = sandbox->cgroup->create(spec.limits); !r) return r;
+  GRID_TRY(sandbox->cgroup->create(spec.limits));
 
   std::map<std::string, std::string> env = {
       {"PATH", kDefaultPath}, {"HOME", "/root"}, {"TERM", "xterm"}, {"HOSTNAME", spec.id}};
@@ -327,11 +316,9 @@ Result<void> LocalNamespaceBackend::buildSandbox(Sandbox* sandbox, const Sandbox
 
   InitConfig init{init_binary_.get(), spec.id, planRootfs(rootfs), sandbox->cgroup->procsFiles(),
                   sandbox->ids ? &*sandbox->ids : nullptr};
-  auto pid = startSandboxInit(init);
-  if (!pid) return pid.error();
-  sandbox->init_pid = pid.value();
-  record.init_pid = pid.value();
-  record.init_start_time = processStartTime(pid.value());
+  GRID_ASSIGN_OR_RETURN(sandbox->init_pid, startSandboxInit(init));
+  record.init_pid = sandbox->init_pid;
+  record.init_start_time = processStartTime(sandbox->init_pid);
   return writeRecord(record_path, record);
 }
 
@@ -361,9 +348,7 @@ Result<std::unique_ptr<ProcessChannel>> LocalNamespaceBackend::startProcess(
   launch.rlimits = rlimits_;
   launch.seccomp = &*seccomp_;
   launch.attach_stdin = spec.attach_stdin;
-  auto launched = launchProcess(launch);
-  if (!launched) return launched.error();
-  auto& process = launched.value();
+  GRID_ASSIGN_OR_RETURN(auto process, launchProcess(launch));
   return std::unique_ptr<ProcessChannel>(std::make_unique<PipeChannel>(
       sandbox_id, process.helper_pid, std::move(process.stdin_write),
       std::move(process.stdout_read), std::move(process.stderr_read), reaper_));

@@ -53,8 +53,7 @@ Result<LaunchedProcess> launchProcess(const LaunchSpec& spec) {
   message.exec_candidates = spec.exec_candidates;
   message.rlimits = spec.rlimits;
   message.seccomp = spec.seccomp->filter();
-  auto message_fd = makeInitMessageFd(message);
-  if (!message_fd) return message_fd.error();
+  GRID_ASSIGN_OR_RETURN(UniqueFd message_fd, makeInitMessageFd(message));
 
   // Opened here, with the server's credentials: grid-init writes "0" into them from inside
   // the sandbox (cgroup checks the opener's credentials).
@@ -64,8 +63,7 @@ Result<LaunchedProcess> launchProcess(const LaunchSpec& spec) {
     if (!fd.valid()) return sysFail(ErrorCode::kInternal, "open", file, errno);
     cgroup_fds.push_back(std::move(fd));
   }
-  auto namespaces = openNamespaces(spec.namespaces);
-  if (!namespaces) return namespaces.error();
+  GRID_ASSIGN_OR_RETURN(auto namespaces, openNamespaces(spec.namespaces));
   Pipe in, out, err, report;
   if (!makePipe(&out) || !makePipe(&err) || !makePipe(&report)) {
     return sysFail(ErrorCode::kInternal, "pipe2", "O_CLOEXEC", errno);
@@ -81,7 +79,7 @@ Result<LaunchedProcess> launchProcess(const LaunchSpec& spec) {
   fds[0] = spec.attach_stdin ? in.read.get() : null_fd.get();
   fds[1] = out.write.get();
   fds[2] = err.write.get();
-  fds[3] = message_fd.value().get();
+  fds[3] = message_fd.get();
   fds[4] = report.write.get();
   int count = kInitFirstPassedFd;
   for (const auto& fd : cgroup_fds) fds[count++] = fd.get();
@@ -90,7 +88,7 @@ Result<LaunchedProcess> launchProcess(const LaunchSpec& spec) {
   if (helper < 0) return sysFail(ErrorCode::kInternal, "fork", "process helper", errno);
   if (helper == 0) {
     // The forked child: async-signal-safe calls on prepared fds only.
-    joinNamespaces(namespaces.value(), report.write.get());
+    joinNamespaces(namespaces, report.write.get());
     if (::syscall(SYS_setgroups, 0, nullptr) != 0)
       childFail(report.write.get(), "setgroups", "0", errno);
     execGridInit(spec.init_binary_fd, fds, count, "enter");

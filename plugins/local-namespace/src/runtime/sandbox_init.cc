@@ -48,8 +48,7 @@ Result<pid_t> startSandboxInit(const InitConfig& config) {
   }
   message.mount_fd_count = static_cast<uint32_t>(mount_fd_count);
   message.held_fd_count = config.userns != nullptr ? 1 : 0;
-  auto message_fd = makeInitMessageFd(message);
-  if (!message_fd) return message_fd.error();
+  GRID_ASSIGN_OR_RETURN(UniqueFd message_fd, makeInitMessageFd(message));
   UniqueFd null_fd(::open("/dev/null", O_RDWR | O_CLOEXEC));
   if (!null_fd.valid()) return sysFail(ErrorCode::kInternal, "open", "/dev/null", errno);
   Pipe report;
@@ -62,7 +61,7 @@ Result<pid_t> startSandboxInit(const InitConfig& config) {
   }
   UniqueFd go_send(go_pair[0]), go_receive(go_pair[1]);
   int fds[kInitFirstPassedFd + kMaxMountFds + 1] = {null_fd.get(), null_fd.get(), null_fd.get(),
-                                                    message_fd.value().get(), report.write.get()};
+                                                    message_fd.get(), report.write.get()};
   const int lock_fd = config.userns != nullptr ? config.userns->lock.get() : -1;
 
   pid_t pid = cloneSandboxInit(config.userns != nullptr);
