@@ -1,7 +1,8 @@
 // The root filesystem holds against hostile images and keeps the host read-only (root only).
 // Hostile images are built here at run time: symlinks an image may legally contain (`etc ->
 // /etc`, `etc -> ../../../../etc`, /proc, /dev, /tmp pointing at host paths, a symlinked
-// /etc/hostname). (Archives whose manifest, index or layer is a symlink: image_store_test.cc.)
+// /etc/hostname). (Archives whose manifest, index or layer is a symlink:
+// tests/plugins/image-store/image_store_test.cc.)
 // Each either fails with a clear error or gives a sandbox whose set-up wrote nothing outside
 // its root: the host's /etc/hostname and a canary dir are compared byte for byte.
 #include <gtest/gtest.h>
