@@ -34,7 +34,8 @@ class Reader {
   explicit Reader(std::string_view in) : in_(in) {}
   bool raw(void* out, size_t size) {
     if (in_.size() - pos_ < size) return fail("truncated");
-    std::memcpy(out, in_.data() + pos_, size);
+    // An empty vector's data() may be null, and memcpy from or to null is undefined even for 0.
+    if (size != 0) std::memcpy(out, in_.data() + pos_, size);
     pos_ += size;
     return true;
   }
