@@ -1,4 +1,4 @@
-// Image-archive path handling of the local-namespace backend: member names are normalised
+// Image-archive path handling of the image store (grid-image-store): member names are normalised
 // safely, and extracting any byte string as an archive writes nothing outside its destination.
 #include <unistd.h>
 
@@ -15,7 +15,7 @@ namespace fs = std::filesystem;
 namespace {
 
 void checkSanitized(std::string_view name) {
-  auto path = grid::localns::sanitizeEntryPath(name);
+  auto path = grid::image::sanitizeEntryPath(name);
   if (!path.ok()) return;
   const std::string& p = path.value();
   if (!p.empty() && p.front() == '/') std::abort();
@@ -34,7 +34,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string bytes(reinterpret_cast<const char*>(data), size);
   checkSanitized(bytes);
 
-  static const fs::path root = fs::temp_directory_path() / ("grid-fuzz-archive-" + std::to_string(getpid()));
+  static const fs::path root =
+      fs::temp_directory_path() / ("grid-fuzz-archive-" + std::to_string(getpid()));
   const fs::path dest = root / "dest";
   const fs::path archive = root / "input.tar";
   fs::remove_all(root);
@@ -43,9 +44,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::fwrite(data, 1, size, f);
     std::fclose(f);
   }
-  grid::localns::ExtractOptions options;
+  grid::image::ExtractOptions options;
   options.whiteouts = size > 0 && (data[0] & 1);
-  (void)grid::localns::extractArchive(archive, dest, options);
+  (void)grid::image::extractArchive(archive, dest, options);
   // Only the archive and the destination may exist beside each other.
   for (const auto& entry : fs::directory_iterator(root)) {
     if (entry.path() != dest && entry.path() != archive) std::abort();

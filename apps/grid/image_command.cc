@@ -3,7 +3,7 @@
 #include <iostream>
 
 #include "commands.h"
-#include "image_store.h"
+#include "grid/image/image_store.h"
 #include "server_config.h"
 
 namespace grid::cli {
@@ -25,7 +25,7 @@ std::string imagesDir(const ImageFlags& flags) {
     const auto& settings = config.value().settingsOf("local-namespace");
     if (auto it = settings.find("images_dir"); it != settings.end()) return it->second;
   }
-  return localns::kDefaultImagesDir;
+  return grid::image::kDefaultImagesDir;
 }
 
 int report(const Error& error) {
@@ -51,7 +51,7 @@ void addImageCommand(CLI::App& root, int* exit_code) {
   import->add_option("name", *ref, "NAME[:TAG] (tag defaults to latest)")->required();
   import->add_option("file", *file, "Archive (tar, optionally gzip/xz/zstd)")->required();
   import->callback([flags, ref, file, exit_code] {
-    auto imported = localns::importImage(imagesDir(*flags), *ref, *file);
+    auto imported = grid::image::importImage(imagesDir(*flags), *ref, *file);
     if (!imported.ok()) {
       *exit_code = report(imported.error());
       return;
@@ -62,7 +62,7 @@ void addImageCommand(CLI::App& root, int* exit_code) {
 
   CLI::App* list = image->add_subcommand("list", "List imported images");
   list->callback([flags, exit_code] {
-    auto images = localns::listImages(imagesDir(*flags));
+    auto images = grid::image::listImages(imagesDir(*flags));
     if (!images.ok()) {
       *exit_code = report(images.error());
       return;
@@ -78,7 +78,7 @@ void addImageCommand(CLI::App& root, int* exit_code) {
   CLI::App* rm = image->add_subcommand("rm", "Remove an imported image");
   rm->add_option("name", *rm_ref, "NAME[:TAG]")->required();
   rm->callback([flags, rm_ref, exit_code] {
-    if (auto removed = localns::removeImage(imagesDir(*flags), *rm_ref); !removed.ok()) {
+    if (auto removed = grid::image::removeImage(imagesDir(*flags), *rm_ref); !removed.ok()) {
       *exit_code = report(removed.error());
       return;
     }

@@ -1,9 +1,9 @@
 // Pure cgroup plans: which files get which values, for v1 and v2. No root needed.
-#include "cgroup_plan.h"
+#include "cgroup/cgroup_plan.h"
 
 #include <gtest/gtest.h>
 
-#include "rlimits.h"
+#include "kernel/rlimits.h"
 
 namespace grid::localns {
 namespace {

@@ -1,6 +1,6 @@
 // The grid-init message: round trips, and every malformed input is refused with a reason
 // (grid-init acts on nothing it has not fully validated).
-#include "init_message.h"
+#include "init/init_message.h"
 
 #include <gtest/gtest.h>
 #include <sys/mount.h>

@@ -1,6 +1,6 @@
 // Real sandboxes (root only): isolation, limits, images, cleanup. Each test has its own
 // images_dir, state_dir and cgroup root name, so tests never see each other's leftovers.
-#include "local_backend.h"
+#include "runtime/local_backend.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -12,19 +12,19 @@
 #include <sstream>
 
 #include "archive_test_util.h"
-#include "caps.h"
-#include "cgroup.h"
-#include "image_store.h"
+#include "cgroup/cgroup.h"
+#include "grid/image/image_store.h"
+#include "kernel/caps.h"
 #include "support/engine_guard.h"
 
 namespace grid::localns {
 namespace {
 
-using testing::file;
-using testing::pathExists;
-using testing::readFileText;
-using testing::TempDir;
-using testing::writeTar;
+using image::testing::file;
+using image::testing::pathExists;
+using image::testing::readFileText;
+using image::testing::TempDir;
+using image::testing::writeTar;
 
 struct Output {
   std::string out;
@@ -236,8 +236,8 @@ TEST_F(LocalBackendTest, PidsLimitStopsForkBomb) {
   EXPECT_LE(std::stoi(current), 16);
   // "max N": how many forks the limit refused; the bomb must have hit it.
   const std::string events = readFileText(pids_dir + "/pids.events");
-  ASSERT_EQ(events.rfind("max ", 0), 0u) << "cannot read " << pids_dir << "/pids.events: '"
-                                          << events << "'";
+  ASSERT_EQ(events.rfind("max ", 0), 0u)
+      << "cannot read " << pids_dir << "/pids.events: '" << events << "'";
   EXPECT_GT(std::stoll(events.substr(4)), 0) << events;
   ASSERT_TRUE(backend_->destroySandbox("pids-1").ok());
   expectGone("pids-1");
@@ -299,17 +299,18 @@ TEST_F(LocalBackendTest, DockerSaveImageWithWhiteouts) {
   GRID_REQUIRE_ENGINE(pathExists("/bin/busybox"), "/bin/busybox (apt-get install busybox-static)");
   std::string busybox = readFileText("/bin/busybox");
   std::string l1 = tmp_.path() + "/l1.tar", l2 = tmp_.path() + "/l2.tar";
-  ASSERT_TRUE(writeTar(l1, {testing::dir("bin"), file("bin/busybox", busybox, 0755),
-                            testing::symlink("bin/sh", "busybox"), testing::dir("etc"),
-                            file("etc/gone", "x"), testing::dir("data"), file("data/old", "x")}));
-  ASSERT_TRUE(writeTar(l2, {file("etc/.wh.gone", ""), testing::dir("data"),
+  ASSERT_TRUE(
+      writeTar(l1, {image::testing::dir("bin"), file("bin/busybox", busybox, 0755),
+                    image::testing::symlink("bin/sh", "busybox"), image::testing::dir("etc"),
+                    file("etc/gone", "x"), image::testing::dir("data"), file("data/old", "x")}));
+  ASSERT_TRUE(writeTar(l2, {file("etc/.wh.gone", ""), image::testing::dir("data"),
                             file("data/.wh..wh..opq", ""), file("data/new", "fresh\n")}));
   std::string archive = tmp_.path() + "/save.tar";
   ASSERT_TRUE(
       writeTar(archive, {file("manifest.json", R"([{"Layers":["a/layer.tar","b/layer.tar"]}])"),
-                         testing::dir("a"), file("a/layer.tar", readFileText(l1)),
-                         testing::dir("b"), file("b/layer.tar", readFileText(l2))}));
-  auto imported = importImage(images(), "bb:test", archive);
+                         image::testing::dir("a"), file("a/layer.tar", readFileText(l1)),
+                         image::testing::dir("b"), file("b/layer.tar", readFileText(l2))}));
+  auto imported = image::importImage(images(), "bb:test", archive);
   ASSERT_TRUE(imported.ok()) << imported.error().message;
   create(spec("bb-1", "bb:test"));
   auto out = sh(*backend_, "bb-1",
@@ -327,7 +328,7 @@ TEST_F(LocalBackendTest, DebianRootfsTarball) {
   const std::string tarball = "/var/cache/grid/rootfs/debian-bookworm.tar";
   GRID_REQUIRE_ENGINE(pathExists(tarball),
                       "Debian rootfs tarball " + tarball + " (run scripts/build-test-images.sh)");
-  auto imported = importImage(images(), "grid-test/debian:bookworm", tarball);
+  auto imported = image::importImage(images(), "grid-test/debian:bookworm", tarball);
   ASSERT_TRUE(imported.ok()) << imported.error().message;
   auto started = std::chrono::steady_clock::now();
   create(spec("deb-1", "grid-test/debian:bookworm"));

@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "mounts.h"
+#include "kernel/mounts.h"
 
 namespace grid::localns {
 namespace {

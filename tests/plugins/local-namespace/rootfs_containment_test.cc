@@ -1,7 +1,8 @@
 // The root filesystem holds against hostile images and keeps the host read-only (root only).
 // Hostile images are built here at run time: symlinks an image may legally contain (`etc ->
 // /etc`, `etc -> ../../../../etc`, /proc, /dev, /tmp pointing at host paths, a symlinked
-// /etc/hostname). (Archives whose manifest, index or layer is a symlink: image_store_test.cc.)
+// /etc/hostname). (Archives whose manifest, index or layer is a symlink:
+// tests/plugins/image-store/image_store_test.cc.)
 // Each either fails with a clear error or gives a sandbox whose set-up wrote nothing outside
 // its root: the host's /etc/hostname and a canary dir are compared byte for byte.
 #include <gtest/gtest.h>
@@ -14,20 +15,20 @@
 #include <map>
 
 #include "archive_test_util.h"
-#include "image_store.h"
-#include "local_backend.h"
+#include "grid/image/image_store.h"
+#include "runtime/local_backend.h"
 #include "support/engine_guard.h"
 
 namespace grid::localns {
 namespace {
 
 namespace fs = std::filesystem;
-using testing::dir;
-using testing::readFileText;
-using testing::symlink;
-using testing::TarEntry;
-using testing::TempDir;
-using testing::writeTar;
+using image::testing::dir;
+using image::testing::readFileText;
+using image::testing::symlink;
+using image::testing::TarEntry;
+using image::testing::TempDir;
+using image::testing::writeTar;
 
 // Every file below `root` with its contents (symlinks as "-> target").
 std::map<std::string, std::string> snapshot(const std::string& root) {
@@ -97,7 +98,7 @@ class RootfsContainmentTest : public ::testing::Test {
     SCOPED_TRACE(name);
     const std::string tar = tmp_.path() + "/" + name + ".tar";
     EXPECT_TRUE(writeTar(tar, entries));
-    auto imported = importImage(images(), name + ":1", tar);
+    auto imported = image::importImage(images(), name + ":1", tar);
     EXPECT_TRUE(imported.ok()) << imported.error().message;
     if (!imported.ok()) return false;
     SandboxSpec spec;

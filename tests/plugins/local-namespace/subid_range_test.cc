@@ -1,10 +1,10 @@
 // Subordinate id ranges: parsing of settings and /etc/subuid, slicing per sandbox.
-#include "subid_range.h"
+#include "kernel/subid_range.h"
 
 #include <gtest/gtest.h>
 
 #include "archive_test_util.h"
-#include "userns.h"
+#include "kernel/userns.h"
 
 namespace grid::localns {
 namespace {
@@ -48,7 +48,7 @@ TEST(SubidRangeTest, SlicesAreDisjointAndInsideTheRange) {
 // Slices are taken with flocks in a lock dir: two holders never get the same slice, a full
 // range is a clear error, and a released slice is taken again.
 TEST(SubidRangeTest, AllocationHandsOutEachSliceOnce) {
-  testing::TempDir dir;
+  image::testing::TempDir dir;
   const IdRange uids{1000000, 2 * kIdsPerSandbox};
   const IdRange gids{3000000, 2 * kIdsPerSandbox + 5};
   auto first = allocateIdSlice(uids, gids, dir.path());

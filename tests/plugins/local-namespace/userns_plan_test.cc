@@ -4,7 +4,7 @@
 #include <linux/mount.h>
 #include <sys/mount.h>
 
-#include "mounts.h"
+#include "kernel/mounts.h"
 
 namespace grid::localns {
 namespace {

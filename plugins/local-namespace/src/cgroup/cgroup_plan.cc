@@ -1,0 +1,48 @@
+#include "cgroup/cgroup_plan.h"
+
+#include <cmath>
+
+namespace grid::localns {
+namespace {
+
+std::string bytesOf(int64_t mb) { return std::to_string(mb * 1024 * 1024); }
+
+// At least 1ms per period: the kernel rejects smaller quotas.
+std::string quotaOf(double cpus) {
+  long quota = std::lround(cpus * kCpuPeriodUs);
+  return std::to_string(quota < 1000 ? 1000 : quota);
+}
+
+}  // namespace
+
+std::vector<CgroupWrite> planCgroupV1(const ResourceLimits& limits) {
+  std::vector<CgroupWrite> writes;
+  if (limits.memory_mb > 0) {
+    writes.push_back({"memory", "memory.limit_in_bytes", bytesOf(limits.memory_mb)});
+    // Same value: memory+swap capped at the limit, i.e. no swap beyond it.
+    writes.push_back({"memory", "memory.memsw.limit_in_bytes", bytesOf(limits.memory_mb), true});
+  }
+  if (limits.pids > 0) writes.push_back({"pids", "pids.max", std::to_string(limits.pids)});
+  if (limits.cpus > 0) {
+    writes.push_back({"cpu", "cpu.cfs_period_us", std::to_string(kCpuPeriodUs)});
+    writes.push_back({"cpu", "cpu.cfs_quota_us", quotaOf(limits.cpus)});
+  }
+  return writes;
+}
+
+std::vector<CgroupWrite> planCgroupV2(const ResourceLimits& limits) {
+  std::vector<CgroupWrite> writes;
+  if (limits.memory_mb > 0) {
+    writes.push_back({"", "memory.max", bytesOf(limits.memory_mb)});
+    writes.push_back({"", "memory.swap.max", "0", true});
+  }
+  if (limits.pids > 0) writes.push_back({"", "pids.max", std::to_string(limits.pids)});
+  if (limits.cpus > 0) {
+    writes.push_back({"", "cpu.max", quotaOf(limits.cpus) + " " + std::to_string(kCpuPeriodUs)});
+  }
+  return writes;
+}
+
+std::vector<std::string> cgroupV1Hierarchies() { return {"memory", "pids", "cpu", "freezer"}; }
+
+}  // namespace grid::localns

@@ -1,0 +1,86 @@
+// LocalNamespaceBackend: sandboxes built directly from Linux namespaces, overlayfs and
+// cgroups, like nsjail or bubblewrap; no daemon. Needs root. See docs/local-namespace.md.
+#pragma once
+
+#include <sys/types.h>
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+#include "cgroup/cgroup.h"
+#include "grid/image/image_store.h"
+#include "grid/sandbox_backend.h"
+#include "kernel/rlimits.h"
+#include "kernel/seccomp_filter.h"
+#include "kernel/userns.h"
+#include "runtime/child_reaper.h"
+#include "util/fd.h"
+
+namespace grid::localns {
+
+/// [backend.local-namespace] settings.
+struct LocalNamespaceSettings {
+  std::string images_dir = image::kDefaultImagesDir;        // unpacked images (image_store.h)
+  std::string state_dir = "/var/lib/grid/local-namespace";  // per-sandbox upper/work/record
+  std::string cgroup_root = "grid";                         // parent cgroup name
+  std::string init_binary;  // grid-init; empty: beside the plugin (init_exec.h)
+  bool userns = true;       // a user namespace per sandbox (userns.h)
+  std::string subid_range;  // "START:COUNT"; empty: the `grid` entries of /etc/subuid|subgid
+
+  static Result<LocalNamespaceSettings> parse(const std::map<std::string, std::string>& raw);
+};
+
+/// The built-in image that needs no import: read-only views of host directories.
+inline constexpr const char* kHostImage = "host";
+
+class LocalNamespaceBackend : public SandboxBackend {
+ public:
+  LocalNamespaceBackend() = default;
+  ~LocalNamespaceBackend() override;
+
+  std::string name() const override { return "local-namespace"; }
+  Result<void> init(const BackendConfig& config) override;
+  Result<std::vector<std::string>> removeLeftovers() override;
+  Result<void> createSandbox(const SandboxSpec& spec) override;
+  Result<std::unique_ptr<ProcessChannel>> startProcess(const std::string& sandbox_id,
+                                                       const ProcessSpec& spec) override;
+  Result<void> destroySandbox(const std::string& sandbox_id) override;
+
+ private:
+  struct Sandbox {
+    std::string id;
+    std::string dir;  // state_dir/<id>
+    pid_t init_pid = -1;
+    std::unique_ptr<Cgroup> cgroup;
+    std::optional<IdSlice> ids;  // with userns: this sandbox's uid/gid slice, held until destroy
+    std::vector<std::string> env;
+    std::string path_env;
+    // Shared by process starts, exclusive for destroy: no process can join the cgroup
+    // after destroy has emptied it.
+    std::shared_mutex lifecycle;
+    bool destroyed = false;
+  };
+
+  Result<void> buildSandbox(Sandbox* sandbox, const SandboxSpec& spec, const std::string& lower);
+  // Kills, reaps and removes everything of `sandbox`; safe on partly built ones.
+  Result<void> teardown(Sandbox* sandbox);
+
+  LocalNamespaceSettings settings_;
+  std::string instance_;
+  CgroupVersion cgroup_version_ = CgroupVersion::kV1;
+  std::optional<SeccompProgram> seccomp_;
+  std::vector<RlimitSetting> rlimits_;
+  std::optional<IdRanges> id_ranges_;  // with userns
+  UniqueFd init_binary_;  // O_PATH fd of grid-init, exec'd by fd (no path lookup later)
+  std::shared_ptr<ChildReaper> reaper_ = std::make_shared<ChildReaper>();
+
+  std::mutex mutex_;
+  std::map<std::string, std::shared_ptr<Sandbox>> sandboxes_;
+};
+
+}  // namespace grid::localns
