@@ -13,13 +13,10 @@
 #include <memory>
 #include <unordered_set>
 
-#include "util/syscall_error.h"
 
 namespace grid::image {
 
-using localns::sysError;
-using localns::sysFail;
-using localns::UniqueFd;
+using sys::sysError;
 
 namespace {
 

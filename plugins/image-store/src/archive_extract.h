@@ -8,9 +8,18 @@
 #include <vector>
 
 #include "grid/result.h"
-#include "util/fd.h"
+#include "grid/sys/syscall_error.h"
+#include "grid/sys/unique_fd.h"
 
 namespace grid::image {
+
+using sys::UniqueFd;
+
+/// A syscall failure of the image store. Images are the local-namespace backend's, and its
+/// errors name it first ("local-namespace: rename(...): EXDEV ...").
+inline Error sysFail(ErrorCode code, std::string_view call, std::string_view args, int err) {
+  return sys::sysFail(code, "local-namespace", call, args, err);
+}
 
 /// Normalises an archive member name to a relative path without "." components ("./a//b/" ->
 /// "a/b"; "." -> ""). Rejects absolute names and any ".." component (kInvalidArgument).
@@ -36,7 +45,7 @@ Result<void> extractArchiveFd(int archive_fd, const std::string& name, const std
 /// following any symlink on the way (openat2 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS), so a
 /// member of an unpacked archive (manifest.json, index.json, a blob, a layer) that is or goes
 /// through a symlink is refused (kInvalidArgument) instead of reading a host file.
-Result<localns::UniqueFd> openMemberFile(const std::string& root, const std::string& rel);
+Result<UniqueFd> openMemberFile(const std::string& root, const std::string& rel);
 
 /// Reads all of an open regular file, failing (kInvalidArgument) beyond `max_size` bytes.
 Result<std::string> readMemberFile(int fd, const std::string& name, size_t max_size);

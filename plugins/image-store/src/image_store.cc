@@ -12,11 +12,9 @@
 #include <fstream>
 
 #include "archive_extract.h"
-#include "util/syscall_error.h"
 
 namespace grid::image {
 
-using localns::sysFail;
 
 namespace {
 

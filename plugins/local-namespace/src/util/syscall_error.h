@@ -1,26 +1,19 @@
-// Error text that names the syscall, its arguments and errno ("mount(overlay, /x): EPERM"),
-// for the parent side (std::string) and for children between fork and exec (no allocation).
+// The backend's names for the shared syscall error text (grid/sys/syscall_error.h); its
+// errors name the backend first ("local-namespace: mount(overlay, /x): EPERM ...").
 #pragma once
 
-#include <string>
 #include <string_view>
 
-#include "grid/result.h"
+#include "grid/sys/syscall_error.h"
 
 namespace grid::localns {
 
-/// "call(args): ENAME (description)".
-std::string sysError(std::string_view call, std::string_view args, int err);
+using sys::childFail;
+using sys::childFailWithCode;
+using sys::sysError;
 
-/// An Error of `code` whose message is "local-namespace: " + sysError(...).
-Error sysFail(ErrorCode code, std::string_view call, std::string_view args, int err);
-
-/// Child side, async-signal-safe: writes "call(arg): ENAME" to `report_fd` and _exit(127)s.
-/// The parent reads the report pipe with readChildReport(); any bytes mean the child failed.
-[[noreturn]] void childFail(int report_fd, const char* call, const char* arg, int err);
-
-/// Like childFail, writing to `fd` and exiting with `exit_code`.
-[[noreturn]] void childFailWithCode(int fd, const char* call, const char* arg, int err,
-                                    int exit_code);
+inline Error sysFail(ErrorCode code, std::string_view call, std::string_view args, int err) {
+  return sys::sysFail(code, "local-namespace", call, args, err);
+}
 
 }  // namespace grid::localns

@@ -1,11 +1,11 @@
-#include "util/syscall_error.h"
+#include "grid/sys/syscall_error.h"
 
 #include <string.h>
 #include <unistd.h>
 
 #include <cerrno>
 
-namespace grid::localns {
+namespace grid::sys {
 namespace {
 
 const char* errnoName(int err) {
@@ -33,8 +33,9 @@ std::string sysError(std::string_view call, std::string_view args, int err) {
   return text;
 }
 
-Error sysFail(ErrorCode code, std::string_view call, std::string_view args, int err) {
-  return fail(code, "local-namespace: " + sysError(call, args, err));
+Error sysFail(ErrorCode code, std::string_view component, std::string_view call,
+              std::string_view args, int err) {
+  return fail(code, std::string(component) + ": " + sysError(call, args, err));
 }
 
 void childFail(int report_fd, const char* call, const char* arg, int err) {
@@ -61,4 +62,4 @@ void childFailWithCode(int report_fd, const char* call, const char* arg, int err
   ::_exit(exit_code);
 }
 
-}  // namespace grid::localns
+}  // namespace grid::sys
