@@ -4,7 +4,7 @@
 
 #include "commands.h"
 #include "image_store.h"
-#include "server_config.h"
+#include "config/server_config.h"
 
 namespace grid::cli {
 namespace {

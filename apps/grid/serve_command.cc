@@ -7,11 +7,11 @@
 #include <iostream>
 #include <memory>
 
-#include "api_server.h"
+#include "api/api_server.h"
 #include "commands.h"
-#include "plugin_loader.h"
-#include "sandbox_manager.h"
-#include "server_config.h"
+#include "plugin/plugin_loader.h"
+#include "sandbox/sandbox_manager.h"
+#include "config/server_config.h"
 
 namespace grid::cli {
 namespace {

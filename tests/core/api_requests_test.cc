@@ -1,4 +1,4 @@
-#include "api_requests.h"
+#include "api/api_requests.h"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // The HTTP front door: which bytes make a request ready, and a real gate on a loopback socket
 // (dispatch, readmission, refusals, and slow clients that must not hold it up).
-#include "connection_gate.h"
+#include "net/connection_gate.h"
 
 #include <Poco/Net/NetException.h>
 #include <Poco/Net/ServerSocket.h>

@@ -1,4 +1,4 @@
-#include "plugin_loader.h"
+#include "plugin/plugin_loader.h"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // The manager's state machine and bookkeeping, with a fake backend (real backends are covered
 // by the conformance suite).
-#include "sandbox_manager.h"
+#include "sandbox/sandbox_manager.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "server_config.h"
+#include "config/server_config.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>

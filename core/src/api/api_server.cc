@@ -1,4 +1,4 @@
-#include "api_server.h"
+#include "api/api_server.h"
 
 #include <Poco/Exception.h>
 #include <Poco/Net/HTTPRequestHandler.h>
@@ -14,8 +14,8 @@
 
 #include <chrono>
 
-#include "api_json.h"
-#include "http_connection.h"
+#include "api/api_json.h"
+#include "net/http_connection.h"
 
 namespace grid {
 namespace {

@@ -10,10 +10,10 @@
 #include <string>
 #include <vector>
 
-#include "exec_result.h"
-#include "fifo_semaphore.h"
+#include "session/exec_result.h"
+#include "sandbox/fifo_semaphore.h"
 #include "grid/sandbox_backend.h"
-#include "session_shell.h"
+#include "session/session_shell.h"
 
 namespace grid {
 

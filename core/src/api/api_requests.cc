@@ -1,4 +1,4 @@
-#include "api_requests.h"
+#include "api/api_requests.h"
 
 #include <Poco/Exception.h>
 #include <Poco/JSON/Object.h>

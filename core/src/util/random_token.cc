@@ -1,4 +1,4 @@
-#include "random_token.h"
+#include "util/random_token.h"
 
 #include <sys/random.h>
 

@@ -1,11 +1,11 @@
-#include "sandbox_manager.h"
+#include "sandbox/sandbox_manager.h"
 
 #include <spdlog/spdlog.h>
 
 #include <future>
 
-#include "process_io.h"
-#include "random_token.h"
+#include "session/process_io.h"
+#include "util/random_token.h"
 
 namespace grid {
 namespace {

@@ -1,4 +1,4 @@
-#include "http_connection.h"
+#include "net/http_connection.h"
 
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPServerRequestImpl.h>
@@ -14,7 +14,8 @@
 #include <string>
 #include <vector>
 
-#include "api_json.h"
+#include "grid/result.h"
+#include "net/error_body.h"
 
 namespace grid {
 namespace {
@@ -37,7 +38,7 @@ class ServerSession : public Poco::Net::HTTPServerSession {
 void sendBadRequest(Poco::Net::HTTPServerSession& session) {
   Poco::Net::HTTPServerResponseImpl response(session);
   const std::string body =
-      toJsonText(errorJson(Error{ErrorCode::kInvalidArgument, "malformed HTTP request"})) + "\n";
+      errorBody(errorCodeToken(ErrorCode::kInvalidArgument), "malformed HTTP request");
   response.setVersion(Poco::Net::HTTPMessage::HTTP_1_1);
   response.setStatusAndReason(HTTPResponse::HTTP_BAD_REQUEST);
   response.setKeepAlive(false);

@@ -1,4 +1,4 @@
-#include "api_json.h"
+#include "api/api_json.h"
 
 #include <Poco/DateTimeFormat.h>
 #include <Poco/DateTimeFormatter.h>
@@ -7,7 +7,7 @@
 
 #include <sstream>
 
-#include "utf8.h"
+#include "util/utf8.h"
 
 namespace grid {
 namespace {

@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "exec_result.h"
+#include "session/exec_result.h"
 #include "grid/sandbox_backend.h"
 
 namespace grid {

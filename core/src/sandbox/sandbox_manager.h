@@ -10,10 +10,11 @@
 #include <string>
 #include <vector>
 
-#include "exec_result.h"
-#include "fifo_semaphore.h"
+#include "session/exec_result.h"
+#include "sandbox/fifo_semaphore.h"
 #include "grid/sandbox_backend.h"
-#include "sandbox.h"
+#include "sandbox/create_request.h"
+#include "sandbox/sandbox.h"
 
 namespace grid {
 
@@ -31,16 +32,6 @@ struct ManagerOptions {
   // Output bytes a sandbox's trajectory keeps; past it the oldest entries lose their output
   // (command, status and times stay), so a long rollout cannot grow the server without bound.
   size_t max_trajectory_bytes = 64 << 20;
-};
-
-struct CreateRequest {
-  std::optional<std::string> image;
-  std::vector<std::string> setup_commands;
-  std::optional<ResourceLimits> limits;
-  bool network = false;
-  std::map<std::string, std::string> env;
-  std::map<std::string, std::string> labels;
-  std::optional<Isolation> isolation;  // nullopt: ManagerOptions::default_isolation
 };
 
 class SandboxManager {

@@ -7,7 +7,7 @@
 #include <string_view>
 
 #include "grid/result.h"
-#include "sandbox_manager.h"
+#include "sandbox/create_request.h"
 
 namespace grid {
 

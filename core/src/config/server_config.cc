@@ -1,4 +1,4 @@
-#include "server_config.h"
+#include "config/server_config.h"
 
 #include <Poco/AutoPtr.h>
 #include <Poco/Exception.h>
@@ -13,7 +13,7 @@
 #include <fstream>
 #include <set>
 
-#include "plugin_loader.h"
+#include "plugin/plugin_loader.h"
 
 extern char** environ;
 

@@ -1,4 +1,4 @@
-#include "process_io.h"
+#include "session/process_io.h"
 
 #include <spdlog/spdlog.h>
 
@@ -6,8 +6,8 @@
 #include <cstdlib>
 #include <thread>
 
-#include "random_token.h"
-#include "session_protocol.h"
+#include "util/random_token.h"
+#include "session/session_protocol.h"
 
 namespace grid {
 namespace {

@@ -5,7 +5,7 @@
 #include <optional>
 #include <string>
 
-#include "exec_result.h"
+#include "session/exec_result.h"
 #include "grid/sandbox_backend.h"
 
 namespace grid {

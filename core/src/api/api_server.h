@@ -5,10 +5,10 @@
 #include <memory>
 #include <string>
 
-#include "api_requests.h"
-#include "connection_gate.h"
+#include "api/api_requests.h"
+#include "net/connection_gate.h"
 #include "grid/result.h"
-#include "sandbox_manager.h"
+#include "sandbox/sandbox_manager.h"
 
 namespace Poco::Net {
 class HTTPRequestHandlerFactory;

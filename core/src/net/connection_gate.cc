@@ -1,4 +1,4 @@
-#include "connection_gate.h"
+#include "net/connection_gate.h"
 
 #include <Poco/Exception.h>
 #include <Poco/Net/StreamSocketImpl.h>
@@ -15,7 +15,8 @@
 #include <optional>
 #include <string>
 
-#include "api_json.h"
+#include "grid/result.h"
+#include "net/error_body.h"
 
 namespace grid {
 namespace {
@@ -254,7 +255,7 @@ void ConnectionGate::forget(int fd) {
 }
 
 void ConnectionGate::refuse(int fd, const char* status_line, const std::string& message) {
-  const std::string body = toJsonText(errorJson(Error{ErrorCode::kInvalidArgument, message})) + "\n";
+  const std::string body = errorBody(errorCodeToken(ErrorCode::kInvalidArgument), message);
   const std::string answer = std::string("HTTP/1.1 ") + status_line +
                              "\r\nContent-Type: application/json\r\nConnection: close\r\n"
                              "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;

@@ -1,13 +1,13 @@
-#include "session_shell.h"
+#include "session/session_shell.h"
 
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cstdlib>
 
-#include "process_io.h"
-#include "random_token.h"
-#include "session_protocol.h"
+#include "session/process_io.h"
+#include "util/random_token.h"
+#include "session/session_protocol.h"
 
 namespace grid {
 namespace {

@@ -5,9 +5,9 @@
 
 #include <string>
 
-#include "exec_result.h"
+#include "session/exec_result.h"
 #include "grid/result.h"
-#include "sandbox.h"
+#include "sandbox/sandbox.h"
 
 namespace grid {
 

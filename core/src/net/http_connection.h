@@ -11,7 +11,7 @@
 
 #include <utility>
 
-#include "connection_gate.h"
+#include "net/connection_gate.h"
 
 namespace grid {
 
