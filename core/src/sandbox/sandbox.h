@@ -1,5 +1,5 @@
-// One sandbox's record: its request, its state machine and its trajectory. Owned by the
-// SandboxManager; the mutexes here are the manager's to take.
+// One sandbox's record: its request, its state machine (SandboxLifecycle) and its trajectory,
+// plus what the SandboxManager holds while it operates on the sandbox (SandboxRuntime).
 #pragma once
 
 #include <atomic>
@@ -10,17 +10,13 @@
 #include <string>
 #include <vector>
 
-#include "session/exec_result.h"
-#include "sandbox/fifo_semaphore.h"
 #include "grid/sandbox_backend.h"
+#include "sandbox/fifo_semaphore.h"
+#include "sandbox/sandbox_lifecycle.h"
+#include "session/exec_result.h"
 #include "session/session_shell.h"
 
 namespace grid {
-
-/// created -> starting -> running -> (exited) -> stopped; starting -> failed.
-enum class SandboxStatus { kCreated, kStarting, kRunning, kExited, kStopped, kFailed };
-
-const char* statusName(SandboxStatus status);
 
 struct TrajectoryEntry {
   std::string command;
@@ -45,11 +41,22 @@ struct SandboxSnapshot {
   std::optional<int> session_exit_code;
 };
 
+/// What the manager holds while it starts, runs and removes a sandbox. Everything but
+/// `stopping` is touched only under Sandbox::operationMutex().
+struct SandboxRuntime {
+  std::unique_ptr<SessionShell> session;
+  FifoSemaphore::Permit permit;
+  bool container_exists = false;
+  std::atomic<bool> stopping{false};  // set by a stop, read by a start to give up early
+};
+
 class Sandbox {
  public:
   Sandbox(SandboxSpec spec, std::vector<std::string> setup_commands, std::string backend)
-      : spec_(std::move(spec)), setup_commands_(std::move(setup_commands)),
-        backend_(std::move(backend)), created_at_(std::chrono::system_clock::now()) {}
+      : spec_(std::move(spec)),
+        setup_commands_(std::move(setup_commands)),
+        backend_(std::move(backend)),
+        created_at_(std::chrono::system_clock::now()) {}
 
   const SandboxSpec& spec() const { return spec_; }
   const std::vector<std::string>& setupCommands() const { return setup_commands_; }
@@ -57,28 +64,34 @@ class Sandbox {
   SandboxSnapshot snapshot() const;
   std::vector<TrajectoryEntry> trajectory() const;
 
- private:
-  friend class SandboxManager;
+  /// A copy of the state machine, for deciding what an operation may do.
+  SandboxLifecycle lifecycle() const;
 
+  /// Applies `event` to the state machine (see SandboxLifecycle::apply).
+  Result<void> advance(SandboxEvent event, std::string error = {});
+
+  /// Appends an exec to the trajectory and, when `session_ended`, moves to exited with the
+  /// session's `exit_code`, at once for every reader. Past `max_trajectory_bytes` of output
+  /// the oldest entries lose theirs.
+  void recordExec(TrajectoryEntry entry, size_t max_trajectory_bytes, bool session_ended,
+                  std::optional<int> exit_code);
+
+  /// Held for the whole of a start, an exec or a teardown: one at a time per sandbox.
+  std::mutex& operationMutex() { return operation_mutex_; }
+  SandboxRuntime& runtime() { return runtime_; }
+
+ private:
   const SandboxSpec spec_;
   const std::vector<std::string> setup_commands_;
   const std::string backend_;
   const std::chrono::system_clock::time_point created_at_;
 
-  // Serializes start, execs and teardown of this sandbox (held for their whole duration).
   std::mutex operation_mutex_;
-  std::unique_ptr<SessionShell> session_;
-  FifoSemaphore::Permit permit_;
-  bool container_exists_ = false;
-  std::atomic<bool> stopping_{false};
+  SandboxRuntime runtime_;
 
   // Guards the fields below; held only briefly.
   mutable std::mutex state_mutex_;
-  SandboxStatus status_ = SandboxStatus::kCreated;
-  std::string error_;
-  std::optional<std::chrono::system_clock::time_point> started_at_;
-  std::optional<std::chrono::system_clock::time_point> stopped_at_;
-  std::optional<int> session_exit_code_;
+  SandboxLifecycle lifecycle_;
   std::vector<TrajectoryEntry> trajectory_;
   size_t trajectory_bytes_ = 0;  // output bytes held by trajectory_
 };

@@ -19,10 +19,6 @@ std::string newSandboxId() {
          hex.substr(16, 4) + "-" + hex.substr(20);
 }
 
-size_t outputBytes(const ExecResult& result) {
-  return result.output.size() + result.stdout_text.size() + result.stderr_text.size();
-}
-
 std::string joinSetup(const std::vector<std::string>& commands) {
   std::string joined;
   for (const auto& command : commands) {
@@ -39,13 +35,10 @@ SandboxManager::SandboxManager(SandboxBackend& backend, ManagerOptions options)
 
 SandboxManager::~SandboxManager() { shutdown(); }
 
-void SandboxManager::setStatus(Sandbox& sandbox, SandboxStatus status, std::string error) {
-  std::lock_guard lock(sandbox.state_mutex_);
-  sandbox.status_ = status;
-  if (!error.empty()) sandbox.error_ = std::move(error);
-  const auto now = std::chrono::system_clock::now();
-  if (status == SandboxStatus::kRunning && !sandbox.started_at_) sandbox.started_at_ = now;
-  if (status == SandboxStatus::kStopped) sandbox.stopped_at_ = now;
+void SandboxManager::advance(Sandbox& sandbox, SandboxEvent event, std::string error) {
+  if (auto moved = sandbox.advance(event, std::move(error)); !moved.ok()) {
+    spdlog::error("{}: {}", sandbox.spec().id, moved.error().message);
+  }
 }
 
 Result<std::shared_ptr<Sandbox>> SandboxManager::create(CreateRequest request) {
@@ -101,22 +94,16 @@ Result<void> SandboxManager::start(const std::string& id,
   auto found = find(id);
   if (!found.ok()) return found.error();
   Sandbox& sandbox = *found.value();
-  {
-    std::lock_guard lock(sandbox.state_mutex_);
-    if (sandbox.status_ != SandboxStatus::kCreated) {
-      return fail(ErrorCode::kConflict, std::string("sandbox is already ") +
-                                            statusName(sandbox.status_) + "; start it only once");
-    }
-    sandbox.status_ = SandboxStatus::kStarting;
-  }
-  std::lock_guard operation(sandbox.operation_mutex_);
+  GRID_TRY(sandbox.advance(SandboxEvent::kStart));
+  SandboxRuntime& runtime = sandbox.runtime();
+  std::lock_guard operation(sandbox.operationMutex());
   if (shutting_down_) {
-    setStatus(sandbox, SandboxStatus::kFailed, "the server is shutting down");
+    advance(sandbox, SandboxEvent::kStartFailed, "the server is shutting down");
     return fail(ErrorCode::kUnavailable, "the server is shutting down");
   }
-  const auto outcome = slots_.acquire(options_.start_wait_timeout, sandbox.permit_, &sandbox.stopping_);
+  const auto outcome = slots_.acquire(options_.start_wait_timeout, runtime.permit, &runtime.stopping);
   if (outcome == FifoSemaphore::Outcome::kTimedOut) {
-    setStatus(sandbox, SandboxStatus::kCreated);
+    advance(sandbox, SandboxEvent::kSlotTimedOut);
     return fail(ErrorCode::kUnavailable,
                 "no free sandbox slot within " +
                     std::to_string(options_.start_wait_timeout.count() / 1000) + " s (" +
@@ -127,27 +114,27 @@ Result<void> SandboxManager::start(const std::string& id,
   }
 
   const auto failStart = [&](const Error& error) -> Result<void> {
-    if (sandbox.container_exists_) {
+    if (runtime.container_exists) {
       if (auto removed = backend_.destroySandbox(id); !removed.ok()) {
         spdlog::error("{}: removing after failed start: {}", id, removed.error().message);
       }
-      sandbox.container_exists_ = false;
+      runtime.container_exists = false;
     }
-    sandbox.permit_.reset();
-    setStatus(sandbox, SandboxStatus::kFailed, error.message);
+    runtime.permit.reset();
+    advance(sandbox, SandboxEvent::kStartFailed, error.message);
     spdlog::warn("{}: start failed: {}", id, error.message);
     return error;
   };
 
-  sandbox.container_exists_ = true;  // from here a failure must remove what exists
+  runtime.container_exists = true;  // from here a failure must remove what exists
   if (auto created = backend_.createSandbox(sandbox.spec()); !created.ok()) {
     return failStart(created.error());
   }
-  if (sandbox.stopping_) return failStart(fail(ErrorCode::kConflict, "sandbox was stopped while starting"));
+  if (runtime.stopping) return failStart(fail(ErrorCode::kConflict, "sandbox was stopped while starting"));
 
-  if (!sandbox.setup_commands_.empty()) {
+  if (!sandbox.setupCommands().empty()) {
     ExecLimits limits{options_.max_exec_timeout, options_.max_output_bytes};
-    auto setup = runStandalone(backend_, id, joinSetup(sandbox.setup_commands_), limits);
+    auto setup = runStandalone(backend_, id, joinSetup(sandbox.setupCommands()), limits);
     if (!setup.ok()) return failStart(setup.error());
     if (setup.value().exit_code != 0 || setup.value().timed_out) {
       const int status = setup.value().exit_code;
@@ -161,9 +148,9 @@ Result<void> SandboxManager::start(const std::string& id,
   }
   auto session = SessionShell::open(backend_, id);
   if (!session.ok()) return failStart(session.error());
-  sandbox.session_ = std::move(session.value());
-  if (sandbox.stopping_) return failStart(fail(ErrorCode::kConflict, "sandbox was stopped while starting"));
-  setStatus(sandbox, SandboxStatus::kRunning);
+  runtime.session = std::move(session.value());
+  if (runtime.stopping) return failStart(fail(ErrorCode::kConflict, "sandbox was stopped while starting"));
+  advance(sandbox, SandboxEvent::kStarted);
   return {};
 }
 
@@ -173,9 +160,10 @@ Result<ExecResult> SandboxManager::exec(const std::string& id, const std::string
   auto found = find(id);
   if (!found.ok()) return found.error();
   Sandbox& sandbox = *found.value();
+  SandboxRuntime& runtime = sandbox.runtime();
   const auto refuse = [&]() -> std::optional<Error> {
-    std::lock_guard lock(sandbox.state_mutex_);
-    switch (sandbox.status_) {
+    const SandboxLifecycle lifecycle = sandbox.lifecycle();
+    switch (lifecycle.status()) {
       case SandboxStatus::kCreated:
         return fail(ErrorCode::kConflict, "sandbox is not started; POST /sandboxes/" + id + "/start first");
       case SandboxStatus::kStarting:
@@ -185,21 +173,21 @@ Result<ExecResult> SandboxManager::exec(const std::string& id, const std::string
         if (standalone) return std::nullopt;
         return fail(ErrorCode::kConflict,
                     "the session has ended (exit status " +
-                        std::to_string(sandbox.session_exit_code_.value_or(-1)) +
+                        std::to_string(lifecycle.sessionExitCode().value_or(-1)) +
                         "); standalone execs still work");
       case SandboxStatus::kStopped:
         return fail(ErrorCode::kConflict, "sandbox is stopped");
       case SandboxStatus::kFailed:
-        return fail(ErrorCode::kConflict, "sandbox failed to start: " + sandbox.error_);
+        return fail(ErrorCode::kConflict, "sandbox failed to start: " + lifecycle.error());
     }
     return std::nullopt;
   };
   if (auto refused = refuse()) return *refused;
 
-  std::lock_guard operation(sandbox.operation_mutex_);
+  std::lock_guard operation(sandbox.operationMutex());
   // The state may have moved while we waited behind another operation.
   if (auto refused = refuse()) return *refused;
-  if (sandbox.status_ == SandboxStatus::kStarting) {
+  if (sandbox.lifecycle().status() == SandboxStatus::kStarting) {
     return fail(ErrorCode::kConflict, "sandbox is still starting");
   }
 
@@ -207,59 +195,40 @@ Result<ExecResult> SandboxManager::exec(const std::string& id, const std::string
                     options_.max_output_bytes};
   const auto at = std::chrono::system_clock::now();
   Result<ExecResult> result = standalone ? runStandalone(backend_, id, command, limits)
-                                         : sandbox.session_->run(command, limits);
+                                         : runtime.session->run(command, limits);
   if (!result.ok()) {
-    if (!standalone && !sandbox.session_->alive()) {
-      std::lock_guard lock(sandbox.state_mutex_);
-      sandbox.status_ = SandboxStatus::kExited;
-    }
+    if (!standalone && !runtime.session->alive()) advance(sandbox, SandboxEvent::kSessionEnded);
     return result.error();
   }
-  std::lock_guard lock(sandbox.state_mutex_);
-  if (!standalone && result.value().exited) {
-    sandbox.status_ = SandboxStatus::kExited;
-    sandbox.session_exit_code_ = result.value().exit_code;
-  }
-  sandbox.trajectory_.push_back(TrajectoryEntry{command, standalone, at, result.value()});
-  sandbox.trajectory_bytes_ += outputBytes(result.value());
-  for (auto& entry : sandbox.trajectory_) {
-    if (sandbox.trajectory_bytes_ <= options_.max_trajectory_bytes) break;
-    if (entry.output_dropped) continue;
-    sandbox.trajectory_bytes_ -= outputBytes(entry.result);
-    entry.result.output = "[output dropped: the trajectory keeps at most " +
-                          std::to_string(options_.max_trajectory_bytes) + " bytes of output]";
-    entry.result.stdout_text.clear();
-    entry.result.stderr_text.clear();
-    entry.output_dropped = true;
-  }
+  const bool session_ended = !standalone && result.value().exited;
+  sandbox.recordExec(TrajectoryEntry{command, standalone, at, result.value()},
+                     options_.max_trajectory_bytes, session_ended,
+                     session_ended ? std::optional<int>(result.value().exit_code) : std::nullopt);
   return result;
 }
 
 void SandboxManager::teardown(Sandbox& sandbox) {
   const std::string& id = sandbox.spec().id;
-  sandbox.stopping_ = true;
+  SandboxRuntime& runtime = sandbox.runtime();
+  runtime.stopping = true;
   slots_.wakeAll();
-  SandboxStatus status;
-  {
-    std::lock_guard lock(sandbox.state_mutex_);
-    status = sandbox.status_;
-  }
+  const SandboxStatus status = sandbox.lifecycle().status();
   // Kill the sandbox before waiting for its operation lock, so a running exec ends now.
   if (status != SandboxStatus::kCreated && status != SandboxStatus::kStopped) {
     if (auto removed = backend_.destroySandbox(id); !removed.ok()) {
       spdlog::error("{}: removing: {}", id, removed.error().message);
     }
   }
-  std::lock_guard operation(sandbox.operation_mutex_);
-  if (sandbox.container_exists_) {
+  std::lock_guard operation(sandbox.operationMutex());
+  if (runtime.container_exists) {
     if (auto removed = backend_.destroySandbox(id); !removed.ok()) {
       spdlog::error("{}: removing: {}", id, removed.error().message);
     }
-    sandbox.container_exists_ = false;
+    runtime.container_exists = false;
   }
-  sandbox.session_.reset();
-  sandbox.permit_.reset();
-  setStatus(sandbox, SandboxStatus::kStopped);
+  runtime.session.reset();
+  runtime.permit.reset();
+  advance(sandbox, SandboxEvent::kStop);
 }
 
 Result<void> SandboxManager::stop(const std::string& id, bool remove) {

@@ -66,7 +66,8 @@ class SandboxManager {
   const ManagerOptions& options() const { return options_; }
 
  private:
-  void setStatus(Sandbox& sandbox, SandboxStatus status, std::string error = {});
+  /// Applies an event the manager's own sequence guarantees; a refusal is a bug, logged.
+  static void advance(Sandbox& sandbox, SandboxEvent event, std::string error = {});
   void teardown(Sandbox& sandbox);
 
   SandboxBackend& backend_;
