@@ -7,7 +7,10 @@
 #include <Poco/SharedLibrary.h>
 #include <unistd.h>
 
+#include <exception>
 #include <mutex>
+
+#include "plugin/guarded_backend.h"
 
 namespace grid {
 namespace {
@@ -42,6 +45,22 @@ std::string availablePlugins(const std::string& dir) {
   } catch (const Poco::Exception&) {
   }
   return names.empty() ? "none" : names;
+}
+
+// "docker" for .../grid-backend-docker.so; the file name for a plugin named otherwise.
+std::string pluginLabel(const std::string& path) {
+  std::string file = Poco::Path(path).getFileName();
+  const std::string prefix = "grid-backend-";
+  if (file.rfind(prefix, 0) == 0) file.erase(0, prefix.size());
+  if (file.size() > 3 && file.compare(file.size() - 3, 3, ".so") == 0) file.resize(file.size() - 3);
+  return file;
+}
+
+Error constructorThrew(const std::string& path, const std::string& class_name,
+                       const std::string& what) {
+  return fail(ErrorCode::kInternal,
+              "cannot load plugin " + path + ": constructing its backend " + class_name +
+                  " threw: " + what + " (a backend's constructor must not fail; see init())");
 }
 
 }  // namespace
@@ -93,7 +112,18 @@ Result<std::unique_ptr<SandboxBackend>> loadBackendPlugin(const std::string& pat
       return fail(ErrorCode::kInvalidArgument, path + " exports no backend class");
     }
     const std::string class_name = manifest->begin()->name();
-    return std::unique_ptr<SandboxBackend>(loader().create(class_name));
+    std::unique_ptr<SandboxBackend> backend;
+    try {
+      backend.reset(loader().create(class_name));
+    } catch (const Poco::Exception& e) {
+      return constructorThrew(path, class_name, e.displayText());
+    } catch (const std::exception& e) {
+      return constructorThrew(path, class_name, e.what());
+    } catch (...) {
+      return constructorThrew(path, class_name, "an exception of unknown type");
+    }
+    return std::unique_ptr<SandboxBackend>(
+        std::make_unique<GuardedBackend>(std::move(backend), pluginLabel(path)));
   } catch (const Poco::Exception& e) {
     return fail(ErrorCode::kInvalidArgument, "cannot load plugin " + path + ": " + e.displayText());
   }

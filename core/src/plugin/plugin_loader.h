@@ -18,8 +18,10 @@ std::string pluginPathFor(const std::string& backend, const std::string& plugin_
 /// The default plugin directory: <dir of this executable>/../lib/grid/plugins.
 std::string defaultPluginDir();
 
-/// Loads the plugin at `path` and creates its backend object (not yet initialised).
-/// The shared object is never unloaded, so the backend may be destroyed at any time.
+/// Loads the plugin at `path` and creates its backend object (not yet initialised), wrapped in
+/// a GuardedBackend so nothing the plugin throws reaches the core. A constructor that throws is
+/// an error naming the plugin. The shared object is never unloaded, so the backend may be
+/// destroyed at any time.
 Result<std::unique_ptr<SandboxBackend>> loadBackendPlugin(const std::string& path);
 
 }  // namespace grid
