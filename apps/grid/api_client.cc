@@ -66,14 +66,13 @@ std::string describeFailure(const ApiResponse& response) {
 Result<Poco::JSON::Object::Ptr> ApiClient::callJson(const std::string& method,
                                                     const std::string& path,
                                                     const std::string& json_body) {
-  auto response = call(method, path, json_body);
-  if (!response.ok()) return response.error();
-  if (response.value().status / 100 != 2) {
-    return fail(ErrorCode::kInvalidArgument, describeFailure(response.value()));
+  GRID_ASSIGN_OR_RETURN(const auto response, call(method, path, json_body));
+  if (response.status / 100 != 2) {
+    return fail(ErrorCode::kInvalidArgument, describeFailure(response));
   }
   try {
     Poco::JSON::Parser parser;
-    return parser.parse(response.value().body).extract<Poco::JSON::Object::Ptr>();
+    return parser.parse(response.body).extract<Poco::JSON::Object::Ptr>();
   } catch (const std::exception&) {
     return fail(ErrorCode::kInternal, "the server answered with something that is not a JSON object");
   }

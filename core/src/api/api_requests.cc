@@ -90,16 +90,14 @@ Result<void> checkCommand(const std::string& command, const std::string& field,
 }  // namespace
 
 Result<CreateRequest> parseCreateRequest(std::string_view body, const RequestLimits& limits) {
-  auto parsed = parseObject(body, limits.max_json_depth);
-  if (!parsed.ok()) return parsed.error();
-  const Object& o = *parsed.value();
+  GRID_ASSIGN_OR_RETURN(const Object::Ptr parsed, parseObject(body, limits.max_json_depth));
+  const Object& o = *parsed;
   CreateRequest request;
   try {
-    auto image = optionalString(o, "image");
-    if (!image.ok()) return image.error();
-    if (image.value()) {
-      if (image.value()->empty()) return invalid("'image' must not be empty");
-      request.image = image.value();
+    GRID_ASSIGN_OR_RETURN(auto image, optionalString(o, "image"));
+    if (image) {
+      if (image->empty()) return invalid("'image' must not be empty");
+      request.image = std::move(image);
     }
     if (!isNull(o, "setup_commands")) {
       auto list = o.getArray("setup_commands");
@@ -111,7 +109,7 @@ Result<CreateRequest> parseCreateRequest(std::string_view body, const RequestLim
         Var v = list->get(i);
         if (!v.isString()) return invalid("'setup_commands[" + std::to_string(i) + "]' must be a string");
         std::string command = v.extract<std::string>();
-        if (auto ok = checkCommand(command, "setup_commands", limits); !ok.ok()) return ok.error();
+        GRID_TRY(checkCommand(command, "setup_commands", limits));
         request.setup_commands.push_back(std::move(command));
       }
     }
@@ -124,57 +122,51 @@ Result<CreateRequest> parseCreateRequest(std::string_view body, const RequestLim
           return invalid("unknown limit '" + name + "' (known: cpus, memory_mb, pids)");
         }
       }
-      auto cpus = optionalNumber(*limits_obj, "cpus", "limits.cpus");
-      auto memory = optionalNumber(*limits_obj, "memory_mb", "limits.memory_mb");
-      auto pids = optionalNumber(*limits_obj, "pids", "limits.pids");
-      if (!cpus.ok()) return cpus.error();
-      if (!memory.ok()) return memory.error();
-      if (!pids.ok()) return pids.error();
-      if (cpus.value()) {
-        if (*cpus.value() <= 0 || *cpus.value() > 1024) return invalid("'limits.cpus' must be in (0, 1024]");
-        resource.cpus = *cpus.value();
+      GRID_ASSIGN_OR_RETURN(const auto cpus, optionalNumber(*limits_obj, "cpus", "limits.cpus"));
+      GRID_ASSIGN_OR_RETURN(const auto memory,
+                            optionalNumber(*limits_obj, "memory_mb", "limits.memory_mb"));
+      GRID_ASSIGN_OR_RETURN(const auto pids, optionalNumber(*limits_obj, "pids", "limits.pids"));
+      if (cpus) {
+        if (*cpus <= 0 || *cpus > 1024) return invalid("'limits.cpus' must be in (0, 1024]");
+        resource.cpus = *cpus;
       }
-      if (memory.value()) {
-        if (*memory.value() < 6 || *memory.value() > (1 << 24)) {
+      if (memory) {
+        if (*memory < 6 || *memory > (1 << 24)) {
           return invalid("'limits.memory_mb' must be between 6 and 16777216");
         }
-        resource.memory_mb = static_cast<int64_t>(*memory.value());
+        resource.memory_mb = static_cast<int64_t>(*memory);
       }
-      if (pids.value()) {
-        if (*pids.value() < 1 || *pids.value() > (1 << 22)) {
+      if (pids) {
+        if (*pids < 1 || *pids > (1 << 22)) {
           return invalid("'limits.pids' must be between 1 and 4194304");
         }
-        resource.pids = static_cast<int64_t>(*pids.value());
+        resource.pids = static_cast<int64_t>(*pids);
       }
       request.limits = resource;
     }
-    auto network = optionalBool(o, "network");
-    if (!network.ok()) return network.error();
-    request.network = network.value().value_or(false);
-    auto isolation = optionalString(o, "isolation");
-    if (!isolation.ok()) return isolation.error();
-    if (isolation.value()) {
-      const auto level = isolationFromName(*isolation.value());
+    GRID_ASSIGN_OR_RETURN(const auto network, optionalBool(o, "network"));
+    request.network = network.value_or(false);
+    GRID_ASSIGN_OR_RETURN(const auto isolation, optionalString(o, "isolation"));
+    if (isolation) {
+      const auto level = isolationFromName(*isolation);
       if (!level) {
         return invalid("'isolation' must be one of " + std::string(kIsolationNames));
       }
       request.isolation = *level;
     }
-    auto env = stringMap(o, "env", limits.max_map_entries);
-    if (!env.ok()) return env.error();
-    for (const auto& [name, value] : env.value()) {
+    GRID_ASSIGN_OR_RETURN(auto env, stringMap(o, "env", limits.max_map_entries));
+    for (const auto& [name, value] : env) {
       if (name.find('=') != std::string::npos || name.find('\0') != std::string::npos ||
           value.find('\0') != std::string::npos) {
         return invalid("'env." + name + "' is not a valid environment variable");
       }
     }
-    request.env = std::move(env.value());
-    auto labels = stringMap(o, "labels", limits.max_map_entries);
-    if (!labels.ok()) return labels.error();
-    for (const auto& [name, value] : labels.value()) {
+    request.env = std::move(env);
+    GRID_ASSIGN_OR_RETURN(auto labels, stringMap(o, "labels", limits.max_map_entries));
+    for (const auto& [name, value] : labels) {
       if (name.rfind("grid.", 0) == 0) return invalid("label '" + name + "' uses the reserved prefix 'grid.'");
     }
-    request.labels = std::move(labels.value());
+    request.labels = std::move(labels);
   } catch (const Poco::Exception& e) {
     return invalid("invalid request: " + e.message());
   }
@@ -182,26 +174,22 @@ Result<CreateRequest> parseCreateRequest(std::string_view body, const RequestLim
 }
 
 Result<ExecRequest> parseExecRequest(std::string_view body, const RequestLimits& limits) {
-  auto parsed = parseObject(body, limits.max_json_depth);
-  if (!parsed.ok()) return parsed.error();
-  const Object& o = *parsed.value();
+  GRID_ASSIGN_OR_RETURN(const Object::Ptr parsed, parseObject(body, limits.max_json_depth));
+  const Object& o = *parsed;
   ExecRequest request;
   try {
     if (isNull(o, "command")) return invalid("'command' is required");
-    auto command = optionalString(o, "command");
-    if (!command.ok()) return command.error();
-    request.command = *command.value();
-    if (auto ok = checkCommand(request.command, "command", limits); !ok.ok()) return ok.error();
-    auto standalone = optionalBool(o, "standalone");
-    if (!standalone.ok()) return standalone.error();
-    request.standalone = standalone.value().value_or(false);
-    auto timeout = optionalNumber(o, "timeout");
-    if (!timeout.ok()) return timeout.error();
-    if (timeout.value()) {
-      if (*timeout.value() <= 0 || *timeout.value() > 1e7) {
+    GRID_ASSIGN_OR_RETURN(auto command, optionalString(o, "command"));
+    request.command = std::move(command).value();  // present: checked above
+    GRID_TRY(checkCommand(request.command, "command", limits));
+    GRID_ASSIGN_OR_RETURN(const auto standalone, optionalBool(o, "standalone"));
+    request.standalone = standalone.value_or(false);
+    GRID_ASSIGN_OR_RETURN(const auto timeout, optionalNumber(o, "timeout"));
+    if (timeout) {
+      if (*timeout <= 0 || *timeout > 1e7) {
         return invalid("'timeout' must be a positive number of seconds");
       }
-      request.timeout = std::chrono::milliseconds(static_cast<int64_t>(*timeout.value() * 1000));
+      request.timeout = std::chrono::milliseconds(static_cast<int64_t>(*timeout * 1000));
     }
   } catch (const Poco::Exception& e) {
     return invalid("invalid request: " + e.message());
@@ -210,12 +198,10 @@ Result<ExecRequest> parseExecRequest(std::string_view body, const RequestLimits&
 }
 
 Result<StopRequest> parseStopRequest(std::string_view body) {
-  auto parsed = parseObject(body, RequestLimits{}.max_json_depth);
-  if (!parsed.ok()) return parsed.error();
+  GRID_ASSIGN_OR_RETURN(const Object::Ptr parsed, parseObject(body, RequestLimits{}.max_json_depth));
   StopRequest request;
-  auto remove = optionalBool(*parsed.value(), "remove");
-  if (!remove.ok()) return remove.error();
-  request.remove = remove.value().value_or(true);
+  GRID_ASSIGN_OR_RETURN(const auto remove, optionalBool(*parsed, "remove"));
+  request.remove = remove.value_or(true);
   return request;
 }
 

@@ -57,7 +57,7 @@ Result<std::shared_ptr<Sandbox>> SandboxManager::create(CreateRequest request) {
   spec.env = std::move(request.env);
   spec.labels = std::move(request.labels);
   spec.isolation = request.isolation.value_or(options_.default_isolation);
-  if (auto supported = backend_.checkSpec(spec); !supported.ok()) return supported.error();
+  GRID_TRY(backend_.checkSpec(spec));
   auto sandbox = std::make_shared<Sandbox>(std::move(spec), std::move(request.setup_commands),
                                            options_.backend_name);
   std::lock_guard lock(registry_mutex_);
@@ -91,9 +91,8 @@ size_t SandboxManager::runningSlotsInUse() const {
 
 Result<void> SandboxManager::start(const std::string& id,
                                    std::optional<ExecResult>* setup_result) {
-  auto found = find(id);
-  if (!found.ok()) return found.error();
-  Sandbox& sandbox = *found.value();
+  GRID_ASSIGN_OR_RETURN(const std::shared_ptr<Sandbox> found, find(id));
+  Sandbox& sandbox = *found;
   GRID_TRY(sandbox.advance(SandboxEvent::kStart));
   SandboxRuntime& runtime = sandbox.runtime();
   std::lock_guard operation(sandbox.operationMutex());
@@ -157,9 +156,8 @@ Result<void> SandboxManager::start(const std::string& id,
 Result<ExecResult> SandboxManager::exec(const std::string& id, const std::string& command,
                                         bool standalone,
                                         std::optional<std::chrono::milliseconds> timeout) {
-  auto found = find(id);
-  if (!found.ok()) return found.error();
-  Sandbox& sandbox = *found.value();
+  GRID_ASSIGN_OR_RETURN(const std::shared_ptr<Sandbox> found, find(id));
+  Sandbox& sandbox = *found;
   SandboxRuntime& runtime = sandbox.runtime();
   const auto refuse = [&]() -> std::optional<Error> {
     const SandboxLifecycle lifecycle = sandbox.lifecycle();
@@ -232,9 +230,8 @@ void SandboxManager::teardown(Sandbox& sandbox) {
 }
 
 Result<void> SandboxManager::stop(const std::string& id, bool remove) {
-  auto found = find(id);
-  if (!found.ok()) return found.error();
-  teardown(*found.value());
+  GRID_ASSIGN_OR_RETURN(const std::shared_ptr<Sandbox> found, find(id));
+  teardown(*found);
   if (remove) {
     std::lock_guard lock(registry_mutex_);
     sandboxes_.erase(id);

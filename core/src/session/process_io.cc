@@ -22,16 +22,15 @@ constexpr size_t kHelperOutputCap = 4096;
 // Drains a channel until EOF or the deadline; returns false on timeout.
 Result<bool> drainUntil(ProcessChannel& channel, Clock::time_point deadline, std::string* sink) {
   while (true) {
-    auto read = channel.read(deadline);
-    if (!read.ok()) return read.error();
-    switch (read.value().status) {
+    GRID_ASSIGN_OR_RETURN(const ReadResult read, channel.read(deadline));
+    switch (read.status) {
       case ReadResult::Status::kEof:
         return true;
       case ReadResult::Status::kTimeout:
         return false;
       case ReadResult::Status::kData:
         if (sink != nullptr && sink->size() < kHelperOutputCap) {
-          sink->append(read.value().data, 0, kHelperOutputCap - sink->size());
+          sink->append(read.data, 0, kHelperOutputCap - sink->size());
         }
         break;
     }
@@ -47,13 +46,11 @@ Result<int> runHelper(SandboxBackend& backend, const std::string& sandbox_id,
                       const std::string& script, Clock::time_point deadline) {
   ProcessSpec spec;
   spec.argv = {"/bin/sh", "-c", script};
-  auto channel = backend.startProcess(sandbox_id, spec);
-  if (!channel.ok()) return channel.error();
+  GRID_ASSIGN_OR_RETURN(const auto channel, backend.startProcess(sandbox_id, spec));
   std::string output;
-  auto done = drainUntil(*channel.value(), deadline, &output);
-  if (!done.ok()) return done.error();
-  if (!done.value()) return fail(ErrorCode::kTimeout, "`" + script + "` timed out");
-  const auto status = exitCodeBy(*channel.value(), deadline);
+  GRID_ASSIGN_OR_RETURN(const bool done, drainUntil(*channel, deadline, &output));
+  if (!done) return fail(ErrorCode::kTimeout, "`" + script + "` timed out");
+  const auto status = exitCodeBy(*channel, deadline);
   if (!status) return fail(ErrorCode::kUnavailable, "`" + script + "`: exit status unknown");
   if (*status != 0) spdlog::debug("`{}` in {}: status {}: {}", script, sandbox_id, *status, output);
   return *status;
@@ -74,10 +71,8 @@ std::optional<int> exitCodeBy(ProcessChannel& channel, Clock::time_point deadlin
 Result<void> signalInSandbox(SandboxBackend& backend, const std::string& sandbox_id, int pid,
                              bool is_group_leader, const std::string& signal_name,
                              Clock::time_point deadline) {
-  auto status =
-      runHelper(backend, sandbox_id,
-                "kill -s " + signal_name + " " + killTarget(pid, is_group_leader), deadline);
-  if (!status.ok()) return status.error();
+  GRID_TRY(runHelper(backend, sandbox_id,
+                     "kill -s " + signal_name + " " + killTarget(pid, is_group_leader), deadline));
   return {};
 }
 
@@ -85,17 +80,17 @@ Result<bool> killIfRunning(SandboxBackend& backend, const std::string& sandbox_i
                            bool is_group_leader, Clock::time_point deadline) {
   const std::string p = std::to_string(pid);
   // State is the field after the command name, which ends at the last ") ".
-  auto status = runHelper(backend, sandbox_id,
-                          "read -r s </proc/" + p +
-                              "/stat || exit 3; s=${s##*) }; "
-                              "case $s in Z*|X*|x*) exit 3;; esac; kill -s KILL " +
-                              killTarget(pid, is_group_leader) + " || exit 4",
-                          deadline);
-  if (!status.ok()) return status.error();
-  if (status.value() == 0) return true;
-  if (status.value() == 3) return false;
+  GRID_ASSIGN_OR_RETURN(const int status,
+                        runHelper(backend, sandbox_id,
+                                  "read -r s </proc/" + p +
+                                      "/stat || exit 3; s=${s##*) }; "
+                                      "case $s in Z*|X*|x*) exit 3;; esac; kill -s KILL " +
+                                      killTarget(pid, is_group_leader) + " || exit 4",
+                                  deadline));
+  if (status == 0) return true;
+  if (status == 3) return false;
   return fail(ErrorCode::kInternal, "killing process " + p + " in " + sandbox_id + ": status " +
-                                        std::to_string(status.value()));
+                                        std::to_string(status));
 }
 
 Result<ExecResult> runStandalone(SandboxBackend& backend, const std::string& sandbox_id,
@@ -135,9 +130,7 @@ Result<ExecResult> runStandalone(SandboxBackend& backend, const std::string& san
       result.timed_out = true;
       break;
     }
-    auto read = channel.read(deadline);
-    if (!read.ok()) return read.error();
-    ReadResult& chunk = read.value();
+    GRID_ASSIGN_OR_RETURN(ReadResult chunk, channel.read(deadline));
     if (chunk.status == ReadResult::Status::kEof) {
       eof = true;
     } else if (chunk.status == ReadResult::Status::kTimeout) {

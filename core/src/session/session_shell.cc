@@ -46,8 +46,7 @@ double millisSince(Clock::time_point start) {
 Result<std::unique_ptr<SessionShell>> SessionShell::open(SandboxBackend& backend,
                                                          std::string sandbox_id) {
   std::unique_ptr<SessionShell> shell(new SessionShell(backend, std::move(sandbox_id)));
-  auto started = shell->start();
-  if (!started.ok()) return started.error();
+  GRID_TRY(shell->start());
   return shell;
 }
 
@@ -58,13 +57,9 @@ Result<void> SessionShell::start() {
   ProcessSpec spec;
   spec.argv = {"/bin/sh", "-c", kLaunchScript};
   spec.attach_stdin = true;
-  auto opened = backend_.startProcess(sandbox_id_, spec);
-  if (!opened.ok()) return opened.error();
-  auto channel = std::move(opened.value());
+  GRID_ASSIGN_OR_RETURN(auto channel, backend_.startProcess(sandbox_id_, spec));
   token_ = randomHex(16);
-  if (auto written = channel->write(sessionInitScript(token_)); !written.ok()) {
-    return written.error();
-  }
+  GRID_TRY(channel->write(sessionInitScript(token_)));
   MarkerScanner scanner(token_);
   std::string noise;  // scratch: what the shell prints before it is ready is dropped
   std::string stderr_text;
@@ -74,9 +69,7 @@ Result<void> SessionShell::start() {
     if (Clock::now() >= deadline) {
       return fail(ErrorCode::kTimeout, "session shell did not start within 20 s");
     }
-    auto read = channel->read(deadline);
-    if (!read.ok()) return read.error();
-    const ReadResult& chunk = read.value();
+    GRID_ASSIGN_OR_RETURN(const ReadResult chunk, channel->read(deadline));
     if (chunk.status == ReadResult::Status::kTimeout) continue;
     if (chunk.status == ReadResult::Status::kEof) {
       const auto status = exitCodeBy(*channel, Clock::now() + 1s);
