@@ -20,7 +20,8 @@ struct ClientFlags {
   std::string server;
   std::string token;
   bool json = false;
-  int timeout_s = 3900;  // above the server's maximum exec timeout
+  int request_timeout_s = 3900;  // above the server's maximum exec timeout
+  int deprecated_timeout_s = -1;  // --timeout, the old name of --request-timeout
 };
 
 std::string envOr(const char* name, const std::string& fallback) {
@@ -79,12 +80,26 @@ void addSandboxCommand(CLI::App& root, int* exit_code) {
   sandbox->add_option("--server", flags->server, "Grid server URL (default $GRID_SERVER or http://127.0.0.1:3000)");
   sandbox->add_option("--token", flags->token, "Bearer token (default $GRID_TOKEN)");
   sandbox->add_flag("--json", flags->json, "Print the server's JSON answer");
-  sandbox->add_option("--timeout", flags->timeout_s, "Seconds to wait for the server's answer");
+  CLI::Option* request_timeout = sandbox->add_option(
+      "--request-timeout", flags->request_timeout_s, "Seconds to wait for the server's answer");
+  // "timeout" is the command's own in the API and in `exec --exec-timeout`; the client's wait
+  // has its own name. The old one is read, with a warning, until 0.3.0.
+  sandbox->add_option("--timeout", flags->deprecated_timeout_s)->group("");
 
-  const auto client = [flags] {
+  const auto client = [flags, request_timeout] {
+    if (flags->deprecated_timeout_s >= 0) {
+      if (request_timeout->count() > 0) {
+        std::cerr << "grid: --timeout and --request-timeout are both given: --request-timeout "
+                     "wins; --timeout is deprecated and removed in 0.3.0\n";
+      } else {
+        std::cerr << "grid: --timeout is deprecated and removed in 0.3.0: use "
+                     "--request-timeout\n";
+        flags->request_timeout_s = flags->deprecated_timeout_s;
+      }
+    }
     return ApiClient(flags->server.empty() ? envOr("GRID_SERVER", "http://127.0.0.1:3000") : flags->server,
                      flags->token.empty() ? envOr("GRID_TOKEN", "") : flags->token,
-                     std::chrono::seconds(flags->timeout_s));
+                     std::chrono::seconds(flags->request_timeout_s));
   };
 
   // create

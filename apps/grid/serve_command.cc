@@ -21,7 +21,7 @@ struct ServeFlags {
   std::map<std::string, std::string> overrides;
   int port = -1;
   std::string bind;
-  int max_sandboxes = -1;
+  int max_running_sandboxes = -1;  // --max-sandboxes
   std::string backend;
   std::string log_level;
   std::string instance;
@@ -65,8 +65,8 @@ int runServe(const ServeFlags& flags) {
   sources.environment = processEnvironment();
   if (flags.port >= 0) sources.flags["server.port"] = std::to_string(flags.port);
   if (!flags.bind.empty()) sources.flags["server.bind"] = flags.bind;
-  if (flags.max_sandboxes >= 0) {
-    sources.flags["server.max_running_sandboxes"] = std::to_string(flags.max_sandboxes);
+  if (flags.max_running_sandboxes >= 0) {
+    sources.flags["server.max_running_sandboxes"] = std::to_string(flags.max_running_sandboxes);
   }
   if (!flags.backend.empty()) sources.flags["backend"] = flags.backend;
   if (!flags.log_level.empty()) sources.flags["log_level"] = flags.log_level;
@@ -77,6 +77,7 @@ int runServe(const ServeFlags& flags) {
   if (!loaded.ok()) return fatal(loaded.error().message);
   const ServerConfig& config = loaded.value();
   spdlog::set_level(spdlog::level::from_str(config.log_level));
+  for (const auto& warning : config.warnings) spdlog::warn("grid serve: {}", warning);
   if (!isLoopback(config.bind) && config.auth_token.empty()) {
     if (!config.insecure) {
       return fatal("refusing to listen on " + config.bind + " without authentication: set "
@@ -113,7 +114,7 @@ int runServe(const ServeFlags& flags) {
   ManagerOptions manager_options;
   manager_options.backend_name = config.backend;
   manager_options.max_running_sandboxes = config.max_running_sandboxes;
-  manager_options.max_sandboxes = config.max_sandboxes;
+  manager_options.max_sandbox_records = config.max_sandbox_records;
   manager_options.start_wait_timeout = config.start_wait_timeout;
   manager_options.default_image = config.defaultImage();
   manager_options.default_limits = config.default_limits;
@@ -159,7 +160,7 @@ void addServeCommand(CLI::App& root, int* exit_code) {
   serve->add_option("--config", flags->config_file, "Config file (default ./grid.ini, then /etc/grid/grid.ini)");
   serve->add_option("--port", flags->port, "TCP port (default 3000)");
   serve->add_option("--bind", flags->bind, "Address to bind (default 127.0.0.1)");
-  serve->add_option("--max-sandboxes", flags->max_sandboxes, "Maximum running sandboxes (default 10)");
+  serve->add_option("--max-sandboxes", flags->max_running_sandboxes, "Maximum running sandboxes (default 10)");
   serve->add_option("--backend", flags->backend, "Backend plugin: docker, podman, local-namespace, ...");
   serve->add_option("--log-level", flags->log_level, "trace, debug, info, warn, error");
   serve->add_option("--instance", flags->instance, "Instance name labelling this server's sandboxes");

@@ -83,7 +83,7 @@ ManagerOptions options() {
   o.backend_name = "fake";
   o.default_image = "default:img";
   o.default_limits = ResourceLimits{0, 4096, 2048};
-  o.max_sandboxes = 3;
+  o.max_sandbox_records = 3;
   o.max_running_sandboxes = 1;
   return o;
 }

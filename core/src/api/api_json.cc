@@ -77,6 +77,8 @@ Object::Ptr sandboxJson(const SandboxSnapshot& s) {
   o->set("started_at", s.started_at ? Poco::Dynamic::Var(isoTime(*s.started_at)) : Poco::Dynamic::Var());
   o->set("stopped_at", s.stopped_at ? Poco::Dynamic::Var(isoTime(*s.stopped_at)) : Poco::Dynamic::Var());
   o->set("command_count", static_cast<Poco::UInt64>(s.command_count));
+  // Deprecated (removed in 0.3.0): the same count as command_count, standalone execs included,
+  // under a name that suggests session commands only.
   o->set("session_command_count", static_cast<Poco::UInt64>(s.command_count));
   if (s.last_exit_code) o->set("last_exit_code", *s.last_exit_code);
   if (s.session_exit_code) o->set("session_exit_code", *s.session_exit_code);

@@ -15,6 +15,7 @@
 #include <chrono>
 
 #include "api/api_json.h"
+#include "net/error_body.h"
 #include "net/http_connection.h"
 
 namespace grid {
@@ -53,8 +54,11 @@ Reply json(HTTPResponse::HTTPStatus status, const Poco::JSON::Object::Ptr& objec
 
 Reply errorReply(const Error& error) { return json(statusFor(error.code), errorJson(error)); }
 
-Reply errorReply(HTTPResponse::HTTPStatus status, ErrorCode code, const std::string& message) {
-  return json(status, errorJson(Error{code, message}));
+// An answer of the HTTP layer itself, with its own code token (net/error_body.h).
+Reply errorReply(HTTPResponse::HTTPStatus status, const char* code, const std::string& message) {
+  auto o = errorJson(Error{ErrorCode::kInvalidArgument, message});
+  o->set("code", code);
+  return json(status, o);
 }
 
 // True when the factory refused an announced oversized body, so Poco sent no 100 Continue and
@@ -160,7 +164,7 @@ class ApiRequestHandler : public HTTPRequestHandler {
       return false;
     };
     const auto notAllowed = [&](const std::string& allowed) {
-      Reply r = errorReply(HTTPResponse::HTTP_METHOD_NOT_ALLOWED, ErrorCode::kInvalidArgument,
+      Reply r = errorReply(HTTPResponse::HTTP_METHOD_NOT_ALLOWED, kCodeMethodNotAllowed,
                            "method " + method + " is not allowed on " + uri.getPath() +
                                " (allowed: " + allowed + ")");
       r.allow = allowed;
@@ -178,20 +182,17 @@ class ApiRequestHandler : public HTTPRequestHandler {
       return json(HTTPResponse::HTTP_OK, o);
     }
     if (!authorized(request)) {
-      auto o = errorJson(Error{ErrorCode::kInvalidArgument,
-                               "missing or wrong bearer token (send `Authorization: Bearer <token>`)"});
-      o->set("code", "unauthorized");
-      return json(HTTPResponse::HTTP_UNAUTHORIZED, o);
+      return errorReply(HTTPResponse::HTTP_UNAUTHORIZED, kCodeUnauthorized,
+                        "missing or wrong bearer token (send `Authorization: Bearer <token>`)");
     }
     if (parts.empty() || parts[0] != "sandboxes" || parts.size() > 4) {
-      return errorReply(HTTPResponse::HTTP_NOT_FOUND, ErrorCode::kNotFound,
-                        "no route for " + method + " " + uri.getPath());
+      return errorReply(fail(ErrorCode::kNotFound, "no route for " + method + " " + uri.getPath()));
     }
     std::string body;
     if (method == "POST" || method == "PUT") {
       auto read = readBody(request);
       if (!read) {
-        return errorReply(HTTPResponse::HTTP_REQUESTENTITYTOOLARGE, ErrorCode::kInvalidArgument,
+        return errorReply(HTTPResponse::HTTP_REQUESTENTITYTOOLARGE, kCodeRequestBodyTooLarge,
                           "request body exceeds " + std::to_string(options_.max_body_bytes) + " bytes");
       }
       body = std::move(*read);
@@ -227,8 +228,7 @@ class ApiRequestHandler : public HTTPRequestHandler {
       if (!allow({"GET"})) return notAllowed("GET");
       return trajectory(id, parts.size() == 4);
     }
-    return errorReply(HTTPResponse::HTTP_NOT_FOUND, ErrorCode::kNotFound,
-                      "no route for " + method + " " + uri.getPath());
+    return errorReply(fail(ErrorCode::kNotFound, "no route for " + method + " " + uri.getPath()));
   }
 
   // Constant-time comparison, so response timing reveals nothing about the token.

@@ -26,7 +26,8 @@ using Poco::Util::AbstractConfiguration;
 const char* const kKnownKeys[] = {
     "backend", "instance", "log_level", "plugin_dir", "auth_token", "auth_token_file",
     "server.insecure", "server.max_json_depth",
-    "server.bind", "server.port", "server.max_running_sandboxes", "server.max_sandboxes",
+    "server.bind", "server.port", "server.max_running_sandboxes", "server.max_sandbox_records",
+    "server.max_sandboxes",  // deprecated: server.max_sandbox_records
     "server.start_wait_timeout", "server.max_threads", "server.max_body_bytes",
     "exec.default_timeout", "exec.max_timeout", "exec.max_output_bytes",
     "exec.max_command_bytes", "exec.max_trajectory_bytes",
@@ -126,6 +127,26 @@ Result<ServerConfig> loadServerConfigOrThrow(const ConfigSources& sources) {
   layered->add(flags, 10);
 
   ServerConfig config;
+  // A renamed key is read under the name the sources used; the new name wins when both are.
+  const auto keyFor = [&](const std::string& new_key) {
+    for (const auto& renamed : kRenamedKeys) {
+      if (new_key != renamed.new_key || !layered->hasProperty(renamed.old_key)) continue;
+      const std::string names = std::string(renamed.old_key) + " (" +
+                                environmentNameFor(renamed.old_key) + ")";
+      const std::string replacement = std::string(renamed.new_key) + " (" +
+                                      environmentNameFor(renamed.new_key) + ")";
+      if (layered->hasProperty(renamed.new_key)) {
+        config.warnings.push_back(names + " and " + replacement + " are both set: " +
+                                  renamed.new_key + " wins; " + renamed.old_key +
+                                  " is deprecated and removed in " + renamed.removed_in);
+        return new_key;
+      }
+      config.warnings.push_back(names + " is deprecated and removed in " + renamed.removed_in +
+                                ": use " + replacement);
+      return std::string(renamed.old_key);
+    }
+    return new_key;
+  };
   Reader read(*layered);
   read.text("backend", config.backend);
   read.text("instance", config.instance);
@@ -140,7 +161,7 @@ Result<ServerConfig> loadServerConfigOrThrow(const ConfigSources& sources) {
   read.text("server.bind", config.bind);
   read.integer("server.port", config.port, 0, 65535);
   read.integer("server.max_running_sandboxes", config.max_running_sandboxes, 1, 100000);
-  read.integer("server.max_sandboxes", config.max_sandboxes, 1, 10000000);
+  read.integer(keyFor("server.max_sandbox_records"), config.max_sandbox_records, 1, 10000000);
   read.seconds("server.start_wait_timeout", config.start_wait_timeout);
   read.integer("server.max_threads", config.max_threads, 0, 100000);
   read.integer("server.max_body_bytes", config.max_body_bytes, 1024, 1LL << 32);

@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "grid/result.h"
 #include "grid/sandbox_backend.h"
@@ -25,7 +26,7 @@ struct ServerConfig {
   std::string bind = "127.0.0.1";
   int port = 3000;
   size_t max_running_sandboxes = 10;
-  size_t max_sandboxes = 1000;       // records of any state, created ones included
+  size_t max_sandbox_records = 1000;  // records of any state, created ones included
   std::chrono::seconds start_wait_timeout{600};
   size_t max_threads = 0;            // 0: derived from max_running_sandboxes
   size_t max_body_bytes = 1 << 20;
@@ -43,6 +44,8 @@ struct ServerConfig {
   Isolation default_isolation = Isolation::kDefault;  // of a create request that names none
   // [backend.NAME] sections, keys without the prefix
   std::map<std::string, std::map<std::string, std::string>> backend_settings;
+  // Deprecated names the sources used, one sentence each, for `grid serve` to log at start-up.
+  std::vector<std::string> warnings;
 
   size_t httpThreads() const;
   std::string defaultImage() const;
@@ -61,6 +64,19 @@ struct ConfigSources {
   std::optional<std::string> file;  // --config; else ./grid.ini, else /etc/grid/grid.ini
   std::map<std::string, std::string> environment;
   std::map<std::string, std::string> flags;  // keys as in grid.ini, e.g. "server.port"
+};
+
+/// A key renamed in `since`: the old name is still read, with a warning, until `removed_in`.
+struct RenamedKey {
+  const char* old_key;
+  const char* new_key;
+  const char* since;
+  const char* removed_in;
+};
+
+/// Every renamed key (the README's "Deprecated names" lists the same).
+inline constexpr RenamedKey kRenamedKeys[] = {
+    {"server.max_sandboxes", "server.max_sandbox_records", "0.2.0", "0.3.0"},
 };
 
 /// The environment variable for a key: "server.port" -> GRID_SERVER_PORT,

@@ -15,7 +15,6 @@
 #include <optional>
 #include <string>
 
-#include "grid/result.h"
 #include "net/error_body.h"
 
 namespace grid {
@@ -240,7 +239,7 @@ void ConnectionGate::check(int fd) {
     return;
   }
   if (scan == HeadScan::kTooLarge) {
-    refuse(fd, "431 Request Header Fields Too Large",
+    refuse(fd, "431 Request Header Fields Too Large", kCodeRequestHeaderTooLarge,
            "request head exceeds " + std::to_string(limits_.window) + " bytes");
     return;
   }
@@ -254,8 +253,9 @@ void ConnectionGate::forget(int fd) {
   waiting_.erase(fd);  // closes the socket unless a worker holds it
 }
 
-void ConnectionGate::refuse(int fd, const char* status_line, const std::string& message) {
-  const std::string body = errorBody(errorCodeToken(ErrorCode::kInvalidArgument), message);
+void ConnectionGate::refuse(int fd, const char* status_line, const char* code,
+                            const std::string& message) {
+  const std::string body = errorBody(code, message);
   const std::string answer = std::string("HTTP/1.1 ") + status_line +
                              "\r\nContent-Type: application/json\r\nConnection: close\r\n"
                              "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
@@ -291,7 +291,7 @@ void ConnectionGate::expire() {
     // A client that started a request is told why; a silent, idle or drained one is closed.
     char byte;
     if (!waiting_.at(fd).draining && ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 1) {
-      refuse(fd, "408 Request Timeout",
+      refuse(fd, "408 Request Timeout", kCodeRequestTimeout,
              "request not complete within " + std::to_string(limits_.head_timeout.count()) + " ms");
     } else {
       forget(fd);

@@ -71,7 +71,7 @@ class ConnectionGate {
   void forget(int fd);
   /// Answers a request the gate refuses, then drains the connection for a moment: closing
   /// with unread input would reset it, and the client could lose the answer.
-  void refuse(int fd, const char* status_line, const std::string& message);
+  void refuse(int fd, const char* status_line, const char* code, const std::string& message);
   void drain(int fd);
   void expire();
   void takeReadmitted();

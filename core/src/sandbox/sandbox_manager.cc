@@ -61,9 +61,9 @@ Result<std::shared_ptr<Sandbox>> SandboxManager::create(CreateRequest request) {
   auto sandbox = std::make_shared<Sandbox>(std::move(spec), std::move(request.setup_commands),
                                            options_.backend_name);
   std::lock_guard lock(registry_mutex_);
-  if (sandboxes_.size() >= options_.max_sandboxes) {
+  if (sandboxes_.size() >= options_.max_sandbox_records) {
     return fail(ErrorCode::kResourceExhausted,
-                "the server holds its maximum of " + std::to_string(options_.max_sandboxes) +
+                "the server holds its maximum of " + std::to_string(options_.max_sandbox_records) +
                     " sandboxes; delete some first");
   }
   sandboxes_.emplace(sandbox->spec().id, sandbox);

@@ -21,7 +21,7 @@ namespace grid {
 struct ManagerOptions {
   std::string backend_name;
   size_t max_running_sandboxes = 10;
-  size_t max_sandboxes = 1000;
+  size_t max_sandbox_records = 1000;  // sandboxes held in any state; create beyond is 429
   std::chrono::milliseconds start_wait_timeout{600000};
   std::string default_image = "ubuntu:latest";
   ResourceLimits default_limits;
