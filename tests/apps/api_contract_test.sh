@@ -6,13 +6,6 @@ port="$(free_port)"
 start_server "$port" "grid-api-test-$$" || exit 1
 api="http://127.0.0.1:$port"
 
-request() {  # request METHOD PATH [BODY] -> "STATUS BODY"
-  local body
-  body="$(curl -s -o "$work/body" -w '%{http_code}' -X "$1" "$api$2" ${3:+-H 'Content-Type: application/json' --data-binary "$3"})"
-  echo "$body $(cat "$work/body")"
-}
-json() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
-
 r="$(request GET /healthz)"; check "healthz" 200 "${r%% *}"
 r="$(request POST /sandboxes '{"image": 5}')"
 check "mistyped field is 400" 400 "${r%% *}"

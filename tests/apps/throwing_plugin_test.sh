@@ -8,13 +8,6 @@ port="$(free_port)"
 start_server "$port" "grid-throwing-test-$$" || exit 1
 api="http://127.0.0.1:$port"
 
-request() {  # request METHOD PATH [BODY] -> "STATUS BODY"
-  local body
-  body="$(curl -s -o "$work/body" -w '%{http_code}' -X "$1" "$api$2" ${3:+-H 'Content-Type: application/json' --data-binary "$3"})"
-  echo "$body $(cat "$work/body")"
-}
-json() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
-
 for image in throw/std throw/other plain; do
   r="$(request POST /sandboxes "{\"image\":\"$image\"}")"; check "$image: create is 201" 201 "${r%% *}"
   id="$(echo "${r#* }" | json 'd["id"]')"
@@ -36,3 +29,8 @@ out="$(grid serve --config "$GRID_TEST_CONFIG" --backend throwingctor --port "$(
 check "throwing constructor: exit status 1" 1 "$?"
 check_contains "naming the plugin" "grid-backend-throwingctor.so" "$out"
 check_contains "and what it threw" "threw: constructor exploded" "$out"
+
+# A deprecated config name is still read and warned about at start-up, before the plugin loads.
+out="$(GRID_SERVER_MAX_SANDBOXES=5 grid serve --config "$GRID_TEST_CONFIG" --backend throwingctor \
+  --port "$(free_port)" --instance "grid-throwing-test-$$" 2>&1)"
+check_contains "deprecated key warns" "server.max_sandboxes (GRID_SERVER_MAX_SANDBOXES) is deprecated" "$out"

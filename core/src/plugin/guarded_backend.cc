@@ -20,12 +20,8 @@ template <typename Call>
 auto guarded(const std::string& label, const char* name, Call&& call) -> decltype(call()) {
   try {
     return call();
-  } catch (const Poco::Exception& e) {
-    return thrown(label, name, e.displayText());
-  } catch (const std::exception& e) {
-    return thrown(label, name, e.what());
   } catch (...) {
-    return thrown(label, name, "an exception of unknown type");
+    return thrown(label, name, currentExceptionText());
   }
 }
 
@@ -63,6 +59,18 @@ class GuardedChannel : public ProcessChannel {
 
 }  // namespace
 
+std::string currentExceptionText() {
+  try {
+    throw;
+  } catch (const Poco::Exception& e) {
+    return e.displayText();
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "an exception of unknown type";
+  }
+}
+
 GuardedBackend::GuardedBackend(std::unique_ptr<SandboxBackend> inner, std::string label)
     : inner_(std::move(inner)), label_(std::move(label)) {}
 
@@ -90,15 +98,14 @@ Result<void> GuardedBackend::createSandbox(const SandboxSpec& spec) {
   return guarded(label_, "createSandbox", [&] { return inner_->createSandbox(spec); });
 }
 
-Result<std::unique_ptr<ProcessChannel>> GuardedBackend::startProcess(
-    const std::string& sandbox_id, const ProcessSpec& spec) {
-  return guarded(label_, "startProcess",
-                 [&]() -> Result<std::unique_ptr<ProcessChannel>> {
-                   GRID_ASSIGN_OR_RETURN(auto channel, inner_->startProcess(sandbox_id, spec));
-                   if (!channel) return std::unique_ptr<ProcessChannel>();
-                   return std::unique_ptr<ProcessChannel>(
-                       std::make_unique<GuardedChannel>(std::move(channel), label_));
-                 });
+Result<std::unique_ptr<ProcessChannel>> GuardedBackend::startProcess(const std::string& sandbox_id,
+                                                                     const ProcessSpec& spec) {
+  return guarded(label_, "startProcess", [&]() -> Result<std::unique_ptr<ProcessChannel>> {
+    GRID_ASSIGN_OR_RETURN(auto channel, inner_->startProcess(sandbox_id, spec));
+    if (!channel) return std::unique_ptr<ProcessChannel>();
+    return std::unique_ptr<ProcessChannel>(
+        std::make_unique<GuardedChannel>(std::move(channel), label_));
+  });
 }
 
 Result<void> GuardedBackend::destroySandbox(const std::string& sandbox_id) {

@@ -11,6 +11,10 @@
 
 namespace grid {
 
+/// What the exception being handled says: a Poco exception's displayText(), a standard one's
+/// what(), else that its type is unknown. Call only inside a catch block.
+std::string currentExceptionText();
+
 class GuardedBackend : public SandboxBackend {
  public:
   /// `label` names the backend in messages before its own name() can be asked (the plugin).

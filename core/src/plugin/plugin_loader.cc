@@ -7,7 +7,6 @@
 #include <Poco/SharedLibrary.h>
 #include <unistd.h>
 
-#include <exception>
 #include <mutex>
 
 #include "plugin/guarded_backend.h"
@@ -58,9 +57,9 @@ std::string pluginLabel(const std::string& path) {
 
 Error constructorThrew(const std::string& path, const std::string& class_name,
                        const std::string& what) {
-  return fail(ErrorCode::kInternal,
-              "cannot load plugin " + path + ": constructing its backend " + class_name +
-                  " threw: " + what + " (a backend's constructor must not fail; see init())");
+  return fail(ErrorCode::kInternal, "cannot load plugin " + path + ": constructing its backend " +
+                                        class_name + " threw: " + what +
+                                        " (a backend's constructor must not fail; see init())");
 }
 
 }  // namespace
@@ -71,8 +70,12 @@ std::string defaultPluginDir() {
   if (n <= 0) return "lib/grid/plugins";
   buf[n] = '\0';
   Poco::Path exe(buf);
-  return Poco::Path(exe.parent()).popDirectory().pushDirectory("lib").pushDirectory("grid")
-      .pushDirectory("plugins").toString();
+  return Poco::Path(exe.parent())
+      .popDirectory()
+      .pushDirectory("lib")
+      .pushDirectory("grid")
+      .pushDirectory("plugins")
+      .toString();
 }
 
 std::string pluginPathFor(const std::string& backend, const std::string& plugin_dir,
@@ -86,8 +89,8 @@ std::string pluginPathFor(const std::string& backend, const std::string& plugin_
 Result<std::unique_ptr<SandboxBackend>> loadBackendPlugin(const std::string& path) {
   const std::string dir = Poco::Path(path).parent().toString();
   if (!Poco::File(path).exists()) {
-    return fail(ErrorCode::kNotFound, "plugin not found at " + path + " (plugins in " + dir +
-                                          ": " + availablePlugins(dir) +
+    return fail(ErrorCode::kNotFound, "plugin not found at " + path + " (plugins in " + dir + ": " +
+                                          availablePlugins(dir) +
                                           "); set `backend` or `plugin_dir` in grid.ini");
   }
   std::lock_guard lock(loaderMutex());
@@ -115,12 +118,8 @@ Result<std::unique_ptr<SandboxBackend>> loadBackendPlugin(const std::string& pat
     std::unique_ptr<SandboxBackend> backend;
     try {
       backend.reset(loader().create(class_name));
-    } catch (const Poco::Exception& e) {
-      return constructorThrew(path, class_name, e.displayText());
-    } catch (const std::exception& e) {
-      return constructorThrew(path, class_name, e.what());
     } catch (...) {
-      return constructorThrew(path, class_name, "an exception of unknown type");
+      return constructorThrew(path, class_name, currentExceptionText());
     }
     return std::unique_ptr<SandboxBackend>(
         std::make_unique<GuardedBackend>(std::move(backend), pluginLabel(path)));
