@@ -9,9 +9,9 @@
 
 #include "api/api_server.h"
 #include "commands.h"
+#include "config/server_config.h"
 #include "plugin/plugin_loader.h"
 #include "sandbox/sandbox_manager.h"
-#include "config/server_config.h"
 
 namespace grid::cli {
 namespace {
@@ -80,24 +80,32 @@ int runServe(const ServeFlags& flags) {
   for (const auto& warning : config.warnings) spdlog::warn("grid serve: {}", warning);
   if (!isLoopback(config.bind) && config.auth_token.empty()) {
     if (!config.insecure) {
-      return fatal("refusing to listen on " + config.bind + " without authentication: set "
+      return fatal("refusing to listen on " + config.bind +
+                   " without authentication: set "
                    "auth_token or auth_token_file in grid.ini (or GRID_AUTH_TOKEN), or pass "
                    "--insecure to serve the network unauthenticated");
     }
-    spdlog::warn("serving {} WITHOUT authentication (--insecure): anyone who can reach it can "
-                 "run commands in sandboxes", config.bind);
+    spdlog::warn(
+        "serving {} WITHOUT authentication (--insecure): anyone who can reach it can "
+        "run commands in sandboxes",
+        config.bind);
   }
 
   auto plugin = loadBackendPlugin(config.pluginPath(config.backend));
   if (!plugin.ok()) return fatal("backend '" + config.backend + "': " + plugin.error().message);
   std::unique_ptr<SandboxBackend> backend = std::move(plugin.value());
-  if (auto ready = backend->init(BackendConfig{config.instance, config.backendOwnSettings(config.backend)}); !ready.ok()) {
+  if (auto ready =
+          backend->init(BackendConfig{config.instance, config.backendOwnSettings(config.backend)});
+      !ready.ok()) {
     return fatal("backend '" + config.backend + "': " + ready.error().message);
   }
   auto leftovers = backend->removeLeftovers();
-  if (!leftovers.ok()) return fatal("backend '" + config.backend + "': removing leftovers: " + leftovers.error().message);
+  if (!leftovers.ok())
+    return fatal("backend '" + config.backend +
+                 "': removing leftovers: " + leftovers.error().message);
   for (const auto& id : leftovers.value()) {
-    spdlog::warn("removed sandbox {} left behind by an earlier run of instance '{}'", id, config.instance);
+    spdlog::warn("removed sandbox {} left behind by an earlier run of instance '{}'", id,
+                 config.instance);
   }
 
   if (config.default_isolation != Isolation::kDefault) {
@@ -106,8 +114,8 @@ int runServe(const ServeFlags& flags) {
     probe.image = config.defaultImage();
     probe.isolation = config.default_isolation;
     if (auto supported = backend->checkSpec(probe); !supported.ok()) {
-      return fatal("[sandbox] isolation = " + std::string(isolationName(probe.isolation)) +
-                   ": " + supported.error().message);
+      return fatal("[sandbox] isolation = " + std::string(isolationName(probe.isolation)) + ": " +
+                   supported.error().message);
     }
   }
 
@@ -136,10 +144,11 @@ int runServe(const ServeFlags& flags) {
   server_options.auth_token = config.auth_token;
   ApiServer server(*manager, server_options);
   if (auto listening = server.start(); !listening.ok()) return fatal(listening.error().message);
-  spdlog::info("grid serve: listening on http://{}:{} (backend {}, instance {}, max running {}, "
-               "default image {}, default isolation {})", config.bind, server.port(), config.backend,
-               config.instance, config.max_running_sandboxes, manager_options.default_image,
-               isolationName(config.default_isolation));
+  spdlog::info(
+      "grid serve: listening on http://{}:{} (backend {}, instance {}, max running {}, "
+      "default image {}, default isolation {})",
+      config.bind, server.port(), config.backend, config.instance, config.max_running_sandboxes,
+      manager_options.default_image, isolationName(config.default_isolation));
 
   const int signal = waitForTerminationSignal();
   spdlog::info("grid serve: signal {} received; removing all sandboxes", signal);
@@ -157,14 +166,19 @@ int runServe(const ServeFlags& flags) {
 void addServeCommand(CLI::App& root, int* exit_code) {
   auto flags = std::make_shared<ServeFlags>();
   CLI::App* serve = root.add_subcommand("serve", "Serve the sandbox API over HTTP");
-  serve->add_option("--config", flags->config_file, "Config file (default ./grid.ini, then /etc/grid/grid.ini)");
+  serve->add_option("--config", flags->config_file,
+                    "Config file (default ./grid.ini, then /etc/grid/grid.ini)");
   serve->add_option("--port", flags->port, "TCP port (default 3000)");
   serve->add_option("--bind", flags->bind, "Address to bind (default 127.0.0.1)");
-  serve->add_option("--max-sandboxes", flags->max_running_sandboxes, "Maximum running sandboxes (default 10)");
-  serve->add_option("--backend", flags->backend, "Backend plugin: docker, podman, local-namespace, ...");
+  serve->add_option("--max-sandboxes", flags->max_running_sandboxes,
+                    "Maximum running sandboxes (default 10)");
+  serve->add_option("--backend", flags->backend,
+                    "Backend plugin: docker, podman, local-namespace, ...");
   serve->add_option("--log-level", flags->log_level, "trace, debug, info, warn, error");
-  serve->add_option("--instance", flags->instance, "Instance name labelling this server's sandboxes");
-  serve->add_flag("--insecure", flags->insecure, "Allow a non-loopback --bind without an auth token");
+  serve->add_option("--instance", flags->instance,
+                    "Instance name labelling this server's sandboxes");
+  serve->add_flag("--insecure", flags->insecure,
+                  "Allow a non-loopback --bind without an auth token");
   serve->callback([flags, exit_code] { *exit_code = runServe(*flags); });
 }
 

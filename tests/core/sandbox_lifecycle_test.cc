@@ -13,7 +13,7 @@ using E = SandboxEvent;
 
 constexpr S kAllStatuses[] = {S::kCreated, S::kStarting, S::kRunning,
                               S::kExited,  S::kStopped,  S::kFailed};
-constexpr E kAllEvents[] = {E::kStart,       E::kSlotTimedOut,  E::kStarted,
+constexpr E kAllEvents[] = {E::kStart,       E::kSlotTimedOut, E::kStarted,
                             E::kStartFailed, E::kSessionEnded, E::kStop};
 
 // The whole table, written out: every pair not listed here must be refused.

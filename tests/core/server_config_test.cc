@@ -15,7 +15,10 @@ class ServerConfigTest : public ::testing::Test {
     ASSERT_NE(mkdtemp(dir), nullptr);
     dir_ = dir;
   }
-  void TearDown() override { std::remove(file_.c_str()); rmdir(dir_.c_str()); }
+  void TearDown() override {
+    std::remove(file_.c_str());
+    rmdir(dir_.c_str());
+  }
   std::string write(const std::string& text) {
     file_ = dir_ + "/grid.ini";
     std::ofstream(file_) << text;
@@ -111,7 +114,8 @@ TEST_F(ServerConfigTest, FileThenEnvironmentThenFlags) {
   EXPECT_EQ(from_file.value().default_exec_timeout, std::chrono::milliseconds(2500));
   EXPECT_EQ(from_file.value().settingsOf("podman").at("socket"), "/x.sock");
 
-  sources.environment = {{"GRID_SERVER_PORT", "5000"}, {"GRID_BACKEND_PODMAN_SOCKET", "/env.sock"},
+  sources.environment = {{"GRID_SERVER_PORT", "5000"},
+                         {"GRID_BACKEND_PODMAN_SOCKET", "/env.sock"},
                          {"GRID_SERVER_MAX_RUNNING_SANDBOXES", "7"}};
   auto from_env = loadServerConfig(sources);
   ASSERT_TRUE(from_env.ok());
@@ -146,7 +150,8 @@ TEST_F(ServerConfigTest, MissingFileIsAClearError) {
 
 TEST_F(ServerConfigTest, BackendOwnSettingsExcludeCoreKeys) {
   ConfigSources sources;
-  sources.file = write("backend = docker\n[backend.docker]\nsocket = /s\nplugin = /p.so\ndefault_image = img\n");
+  sources.file = write(
+      "backend = docker\n[backend.docker]\nsocket = /s\nplugin = /p.so\ndefault_image = img\n");
   auto config = loadServerConfig(sources);
   ASSERT_TRUE(config.ok());
   const auto own = config.value().backendOwnSettings("docker");

@@ -74,8 +74,10 @@ Object::Ptr sandboxJson(const SandboxSnapshot& s) {
   for (const auto& [k, v] : s.spec.labels) labels->set(sanitizeUtf8(k), sanitizeUtf8(v));
   o->set("labels", labels);
   o->set("created_at", isoTime(s.created_at));
-  o->set("started_at", s.started_at ? Poco::Dynamic::Var(isoTime(*s.started_at)) : Poco::Dynamic::Var());
-  o->set("stopped_at", s.stopped_at ? Poco::Dynamic::Var(isoTime(*s.stopped_at)) : Poco::Dynamic::Var());
+  o->set("started_at",
+         s.started_at ? Poco::Dynamic::Var(isoTime(*s.started_at)) : Poco::Dynamic::Var());
+  o->set("stopped_at",
+         s.stopped_at ? Poco::Dynamic::Var(isoTime(*s.stopped_at)) : Poco::Dynamic::Var());
   o->set("command_count", static_cast<Poco::UInt64>(s.command_count));
   // Deprecated (removed in 0.3.0): the same count as command_count, standalone execs included,
   // under a name that suggests session commands only.

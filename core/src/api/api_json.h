@@ -5,9 +5,9 @@
 
 #include <string>
 
-#include "session/exec_result.h"
 #include "grid/result.h"
 #include "sandbox/sandbox.h"
+#include "session/exec_result.h"
 
 namespace grid {
 

@@ -9,8 +9,8 @@
 namespace grid {
 namespace {
 
-using Poco::JSON::Object;
 using Poco::Dynamic::Var;
+using Poco::JSON::Object;
 
 Error invalid(const std::string& message) { return fail(ErrorCode::kInvalidArgument, message); }
 
@@ -103,11 +103,13 @@ Result<CreateRequest> parseCreateRequest(std::string_view body, const RequestLim
       auto list = o.getArray("setup_commands");
       if (!list) return invalid("'setup_commands' must be an array of strings");
       if (list->size() > limits.max_setup_commands) {
-        return invalid("'setup_commands' has more than " + std::to_string(limits.max_setup_commands) + " entries");
+        return invalid("'setup_commands' has more than " +
+                       std::to_string(limits.max_setup_commands) + " entries");
       }
       for (size_t i = 0; i < list->size(); ++i) {
         Var v = list->get(i);
-        if (!v.isString()) return invalid("'setup_commands[" + std::to_string(i) + "]' must be a string");
+        if (!v.isString())
+          return invalid("'setup_commands[" + std::to_string(i) + "]' must be a string");
         std::string command = v.extract<std::string>();
         GRID_TRY(checkCommand(command, "setup_commands", limits));
         request.setup_commands.push_back(std::move(command));
@@ -164,7 +166,8 @@ Result<CreateRequest> parseCreateRequest(std::string_view body, const RequestLim
     request.env = std::move(env);
     GRID_ASSIGN_OR_RETURN(auto labels, stringMap(o, "labels", limits.max_map_entries));
     for (const auto& [name, value] : labels) {
-      if (name.rfind("grid.", 0) == 0) return invalid("label '" + name + "' uses the reserved prefix 'grid.'");
+      if (name.rfind("grid.", 0) == 0)
+        return invalid("label '" + name + "' uses the reserved prefix 'grid.'");
     }
     request.labels = std::move(labels);
   } catch (const Poco::Exception& e) {
@@ -198,7 +201,8 @@ Result<ExecRequest> parseExecRequest(std::string_view body, const RequestLimits&
 }
 
 Result<StopRequest> parseStopRequest(std::string_view body) {
-  GRID_ASSIGN_OR_RETURN(const Object::Ptr parsed, parseObject(body, RequestLimits{}.max_json_depth));
+  GRID_ASSIGN_OR_RETURN(const Object::Ptr parsed,
+                        parseObject(body, RequestLimits{}.max_json_depth));
   StopRequest request;
   GRID_ASSIGN_OR_RETURN(const auto remove, optionalBool(*parsed, "remove"));
   request.remove = remove.value_or(true);

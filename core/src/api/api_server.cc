@@ -28,15 +28,24 @@ using Poco::Net::HTTPServerResponse;
 
 HTTPResponse::HTTPStatus statusFor(ErrorCode code) {
   switch (code) {
-    case ErrorCode::kInvalidArgument: return HTTPResponse::HTTP_BAD_REQUEST;
-    case ErrorCode::kNotFound: return HTTPResponse::HTTP_NOT_FOUND;
-    case ErrorCode::kImageNotFound: return HTTPResponse::HTTP_NOT_FOUND;
-    case ErrorCode::kConflict: return HTTPResponse::HTTP_CONFLICT;
-    case ErrorCode::kUnsupported: return HTTPResponse::HTTP_BAD_REQUEST;
-    case ErrorCode::kResourceExhausted: return HTTPResponse::HTTP_TOO_MANY_REQUESTS;
-    case ErrorCode::kUnavailable: return HTTPResponse::HTTP_SERVICE_UNAVAILABLE;
-    case ErrorCode::kTimeout: return HTTPResponse::HTTP_GATEWAY_TIMEOUT;
-    case ErrorCode::kInternal: return HTTPResponse::HTTP_INTERNAL_SERVER_ERROR;
+    case ErrorCode::kInvalidArgument:
+      return HTTPResponse::HTTP_BAD_REQUEST;
+    case ErrorCode::kNotFound:
+      return HTTPResponse::HTTP_NOT_FOUND;
+    case ErrorCode::kImageNotFound:
+      return HTTPResponse::HTTP_NOT_FOUND;
+    case ErrorCode::kConflict:
+      return HTTPResponse::HTTP_CONFLICT;
+    case ErrorCode::kUnsupported:
+      return HTTPResponse::HTTP_BAD_REQUEST;
+    case ErrorCode::kResourceExhausted:
+      return HTTPResponse::HTTP_TOO_MANY_REQUESTS;
+    case ErrorCode::kUnavailable:
+      return HTTPResponse::HTTP_SERVICE_UNAVAILABLE;
+    case ErrorCode::kTimeout:
+      return HTTPResponse::HTTP_GATEWAY_TIMEOUT;
+    case ErrorCode::kInternal:
+      return HTTPResponse::HTTP_INTERNAL_SERVER_ERROR;
   }
   return HTTPResponse::HTTP_INTERNAL_SERVER_ERROR;
 }
@@ -107,9 +116,12 @@ class ApiRequestHandler : public HTTPRequestHandler {
     try {
       response.send().write(reply.body.data(), static_cast<std::streamsize>(reply.body.size()));
     } catch (const Poco::Exception& e) {
-      spdlog::debug("{} {}: client went away: {}", request.getMethod(), request.getURI(), e.displayText());
+      spdlog::debug("{} {}: client went away: {}", request.getMethod(), request.getURI(),
+                    e.displayText());
     }
-    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
+            .count();
     spdlog::info("{} {} {} {} {:.1f}ms", request.clientAddress().toString(), request.getMethod(),
                  request.getURI(), static_cast<int>(reply.status), ms);
   }
@@ -132,7 +144,8 @@ class ApiRequestHandler : public HTTPRequestHandler {
   // Reads the body up to the configured limit; nullopt means it was too large.
   std::optional<std::string> readBody(HTTPServerRequest& request) {
     const size_t limit = options_.max_body_bytes;
-    if (request.hasContentLength() && request.getContentLength64() > static_cast<Poco::Int64>(limit)) {
+    if (request.hasContentLength() &&
+        request.getContentLength64() > static_cast<Poco::Int64>(limit)) {
       discardBody(request);
       return std::nullopt;
     }
@@ -192,8 +205,9 @@ class ApiRequestHandler : public HTTPRequestHandler {
     if (method == "POST" || method == "PUT") {
       auto read = readBody(request);
       if (!read) {
-        return errorReply(HTTPResponse::HTTP_REQUESTENTITYTOOLARGE, kCodeRequestBodyTooLarge,
-                          "request body exceeds " + std::to_string(options_.max_body_bytes) + " bytes");
+        return errorReply(
+            HTTPResponse::HTTP_REQUESTENTITYTOOLARGE, kCodeRequestBodyTooLarge,
+            "request body exceeds " + std::to_string(options_.max_body_bytes) + " bytes");
       }
       body = std::move(*read);
     }
@@ -310,7 +324,8 @@ class ApiRequestHandler : public HTTPRequestHandler {
     if (!found.ok()) return errorReply(found.error());
     const auto entries = found.value()->trajectory();
     if (formatted) {
-      return Reply{HTTPResponse::HTTP_OK, formattedTrajectory(entries), "text/plain; charset=utf-8", {}};
+      return Reply{
+          HTTPResponse::HTTP_OK, formattedTrajectory(entries), "text/plain; charset=utf-8", {}};
     }
     return json(HTTPResponse::HTTP_OK, trajectoryJson(found.value()->snapshot(), entries));
   }
@@ -325,8 +340,9 @@ class ApiHandlerFactory : public Poco::Net::HTTPRequestHandlerFactory {
       : manager_(manager), options_(options) {}
   HTTPRequestHandler* createRequestHandler(const HTTPServerRequest& request) override {
     // The connection answers "Expect: 100-continue" right after this call unless the response
-    // status is no longer 200 (as Poco's own HTTPServer does). Refusing an announced oversized body here means the client never sends it;
-    // otherwise it would stream megabytes we only drop (and a reset could eat our 413).
+    // status is no longer 200 (as Poco's own HTTPServer does). Refusing an announced oversized body
+    // here means the client never sends it; otherwise it would stream megabytes we only drop (and a
+    // reset could eat our 413).
     if (request.getExpectContinue() && request.hasContentLength() &&
         request.getContentLength64() > static_cast<Poco::Int64>(options_.max_body_bytes)) {
       request.response().setStatusAndReason(HTTPResponse::HTTP_REQUESTENTITYTOOLARGE);
@@ -349,7 +365,8 @@ ApiServer::~ApiServer() { stop(); }
 Result<void> ApiServer::start() {
   try {
     Poco::Net::ServerSocket socket;
-    socket.bind(Poco::Net::SocketAddress(options_.bind, static_cast<Poco::UInt16>(options_.port)), true);
+    socket.bind(Poco::Net::SocketAddress(options_.bind, static_cast<Poco::UInt16>(options_.port)),
+                true);
     socket.listen(1024);
     port_ = socket.address().port();
     const int threads = static_cast<int>(options_.threads);
@@ -365,15 +382,15 @@ Result<void> ApiServer::start() {
     handlers_ = std::make_unique<ApiHandlerFactory>(manager_, options_);
     // Workers take only connections whose request is there (the gate's dispatch).
     gate_ = std::make_unique<ConnectionGate>(
-        socket, ConnectionGateLimits{}, [this](const Poco::Net::StreamSocket& ready) {
-          dispatcher_->enqueue(ready);
-        });
+        socket, ConnectionGateLimits{},
+        [this](const Poco::Net::StreamSocket& ready) { dispatcher_->enqueue(ready); });
     dispatcher_ = new Poco::Net::TCPServerDispatcher(
         new HttpConnectionFactory(*handlers_, params, *gate_), *threads_, params);
     if (auto started = gate_->start(); !started.ok()) return started;
   } catch (const Poco::Exception& e) {
     return fail(ErrorCode::kUnavailable, "cannot listen on " + options_.bind + ":" +
-                                             std::to_string(options_.port) + ": " + e.displayText());
+                                             std::to_string(options_.port) + ": " +
+                                             e.displayText());
   }
   return {};
 }

@@ -6,8 +6,8 @@
 #include <string>
 
 #include "api/api_requests.h"
-#include "net/connection_gate.h"
 #include "grid/result.h"
+#include "net/connection_gate.h"
 #include "sandbox/sandbox_manager.h"
 
 namespace Poco::Net {

@@ -24,20 +24,38 @@ using Poco::AutoPtr;
 using Poco::Util::AbstractConfiguration;
 
 const char* const kKnownKeys[] = {
-    "backend", "instance", "log_level", "plugin_dir", "auth_token", "auth_token_file",
-    "server.insecure", "server.max_json_depth",
-    "server.bind", "server.port", "server.max_running_sandboxes", "server.max_sandbox_records",
+    "backend",
+    "instance",
+    "log_level",
+    "plugin_dir",
+    "auth_token",
+    "auth_token_file",
+    "server.insecure",
+    "server.max_json_depth",
+    "server.bind",
+    "server.port",
+    "server.max_running_sandboxes",
+    "server.max_sandbox_records",
     "server.max_sandboxes",  // deprecated: server.max_sandbox_records
-    "server.start_wait_timeout", "server.max_threads", "server.max_body_bytes",
-    "exec.default_timeout", "exec.max_timeout", "exec.max_output_bytes",
-    "exec.max_command_bytes", "exec.max_trajectory_bytes",
-    "sandbox.default_image", "sandbox.cpus", "sandbox.memory_mb", "sandbox.pids",
+    "server.start_wait_timeout",
+    "server.max_threads",
+    "server.max_body_bytes",
+    "exec.default_timeout",
+    "exec.max_timeout",
+    "exec.max_output_bytes",
+    "exec.max_command_bytes",
+    "exec.max_trajectory_bytes",
+    "sandbox.default_image",
+    "sandbox.cpus",
+    "sandbox.memory_mb",
+    "sandbox.pids",
     "sandbox.isolation",
 };
 
 std::string upperSnake(std::string s) {
   for (char& c : s) {
-    c = (c == '.' || c == '-') ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    c = (c == '.' || c == '-') ? '_'
+                               : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   }
   return s;
 }
@@ -55,7 +73,8 @@ class Reader {
     const std::string raw = config_.getString(key);
     Poco::Int64 value;
     if (!Poco::NumberParser::tryParse64(trim(raw), value) || value < min || value > max) {
-      addError(key, raw, "a whole number from " + std::to_string(min) + " to " + std::to_string(max));
+      addError(key, raw,
+               "a whole number from " + std::to_string(min) + " to " + std::to_string(max));
       return;
     }
     out = static_cast<Int>(value);
@@ -112,12 +131,14 @@ Result<ServerConfig> loadServerConfigOrThrow(const ConfigSources& sources) {
       AutoPtr<AbstractConfiguration> ini(new Poco::Util::IniFileConfiguration(*file));
       layered->add(ini, 30);
     } catch (const Poco::Exception& e) {
-      return fail(ErrorCode::kInvalidArgument, "cannot read config file " + *file + ": " + e.displayText());
+      return fail(ErrorCode::kInvalidArgument,
+                  "cannot read config file " + *file + ": " + e.displayText());
     }
   }
   AutoPtr<Poco::Util::MapConfiguration> env(new Poco::Util::MapConfiguration);
   for (const char* key : kKnownKeys) {
-    if (auto it = sources.environment.find(environmentNameFor(key)); it != sources.environment.end()) {
+    if (auto it = sources.environment.find(environmentNameFor(key));
+        it != sources.environment.end()) {
       env->setString(key, it->second);
     }
   }
@@ -131,14 +152,14 @@ Result<ServerConfig> loadServerConfigOrThrow(const ConfigSources& sources) {
   const auto keyFor = [&](const std::string& new_key) {
     for (const auto& renamed : kRenamedKeys) {
       if (new_key != renamed.new_key || !layered->hasProperty(renamed.old_key)) continue;
-      const std::string names = std::string(renamed.old_key) + " (" +
-                                environmentNameFor(renamed.old_key) + ")";
-      const std::string replacement = std::string(renamed.new_key) + " (" +
-                                      environmentNameFor(renamed.new_key) + ")";
+      const std::string names =
+          std::string(renamed.old_key) + " (" + environmentNameFor(renamed.old_key) + ")";
+      const std::string replacement =
+          std::string(renamed.new_key) + " (" + environmentNameFor(renamed.new_key) + ")";
       if (layered->hasProperty(renamed.new_key)) {
-        config.warnings.push_back(names + " and " + replacement + " are both set: " +
-                                  renamed.new_key + " wins; " + renamed.old_key +
-                                  " is deprecated and removed in " + renamed.removed_in);
+        config.warnings.push_back(
+            names + " and " + replacement + " are both set: " + renamed.new_key + " wins; " +
+            renamed.old_key + " is deprecated and removed in " + renamed.removed_in);
         return new_key;
       }
       config.warnings.push_back(names + " is deprecated and removed in " + renamed.removed_in +
@@ -193,7 +214,8 @@ Result<ServerConfig> loadServerConfigOrThrow(const ConfigSources& sources) {
   for (const auto& [var, value] : sources.environment) {
     if (var.rfind(env_prefix, 0) == 0 && var.size() > env_prefix.size()) {
       std::string key = var.substr(env_prefix.size());
-      std::transform(key.begin(), key.end(), key.begin(), [](unsigned char c) { return std::tolower(c); });
+      std::transform(key.begin(), key.end(), key.begin(),
+                     [](unsigned char c) { return std::tolower(c); });
       config.backend_settings[config.backend][key] = value;
     }
   }
@@ -205,11 +227,15 @@ Result<ServerConfig> loadServerConfigOrThrow(const ConfigSources& sources) {
   };
   if (config.backend.empty()) addError("backend is empty");
   if (config.instance.empty() ||
-      config.instance.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") != std::string::npos) {
+      config.instance.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") !=
+          std::string::npos) {
     addError("instance = '" + config.instance + "' must be lowercase letters, digits and '-'");
   }
-  static const std::set<std::string> kLevels = {"trace", "debug", "info", "warn", "error", "critical", "off"};
-  if (!kLevels.count(config.log_level)) addError("log_level = '" + config.log_level + "' is not one of trace, debug, info, warn, error, critical, off");
+  static const std::set<std::string> kLevels = {"trace", "debug",    "info", "warn",
+                                                "error", "critical", "off"};
+  if (!kLevels.count(config.log_level))
+    addError("log_level = '" + config.log_level +
+             "' is not one of trace, debug, info, warn, error, critical, off");
   if (!config.auth_token_file.empty() && config.auth_token.empty()) {
     std::ifstream token_file(config.auth_token_file);
     if (!token_file || !std::getline(token_file, config.auth_token) || config.auth_token.empty()) {
@@ -225,15 +251,14 @@ Result<ServerConfig> loadServerConfigOrThrow(const ConfigSources& sources) {
     addError("exec.default_timeout exceeds exec.max_timeout");
   }
   if (!errors.empty()) {
-    return fail(ErrorCode::kInvalidArgument,
-                "invalid configuration" + (file ? " (" + *file + ")" : std::string()) + ": " + errors);
+    return fail(
+        ErrorCode::kInvalidArgument,
+        "invalid configuration" + (file ? " (" + *file + ")" : std::string()) + ": " + errors);
   }
   return config;
 }
 
-
 }  // namespace
-
 
 std::string environmentNameFor(const std::string& key) { return "GRID_" + upperSnake(key); }
 
@@ -290,6 +315,5 @@ Result<ServerConfig> loadServerConfig(const ConfigSources& sources) {
     return fail(ErrorCode::kInvalidArgument, "invalid configuration: " + e.displayText());
   }
 }
-
 
 }  // namespace grid

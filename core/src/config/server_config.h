@@ -17,21 +17,21 @@ namespace grid {
 struct ServerConfig {
   // top level
   std::string backend = "local-namespace";
-  std::string instance = "grid";     // names this server's sandboxes for leftover cleanup
+  std::string instance = "grid";  // names this server's sandboxes for leftover cleanup
   std::string log_level = "info";
-  std::string plugin_dir;            // empty: <dir of grid>/../lib/grid/plugins
-  std::string auth_token;            // empty: no authentication (loopback only)
-  std::string auth_token_file;       // read at load; its first line is the token
+  std::string plugin_dir;       // empty: <dir of grid>/../lib/grid/plugins
+  std::string auth_token;       // empty: no authentication (loopback only)
+  std::string auth_token_file;  // read at load; its first line is the token
   // [server]
   std::string bind = "127.0.0.1";
   int port = 3000;
   size_t max_running_sandboxes = 10;
   size_t max_sandbox_records = 1000;  // records of any state, created ones included
   std::chrono::seconds start_wait_timeout{600};
-  size_t max_threads = 0;            // 0: derived from max_running_sandboxes
+  size_t max_threads = 0;  // 0: derived from max_running_sandboxes
   size_t max_body_bytes = 1 << 20;
   size_t max_json_depth = 16;
-  bool insecure = false;             // allow a non-loopback bind without a token
+  bool insecure = false;  // allow a non-loopback bind without a token
   // [exec]
   std::chrono::milliseconds default_exec_timeout{30000};
   std::chrono::milliseconds max_exec_timeout{3600000};
@@ -39,8 +39,8 @@ struct ServerConfig {
   size_t max_command_bytes = 256 << 10;
   size_t max_trajectory_bytes = 64 << 20;
   // [sandbox]
-  std::string default_image;         // empty: the backend's default (see defaultImageFor)
-  ResourceLimits default_limits{0, 4096, 2048};  // cpus unlimited, 4 GiB, 2048 processes
+  std::string default_image;  // empty: the backend's default (see defaultImageFor)
+  ResourceLimits default_limits{0, 4096, 2048};       // cpus unlimited, 4 GiB, 2048 processes
   Isolation default_isolation = Isolation::kDefault;  // of a create request that names none
   // [backend.NAME] sections, keys without the prefix
   std::map<std::string, std::map<std::string, std::string>> backend_settings;

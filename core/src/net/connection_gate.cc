@@ -197,8 +197,11 @@ void ConnectionGate::acceptAll() {
 
 void ConnectionGate::admit(const Poco::Net::StreamSocket& socket, bool idle) {
   if (waiting_.size() >= limits_.max_waiting) {
-    if (!full_) spdlog::warn("connection gate: {} connections wait for their request; closing "
-                             "new ones until some are served or time out", waiting_.size());
+    if (!full_)
+      spdlog::warn(
+          "connection gate: {} connections wait for their request; closing "
+          "new ones until some are served or time out",
+          waiting_.size());
     full_ = true;
     return;  // dropping the last reference closes it
   }
@@ -206,7 +209,7 @@ void ConnectionGate::admit(const Poco::Net::StreamSocket& socket, bool idle) {
   const int fd = socket.impl()->sockfd();
   epoll_event event{};
   event.events = EPOLLIN | EPOLLRDHUP | EPOLLET;  // edge-triggered: bytes we only peek at
-  event.data.fd = fd;                              // do not wake us again
+  event.data.fd = fd;                             // do not wake us again
   if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) != 0) {
     spdlog::warn("connection gate: epoll_ctl: {}", std::strerror(errno));
     return;
@@ -229,8 +232,8 @@ void ConnectionGate::check(int fd) {
     forget(fd);
     return;
   }
-  const HeadScan scan =
-      scanRequestHead(std::string_view(peek_buffer_.data(), static_cast<size_t>(n)), limits_.window);
+  const HeadScan scan = scanRequestHead(
+      std::string_view(peek_buffer_.data(), static_cast<size_t>(n)), limits_.window);
   if (scan == HeadScan::kIncomplete) {
     if (found->second.idle) {  // a kept-alive connection started its next request
       found->second.idle = false;
@@ -258,7 +261,8 @@ void ConnectionGate::refuse(int fd, const char* status_line, const char* code,
   const std::string body = errorBody(code, message);
   const std::string answer = std::string("HTTP/1.1 ") + status_line +
                              "\r\nContent-Type: application/json\r\nConnection: close\r\n"
-                             "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+                             "Content-Length: " +
+                             std::to_string(body.size()) + "\r\n\r\n" + body;
   // Best effort: a client that does not read its answer loses it.
   (void)!::send(fd, answer.data(), answer.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
   ::shutdown(fd, SHUT_WR);

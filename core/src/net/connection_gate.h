@@ -36,8 +36,8 @@ HeadScan scanRequestHead(std::string_view received, size_t window);
 struct ConnectionGateLimits {
   std::chrono::milliseconds head_timeout{10'000};  // first byte to complete head
   std::chrono::milliseconds idle_timeout{60'000};  // a kept-alive connection with no request
-  size_t window = 64 << 10;                         // bytes looked at (max head size)
-  size_t max_waiting = 16384;                       // connections held at once
+  size_t window = 64 << 10;                        // bytes looked at (max head size)
+  size_t max_waiting = 16384;                      // connections held at once
 };
 
 class ConnectionGate {
@@ -60,7 +60,7 @@ class ConnectionGate {
   struct Waiting {
     Poco::Net::StreamSocket socket;
     std::chrono::steady_clock::time_point deadline;
-    bool idle;  // readmitted and nothing received yet: idle_timeout applies
+    bool idle;              // readmitted and nothing received yet: idle_timeout applies
     bool draining = false;  // refused: input is read and dropped until EOF or the deadline
   };
 

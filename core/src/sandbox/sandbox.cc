@@ -47,8 +47,8 @@ void Sandbox::recordExec(TrajectoryEntry entry, size_t max_trajectory_bytes, boo
                          std::optional<int> exit_code) {
   std::lock_guard lock(state_mutex_);
   if (session_ended) {
-    auto ended = lifecycle_.apply(SandboxEvent::kSessionEnded, std::chrono::system_clock::now(),
-                                  {}, exit_code);
+    auto ended = lifecycle_.apply(SandboxEvent::kSessionEnded, std::chrono::system_clock::now(), {},
+                                  exit_code);
     if (!ended.ok()) spdlog::error("{}: {}", spec_.id, ended.error().message);
   }
   trajectory_bytes_ += outputBytes(entry.result);

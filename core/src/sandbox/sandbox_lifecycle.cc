@@ -4,24 +4,36 @@ namespace grid {
 
 const char* statusName(SandboxStatus status) {
   switch (status) {
-    case SandboxStatus::kCreated: return "created";
-    case SandboxStatus::kStarting: return "starting";
-    case SandboxStatus::kRunning: return "running";
-    case SandboxStatus::kExited: return "exited";
-    case SandboxStatus::kStopped: return "stopped";
-    case SandboxStatus::kFailed: return "failed";
+    case SandboxStatus::kCreated:
+      return "created";
+    case SandboxStatus::kStarting:
+      return "starting";
+    case SandboxStatus::kRunning:
+      return "running";
+    case SandboxStatus::kExited:
+      return "exited";
+    case SandboxStatus::kStopped:
+      return "stopped";
+    case SandboxStatus::kFailed:
+      return "failed";
   }
   return "failed";
 }
 
 const char* eventName(SandboxEvent event) {
   switch (event) {
-    case SandboxEvent::kStart: return "start";
-    case SandboxEvent::kSlotTimedOut: return "slot-timed-out";
-    case SandboxEvent::kStarted: return "started";
-    case SandboxEvent::kStartFailed: return "start-failed";
-    case SandboxEvent::kSessionEnded: return "session-ended";
-    case SandboxEvent::kStop: return "stop";
+    case SandboxEvent::kStart:
+      return "start";
+    case SandboxEvent::kSlotTimedOut:
+      return "slot-timed-out";
+    case SandboxEvent::kStarted:
+      return "started";
+    case SandboxEvent::kStartFailed:
+      return "start-failed";
+    case SandboxEvent::kSessionEnded:
+      return "session-ended";
+    case SandboxEvent::kStop:
+      return "stop";
   }
   return "unknown";
 }
@@ -55,8 +67,8 @@ Result<void> SandboxLifecycle::apply(SandboxEvent event, TimePoint now, std::str
   const auto next = nextStatus(status_, event);
   if (!next) {
     if (event == SandboxEvent::kStart) {
-      return fail(ErrorCode::kConflict,
-                  std::string("sandbox is already ") + statusName(status_) + "; start it only once");
+      return fail(ErrorCode::kConflict, std::string("sandbox is already ") + statusName(status_) +
+                                            "; start it only once");
     }
     return fail(ErrorCode::kInternal, std::string("sandbox status ") + statusName(status_) +
                                           " does not allow the event " + eventName(event));

@@ -17,12 +17,12 @@ const char* statusName(SandboxStatus status);
 
 /// What happens to a sandbox; each moves its status along the table of nextStatus().
 enum class SandboxEvent {
-  kStart,          // a start request was accepted
-  kSlotTimedOut,   // no running slot came free in time: back to created, may start again
-  kStarted,        // the sandbox and its session are up
-  kStartFailed,    // creating it, its setup or its session failed (or the server shuts down)
-  kSessionEnded,   // the persistent session's shell exited
-  kStop,           // stopped and removed (from any status, again when already stopped)
+  kStart,         // a start request was accepted
+  kSlotTimedOut,  // no running slot came free in time: back to created, may start again
+  kStarted,       // the sandbox and its session are up
+  kStartFailed,   // creating it, its setup or its session failed (or the server shuts down)
+  kSessionEnded,  // the persistent session's shell exited
+  kStop,          // stopped and removed (from any status, again when already stopped)
 };
 
 const char* eventName(SandboxEvent event);

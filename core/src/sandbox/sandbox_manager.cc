@@ -62,9 +62,9 @@ Result<std::shared_ptr<Sandbox>> SandboxManager::create(CreateRequest request) {
                                            options_.backend_name);
   std::lock_guard lock(registry_mutex_);
   if (sandboxes_.size() >= options_.max_sandbox_records) {
-    return fail(ErrorCode::kResourceExhausted,
-                "the server holds its maximum of " + std::to_string(options_.max_sandbox_records) +
-                    " sandboxes; delete some first");
+    return fail(ErrorCode::kResourceExhausted, "the server holds its maximum of " +
+                                                   std::to_string(options_.max_sandbox_records) +
+                                                   " sandboxes; delete some first");
   }
   sandboxes_.emplace(sandbox->spec().id, sandbox);
   return sandbox;
@@ -85,12 +85,9 @@ std::vector<std::shared_ptr<Sandbox>> SandboxManager::all() const {
   return list;
 }
 
-size_t SandboxManager::runningSlotsInUse() const {
-  return slots_.capacity() - slots_.available();
-}
+size_t SandboxManager::runningSlotsInUse() const { return slots_.capacity() - slots_.available(); }
 
-Result<void> SandboxManager::start(const std::string& id,
-                                   std::optional<ExecResult>* setup_result) {
+Result<void> SandboxManager::start(const std::string& id, std::optional<ExecResult>* setup_result) {
   GRID_ASSIGN_OR_RETURN(const std::shared_ptr<Sandbox> found, find(id));
   Sandbox& sandbox = *found;
   GRID_TRY(sandbox.advance(SandboxEvent::kStart));
@@ -100,7 +97,8 @@ Result<void> SandboxManager::start(const std::string& id,
     advance(sandbox, SandboxEvent::kStartFailed, "the server is shutting down");
     return fail(ErrorCode::kUnavailable, "the server is shutting down");
   }
-  const auto outcome = slots_.acquire(options_.start_wait_timeout, runtime.permit, &runtime.stopping);
+  const auto outcome =
+      slots_.acquire(options_.start_wait_timeout, runtime.permit, &runtime.stopping);
   if (outcome == FifoSemaphore::Outcome::kTimedOut) {
     advance(sandbox, SandboxEvent::kSlotTimedOut);
     return fail(ErrorCode::kUnavailable,
@@ -129,7 +127,8 @@ Result<void> SandboxManager::start(const std::string& id,
   if (auto created = backend_.createSandbox(sandbox.spec()); !created.ok()) {
     return failStart(created.error());
   }
-  if (runtime.stopping) return failStart(fail(ErrorCode::kConflict, "sandbox was stopped while starting"));
+  if (runtime.stopping)
+    return failStart(fail(ErrorCode::kConflict, "sandbox was stopped while starting"));
 
   if (!sandbox.setupCommands().empty()) {
     ExecLimits limits{options_.max_exec_timeout, options_.max_output_bytes};
@@ -139,16 +138,17 @@ Result<void> SandboxManager::start(const std::string& id,
       const int status = setup.value().exit_code;
       const bool timed_out = setup.value().timed_out;
       if (setup_result != nullptr) *setup_result = std::move(setup.value());
-      return failStart(fail(ErrorCode::kInvalidArgument,
-                            timed_out ? "setup commands timed out"
-                                      : "setup commands failed with exit code " +
-                                            std::to_string(status)));
+      return failStart(
+          fail(ErrorCode::kInvalidArgument,
+               timed_out ? "setup commands timed out"
+                         : "setup commands failed with exit code " + std::to_string(status)));
     }
   }
   auto session = SessionShell::open(backend_, id);
   if (!session.ok()) return failStart(session.error());
   runtime.session = std::move(session.value());
-  if (runtime.stopping) return failStart(fail(ErrorCode::kConflict, "sandbox was stopped while starting"));
+  if (runtime.stopping)
+    return failStart(fail(ErrorCode::kConflict, "sandbox was stopped while starting"));
   advance(sandbox, SandboxEvent::kStarted);
   return {};
 }
@@ -163,7 +163,8 @@ Result<ExecResult> SandboxManager::exec(const std::string& id, const std::string
     const SandboxLifecycle lifecycle = sandbox.lifecycle();
     switch (lifecycle.status()) {
       case SandboxStatus::kCreated:
-        return fail(ErrorCode::kConflict, "sandbox is not started; POST /sandboxes/" + id + "/start first");
+        return fail(ErrorCode::kConflict,
+                    "sandbox is not started; POST /sandboxes/" + id + "/start first");
       case SandboxStatus::kStarting:
       case SandboxStatus::kRunning:
         return std::nullopt;
@@ -189,8 +190,9 @@ Result<ExecResult> SandboxManager::exec(const std::string& id, const std::string
     return fail(ErrorCode::kConflict, "sandbox is still starting");
   }
 
-  ExecLimits limits{std::min(timeout.value_or(options_.default_exec_timeout), options_.max_exec_timeout),
-                    options_.max_output_bytes};
+  ExecLimits limits{
+      std::min(timeout.value_or(options_.default_exec_timeout), options_.max_exec_timeout),
+      options_.max_output_bytes};
   const auto at = std::chrono::system_clock::now();
   Result<ExecResult> result = standalone ? runStandalone(backend_, id, command, limits)
                                          : runtime.session->run(command, limits);

@@ -10,11 +10,11 @@
 #include <string>
 #include <vector>
 
-#include "session/exec_result.h"
-#include "sandbox/fifo_semaphore.h"
 #include "grid/sandbox_backend.h"
 #include "sandbox/create_request.h"
+#include "sandbox/fifo_semaphore.h"
 #include "sandbox/sandbox.h"
+#include "session/exec_result.h"
 
 namespace grid {
 

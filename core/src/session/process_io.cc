@@ -6,8 +6,8 @@
 #include <cstdlib>
 #include <thread>
 
-#include "util/random_token.h"
 #include "session/session_protocol.h"
+#include "util/random_token.h"
 
 namespace grid {
 namespace {
@@ -89,8 +89,8 @@ Result<bool> killIfRunning(SandboxBackend& backend, const std::string& sandbox_i
                                   deadline));
   if (status == 0) return true;
   if (status == 3) return false;
-  return fail(ErrorCode::kInternal, "killing process " + p + " in " + sandbox_id + ": status " +
-                                        std::to_string(status));
+  return fail(ErrorCode::kInternal,
+              "killing process " + p + " in " + sandbox_id + ": status " + std::to_string(status));
 }
 
 Result<ExecResult> runStandalone(SandboxBackend& backend, const std::string& sandbox_id,

@@ -5,8 +5,8 @@
 #include <optional>
 #include <string>
 
-#include "session/exec_result.h"
 #include "grid/sandbox_backend.h"
+#include "session/exec_result.h"
 
 namespace grid {
 

@@ -6,8 +6,8 @@
 #include <cstdlib>
 
 #include "session/process_io.h"
-#include "util/random_token.h"
 #include "session/session_protocol.h"
+#include "util/random_token.h"
 
 namespace grid {
 namespace {

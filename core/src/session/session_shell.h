@@ -7,8 +7,8 @@
 #include <string>
 #include <string_view>
 
-#include "session/exec_result.h"
 #include "grid/sandbox_backend.h"
+#include "session/exec_result.h"
 
 namespace grid {
 
