@@ -94,7 +94,9 @@ Result<void> SandboxManager::start(const std::string& id, std::optional<ExecResu
   SandboxRuntime& runtime = sandbox.runtime();
   std::lock_guard operation(sandbox.operationMutex());
   if (shutting_down_) {
-    advance(sandbox, SandboxEvent::kStartFailed, "the server is shutting down");
+    // The shutdown's stop may have taken the operation lock first; then the sandbox stays
+    // stopped, which the table rightly refuses to turn into failed.
+    (void)sandbox.advance(SandboxEvent::kStartFailed, "the server is shutting down");
     return fail(ErrorCode::kUnavailable, "the server is shutting down");
   }
   const auto outcome =
