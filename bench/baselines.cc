@@ -25,7 +25,7 @@
 #include "container_spec.h"
 #include "grid/engine/container_ops.h"
 #include "grid/engine/exec_channel.h"
-#include "server_config.h"
+#include "config/server_config.h"
 
 namespace grid::bench {
 namespace {

@@ -4,7 +4,7 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "api_requests.h"
+#include "api/api_requests.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view body(reinterpret_cast<const char*>(data), size);

@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "server_config.h"
+#include "config/server_config.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const std::string path = "/tmp/grid-fuzz-config-" + std::to_string(getpid()) + ".ini";

@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "session_protocol.h"
+#include "session/session_protocol.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 2) return 0;

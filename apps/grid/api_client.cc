@@ -20,7 +20,8 @@ Result<ApiResponse> ApiClient::call(const std::string& method, const std::string
   }
   try {
     if (!session_) {
-      session_ = std::make_unique<Poco::Net::HTTPClientSession>(server_.getHost(), server_.getPort());
+      session_ =
+          std::make_unique<Poco::Net::HTTPClientSession>(server_.getHost(), server_.getPort());
       session_->setTimeout(Poco::Timespan(timeout_.count(), 0));
     }
     std::string base = server_.getPath();
@@ -45,9 +46,9 @@ Result<ApiResponse> ApiClient::call(const std::string& method, const std::string
                                          std::to_string(timeout_.count()) + " s");
   } catch (const Poco::Exception& e) {
     session_.reset();
-    return fail(ErrorCode::kUnavailable, "cannot reach the Grid server at " + where + ": " +
-                                             e.displayText() +
-                                             " (is `grid serve` running? set --server or GRID_SERVER)");
+    return fail(ErrorCode::kUnavailable,
+                "cannot reach the Grid server at " + where + ": " + e.displayText() +
+                    " (is `grid serve` running? set --server or GRID_SERVER)");
   }
 }
 
@@ -56,7 +57,8 @@ std::string describeFailure(const ApiResponse& response) {
     Poco::JSON::Parser parser;
     auto object = parser.parse(response.body).extract<Poco::JSON::Object::Ptr>();
     if (object && object->has("error")) {
-      return object->getValue<std::string>("error") + " (HTTP " + std::to_string(response.status) + ")";
+      return object->getValue<std::string>("error") + " (HTTP " + std::to_string(response.status) +
+             ")";
     }
   } catch (const std::exception&) {
   }
@@ -66,16 +68,16 @@ std::string describeFailure(const ApiResponse& response) {
 Result<Poco::JSON::Object::Ptr> ApiClient::callJson(const std::string& method,
                                                     const std::string& path,
                                                     const std::string& json_body) {
-  auto response = call(method, path, json_body);
-  if (!response.ok()) return response.error();
-  if (response.value().status / 100 != 2) {
-    return fail(ErrorCode::kInvalidArgument, describeFailure(response.value()));
+  GRID_ASSIGN_OR_RETURN(const auto response, call(method, path, json_body));
+  if (response.status / 100 != 2) {
+    return fail(ErrorCode::kInvalidArgument, describeFailure(response));
   }
   try {
     Poco::JSON::Parser parser;
-    return parser.parse(response.value().body).extract<Poco::JSON::Object::Ptr>();
+    return parser.parse(response.body).extract<Poco::JSON::Object::Ptr>();
   } catch (const std::exception&) {
-    return fail(ErrorCode::kInternal, "the server answered with something that is not a JSON object");
+    return fail(ErrorCode::kInternal,
+                "the server answered with something that is not a JSON object");
   }
 }
 

@@ -3,8 +3,8 @@
 #include <iostream>
 
 #include "commands.h"
+#include "config/server_config.h"
 #include "grid/image/image_store.h"
-#include "server_config.h"
 
 namespace grid::cli {
 namespace {

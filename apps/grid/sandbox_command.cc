@@ -20,7 +20,8 @@ struct ClientFlags {
   std::string server;
   std::string token;
   bool json = false;
-  int timeout_s = 3900;  // above the server's maximum exec timeout
+  int request_timeout_s = 3900;   // above the server's maximum exec timeout
+  int deprecated_timeout_s = -1;  // --timeout, the old name of --request-timeout
 };
 
 std::string envOr(const char* name, const std::string& fallback) {
@@ -76,15 +77,31 @@ void addSandboxCommand(CLI::App& root, int* exit_code) {
   CLI::App* sandbox = root.add_subcommand("sandbox", "Create, start, exec in and stop sandboxes");
   sandbox->require_subcommand(1);
   sandbox->fallthrough();  // --server, --json, --token also after the subcommand
-  sandbox->add_option("--server", flags->server, "Grid server URL (default $GRID_SERVER or http://127.0.0.1:3000)");
+  sandbox->add_option("--server", flags->server,
+                      "Grid server URL (default $GRID_SERVER or http://127.0.0.1:3000)");
   sandbox->add_option("--token", flags->token, "Bearer token (default $GRID_TOKEN)");
   sandbox->add_flag("--json", flags->json, "Print the server's JSON answer");
-  sandbox->add_option("--timeout", flags->timeout_s, "Seconds to wait for the server's answer");
+  CLI::Option* request_timeout = sandbox->add_option("--request-timeout", flags->request_timeout_s,
+                                                     "Seconds to wait for the server's answer");
+  // "timeout" is the command's own in the API and in `exec --exec-timeout`; the client's wait
+  // has its own name. The old one is read, with a warning, until 0.3.0.
+  sandbox->add_option("--timeout", flags->deprecated_timeout_s)->group("");
 
-  const auto client = [flags] {
-    return ApiClient(flags->server.empty() ? envOr("GRID_SERVER", "http://127.0.0.1:3000") : flags->server,
-                     flags->token.empty() ? envOr("GRID_TOKEN", "") : flags->token,
-                     std::chrono::seconds(flags->timeout_s));
+  const auto client = [flags, request_timeout] {
+    if (flags->deprecated_timeout_s >= 0) {
+      if (request_timeout->count() > 0) {
+        std::cerr << "grid: --timeout and --request-timeout are both given: --request-timeout "
+                     "wins; --timeout is deprecated and removed in 0.3.0\n";
+      } else {
+        std::cerr << "grid: --timeout is deprecated and removed in 0.3.0: use "
+                     "--request-timeout\n";
+        flags->request_timeout_s = flags->deprecated_timeout_s;
+      }
+    }
+    return ApiClient(
+        flags->server.empty() ? envOr("GRID_SERVER", "http://127.0.0.1:3000") : flags->server,
+        flags->token.empty() ? envOr("GRID_TOKEN", "") : flags->token,
+        std::chrono::seconds(flags->request_timeout_s));
   };
 
   // create
@@ -99,7 +116,8 @@ void addSandboxCommand(CLI::App& root, int* exit_code) {
   auto cf = std::make_shared<CreateFlags>();
   CLI::App* create = sandbox->add_subcommand("create", "Create a sandbox (not started)");
   create->add_option("--image", cf->image, "Image (default: the server's default image)");
-  create->add_option("--setup", cf->setup, "Setup command, run at start (repeatable, joined with &&)");
+  create->add_option("--setup", cf->setup,
+                     "Setup command, run at start (repeatable, joined with &&)");
   create->add_option("--env", cf->env, "KEY=VALUE environment variable (repeatable)");
   create->add_option("--label", cf->labels, "KEY=VALUE label (repeatable)");
   create->add_option("--cpus", cf->cpus, "CPU limit in cores");
@@ -165,8 +183,10 @@ void addSandboxCommand(CLI::App& root, int* exit_code) {
       }
     });
   };
-  simple("start", "Start a sandbox: container, setup commands, session", "POST", "/start", "", "started");
-  simple("stop", "Stop a sandbox and remove its container", "POST", "/stop", "{\"remove\":true}", "stopped");
+  simple("start", "Start a sandbox: container, setup commands, session", "POST", "/start", "",
+         "started");
+  simple("stop", "Stop a sandbox and remove its container", "POST", "/stop", "{\"remove\":true}",
+         "stopped");
   simple("delete", "Stop a sandbox and forget it", "DELETE", "", "", "deleted");
   simple("inspect", "Describe a sandbox", "GET", "", "", "");
 
@@ -178,7 +198,8 @@ void addSandboxCommand(CLI::App& root, int* exit_code) {
     double timeout = 0;
   };
   auto ef = std::make_shared<ExecFlags>();
-  CLI::App* exec = sandbox->add_subcommand("exec", "Run a command in the sandbox's session; exits with its status");
+  CLI::App* exec = sandbox->add_subcommand(
+      "exec", "Run a command in the sandbox's session; exits with its status");
   exec->add_option("id", ef->id, "Sandbox id")->required();
   exec->add_option("command", ef->command,
                    "Command; words are joined with spaces, options go before the id")
@@ -240,11 +261,13 @@ void addSandboxCommand(CLI::App& root, int* exit_code) {
 
   // trajectory
   auto tid = std::make_shared<std::string>();
-  CLI::App* trajectory = sandbox->add_subcommand("trajectory", "Print every command run in a sandbox and its output");
+  CLI::App* trajectory =
+      sandbox->add_subcommand("trajectory", "Print every command run in a sandbox and its output");
   trajectory->add_option("id", *tid, "Sandbox id")->required();
   trajectory->callback([flags, tid, client, exit_code] {
     auto c = client();
-    auto answer = c.call("GET", "/sandboxes/" + *tid + (flags->json ? "/trajectory" : "/trajectory/formatted"));
+    auto answer = c.call(
+        "GET", "/sandboxes/" + *tid + (flags->json ? "/trajectory" : "/trajectory/formatted"));
     if (!answer.ok()) {
       *exit_code = report(answer.error());
       return;

@@ -7,11 +7,11 @@
 #include <iostream>
 #include <memory>
 
-#include "api_server.h"
+#include "api/api_server.h"
 #include "commands.h"
-#include "plugin_loader.h"
-#include "sandbox_manager.h"
-#include "server_config.h"
+#include "config/server_config.h"
+#include "plugin/plugin_loader.h"
+#include "sandbox/sandbox_manager.h"
 
 namespace grid::cli {
 namespace {
@@ -21,7 +21,7 @@ struct ServeFlags {
   std::map<std::string, std::string> overrides;
   int port = -1;
   std::string bind;
-  int max_sandboxes = -1;
+  int max_running_sandboxes = -1;  // --max-sandboxes
   std::string backend;
   std::string log_level;
   std::string instance;
@@ -65,8 +65,8 @@ int runServe(const ServeFlags& flags) {
   sources.environment = processEnvironment();
   if (flags.port >= 0) sources.flags["server.port"] = std::to_string(flags.port);
   if (!flags.bind.empty()) sources.flags["server.bind"] = flags.bind;
-  if (flags.max_sandboxes >= 0) {
-    sources.flags["server.max_running_sandboxes"] = std::to_string(flags.max_sandboxes);
+  if (flags.max_running_sandboxes >= 0) {
+    sources.flags["server.max_running_sandboxes"] = std::to_string(flags.max_running_sandboxes);
   }
   if (!flags.backend.empty()) sources.flags["backend"] = flags.backend;
   if (!flags.log_level.empty()) sources.flags["log_level"] = flags.log_level;
@@ -77,26 +77,35 @@ int runServe(const ServeFlags& flags) {
   if (!loaded.ok()) return fatal(loaded.error().message);
   const ServerConfig& config = loaded.value();
   spdlog::set_level(spdlog::level::from_str(config.log_level));
+  for (const auto& warning : config.warnings) spdlog::warn("grid serve: {}", warning);
   if (!isLoopback(config.bind) && config.auth_token.empty()) {
     if (!config.insecure) {
-      return fatal("refusing to listen on " + config.bind + " without authentication: set "
+      return fatal("refusing to listen on " + config.bind +
+                   " without authentication: set "
                    "auth_token or auth_token_file in grid.ini (or GRID_AUTH_TOKEN), or pass "
                    "--insecure to serve the network unauthenticated");
     }
-    spdlog::warn("serving {} WITHOUT authentication (--insecure): anyone who can reach it can "
-                 "run commands in sandboxes", config.bind);
+    spdlog::warn(
+        "serving {} WITHOUT authentication (--insecure): anyone who can reach it can "
+        "run commands in sandboxes",
+        config.bind);
   }
 
   auto plugin = loadBackendPlugin(config.pluginPath(config.backend));
   if (!plugin.ok()) return fatal("backend '" + config.backend + "': " + plugin.error().message);
   std::unique_ptr<SandboxBackend> backend = std::move(plugin.value());
-  if (auto ready = backend->init(BackendConfig{config.instance, config.backendOwnSettings(config.backend)}); !ready.ok()) {
+  if (auto ready =
+          backend->init(BackendConfig{config.instance, config.backendOwnSettings(config.backend)});
+      !ready.ok()) {
     return fatal("backend '" + config.backend + "': " + ready.error().message);
   }
   auto leftovers = backend->removeLeftovers();
-  if (!leftovers.ok()) return fatal("backend '" + config.backend + "': removing leftovers: " + leftovers.error().message);
+  if (!leftovers.ok())
+    return fatal("backend '" + config.backend +
+                 "': removing leftovers: " + leftovers.error().message);
   for (const auto& id : leftovers.value()) {
-    spdlog::warn("removed sandbox {} left behind by an earlier run of instance '{}'", id, config.instance);
+    spdlog::warn("removed sandbox {} left behind by an earlier run of instance '{}'", id,
+                 config.instance);
   }
 
   if (config.default_isolation != Isolation::kDefault) {
@@ -105,15 +114,15 @@ int runServe(const ServeFlags& flags) {
     probe.image = config.defaultImage();
     probe.isolation = config.default_isolation;
     if (auto supported = backend->checkSpec(probe); !supported.ok()) {
-      return fatal("[sandbox] isolation = " + std::string(isolationName(probe.isolation)) +
-                   ": " + supported.error().message);
+      return fatal("[sandbox] isolation = " + std::string(isolationName(probe.isolation)) + ": " +
+                   supported.error().message);
     }
   }
 
   ManagerOptions manager_options;
   manager_options.backend_name = config.backend;
   manager_options.max_running_sandboxes = config.max_running_sandboxes;
-  manager_options.max_sandboxes = config.max_sandboxes;
+  manager_options.max_sandbox_records = config.max_sandbox_records;
   manager_options.start_wait_timeout = config.start_wait_timeout;
   manager_options.default_image = config.defaultImage();
   manager_options.default_limits = config.default_limits;
@@ -135,10 +144,11 @@ int runServe(const ServeFlags& flags) {
   server_options.auth_token = config.auth_token;
   ApiServer server(*manager, server_options);
   if (auto listening = server.start(); !listening.ok()) return fatal(listening.error().message);
-  spdlog::info("grid serve: listening on http://{}:{} (backend {}, instance {}, max running {}, "
-               "default image {}, default isolation {})", config.bind, server.port(), config.backend,
-               config.instance, config.max_running_sandboxes, manager_options.default_image,
-               isolationName(config.default_isolation));
+  spdlog::info(
+      "grid serve: listening on http://{}:{} (backend {}, instance {}, max running {}, "
+      "default image {}, default isolation {})",
+      config.bind, server.port(), config.backend, config.instance, config.max_running_sandboxes,
+      manager_options.default_image, isolationName(config.default_isolation));
 
   const int signal = waitForTerminationSignal();
   spdlog::info("grid serve: signal {} received; removing all sandboxes", signal);
@@ -156,14 +166,19 @@ int runServe(const ServeFlags& flags) {
 void addServeCommand(CLI::App& root, int* exit_code) {
   auto flags = std::make_shared<ServeFlags>();
   CLI::App* serve = root.add_subcommand("serve", "Serve the sandbox API over HTTP");
-  serve->add_option("--config", flags->config_file, "Config file (default ./grid.ini, then /etc/grid/grid.ini)");
+  serve->add_option("--config", flags->config_file,
+                    "Config file (default ./grid.ini, then /etc/grid/grid.ini)");
   serve->add_option("--port", flags->port, "TCP port (default 3000)");
   serve->add_option("--bind", flags->bind, "Address to bind (default 127.0.0.1)");
-  serve->add_option("--max-sandboxes", flags->max_sandboxes, "Maximum running sandboxes (default 10)");
-  serve->add_option("--backend", flags->backend, "Backend plugin: docker, podman, local-namespace, ...");
+  serve->add_option("--max-sandboxes", flags->max_running_sandboxes,
+                    "Maximum running sandboxes (default 10)");
+  serve->add_option("--backend", flags->backend,
+                    "Backend plugin: docker, podman, local-namespace, ...");
   serve->add_option("--log-level", flags->log_level, "trace, debug, info, warn, error");
-  serve->add_option("--instance", flags->instance, "Instance name labelling this server's sandboxes");
-  serve->add_flag("--insecure", flags->insecure, "Allow a non-loopback --bind without an auth token");
+  serve->add_option("--instance", flags->instance,
+                    "Instance name labelling this server's sandboxes");
+  serve->add_flag("--insecure", flags->insecure,
+                  "Allow a non-loopback --bind without an auth token");
   serve->callback([flags, exit_code] { *exit_code = runServe(*flags); });
 }
 

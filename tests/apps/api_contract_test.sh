@@ -6,13 +6,6 @@ port="$(free_port)"
 start_server "$port" "grid-api-test-$$" || exit 1
 api="http://127.0.0.1:$port"
 
-request() {  # request METHOD PATH [BODY] -> "STATUS BODY"
-  local body
-  body="$(curl -s -o "$work/body" -w '%{http_code}' -X "$1" "$api$2" ${3:+-H 'Content-Type: application/json' --data-binary "$3"})"
-  echo "$body $(cat "$work/body")"
-}
-json() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
-
 r="$(request GET /healthz)"; check "healthz" 200 "${r%% *}"
 r="$(request POST /sandboxes '{"image": 5}')"
 check "mistyped field is 400" 400 "${r%% *}"
@@ -22,10 +15,25 @@ r="$(request GET /sandboxes/unknown)"; check "unknown id is 404" 404 "${r%% *}"
 check "404 has a JSON error" "not_found" "$(echo "${r#* }" | json 'd["code"]')"
 r="$(request GET /nothing-here)"; check "unknown route is 404" 404 "${r%% *}"
 r="$(request DELETE /sandboxes)"; check "wrong method is 405" 405 "${r%% *}"
+check "with its own code" method_not_allowed "$(echo "${r#* }" | json 'd["code"]')"
 { printf '{"image":"'; head -c 2000000 /dev/zero | tr '\0' a; printf '"}'; } > "$work/big.json"
 code="$(curl -s -o "$work/body" -w '%{http_code}' -X POST "$api/sandboxes" --data-binary @"$work/big.json")"
 check "oversized body is 413" 413 "$code"
-check "with a JSON error" invalid_argument "$(json 'd["code"]' < "$work/body")"
+check "with a JSON error and its own code" request_body_too_large "$(json 'd["code"]' < "$work/body")"
+# Refusals of the socket layer, before any route: each status has its own code.
+{ printf 'GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: '; head -c 70000 /dev/zero | tr '\0' a; printf '\r\n\r\n'; } > "$work/big-head"
+answer="$(python3 - "$port" "$work/big-head" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=30)
+s.sendall(open(sys.argv[2], "rb").read())
+data = b""
+while chunk := s.recv(65536):
+    data += chunk
+print(data.decode(errors="replace"))
+PY
+)"
+check_contains "oversized head is 431" "HTTP/1.1 431 " "$answer"
+check_contains "with its own code" '"code":"request_header_too_large"' "$answer"
 # Without "Expect: 100-continue" the client streams the whole body before reading the answer.
 code="$(curl -s -o /dev/null -w '%{http_code}' -H 'Expect:' -X POST "$api/sandboxes" --data-binary @"$work/big.json")"
 check "oversized body sent at once is 413" 413 "$code"

@@ -26,6 +26,14 @@ check_contains() {  # check_contains DESCRIPTION NEEDLE HAYSTACK
     echo "FAILED: $1: $(printf '%q' "$2") not in $(printf '%q' "$3")"; failures=$((failures + 1)); fi
 }
 
+# request METHOD PATH [BODY] against $api -> "STATUS BODY"; json EXPR: EXPR of the JSON `d` on stdin.
+request() {  # request METHOD PATH [BODY] -> "STATUS BODY"
+  local body
+  body="$(curl -s -o "$work/body" -w '%{http_code}' -X "$1" "$api$2" ${3:+-H 'Content-Type: application/json' --data-binary "$3"})"
+  echo "$body $(cat "$work/body")"
+}
+json() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
+
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 start_server() {  # start_server PORT INSTANCE [extra flags]; logs to $work/server.log

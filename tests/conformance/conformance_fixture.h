@@ -10,8 +10,8 @@
 #include <string>
 
 #include "grid/sandbox_backend.h"
-#include "sandbox_manager.h"
-#include "server_config.h"
+#include "sandbox/sandbox_manager.h"
+#include "config/server_config.h"
 
 namespace grid::testing {
 

@@ -13,7 +13,7 @@
 #include <iostream>
 
 #include "conformance_fixture.h"
-#include "plugin_loader.h"
+#include "plugin/plugin_loader.h"
 
 namespace {
 

@@ -1,4 +1,4 @@
-#include "api_requests.h"
+#include "api/api_requests.h"
 
 #include <gtest/gtest.h>
 
@@ -49,7 +49,8 @@ TEST(CreateRequestTest, WrongTypesAreNamed) {
     auto r = parseCreateRequest(body, limits());
     ASSERT_FALSE(r.ok()) << body;
     EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
-    EXPECT_NE(r.error().message.find(needle), std::string::npos) << body << " -> " << r.error().message;
+    EXPECT_NE(r.error().message.find(needle), std::string::npos)
+        << body << " -> " << r.error().message;
   }
 }
 

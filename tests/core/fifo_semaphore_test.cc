@@ -1,4 +1,4 @@
-#include "fifo_semaphore.h"
+#include "sandbox/fifo_semaphore.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "plugin_loader.h"
+#include "plugin/plugin_loader.h"
 
 #include <gtest/gtest.h>
 
@@ -15,7 +15,8 @@ TEST(PluginLoaderTest, LoadsAValidPlugin) {
 TEST(PluginLoaderTest, RefusesAnotherSdkVersion) {
   auto backend = loadBackendPlugin(GRID_TEST_PLUGIN_DIR "/grid-backend-wrongsdk.so");
   ASSERT_FALSE(backend.ok());
-  EXPECT_NE(backend.error().message.find("SDK version"), std::string::npos) << backend.error().message;
+  EXPECT_NE(backend.error().message.find("SDK version"), std::string::npos)
+      << backend.error().message;
   EXPECT_NE(backend.error().message.find("rebuild"), std::string::npos);
 }
 
@@ -23,7 +24,8 @@ TEST(PluginLoaderTest, MissingPluginListsWhatIsThere) {
   auto backend = loadBackendPlugin(GRID_TEST_PLUGIN_DIR "/grid-backend-absent.so");
   ASSERT_FALSE(backend.ok());
   EXPECT_EQ(backend.error().code, ErrorCode::kNotFound);
-  EXPECT_NE(backend.error().message.find("loadertest"), std::string::npos) << backend.error().message;
+  EXPECT_NE(backend.error().message.find("loadertest"), std::string::npos)
+      << backend.error().message;
 }
 
 TEST(PluginLoaderTest, NonPluginIsRefused) {

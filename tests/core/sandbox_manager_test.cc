@@ -1,9 +1,8 @@
 // The manager's state machine and bookkeeping, with a fake backend (real backends are covered
 // by the conformance suite).
-#include "sandbox_manager.h"
+#include "sandbox/sandbox_manager.h"
 
 #include <gtest/gtest.h>
-
 
 namespace grid {
 namespace {
@@ -24,8 +23,8 @@ class FakeShellChannel : public ProcessChannel {
     // An exec line begins "__grid_start <nonce>;": echo its start and done markers.
     const size_t space = data.find(' ');
     const std::string nonce(data.substr(space + 1, data.find(';') - space - 1));
-    pending_ += token_ + ":start:" + nonce + "\n" + std::string(1000, 'x') + token_ + ":done:" +
-                nonce + ":0\n";
+    pending_ += token_ + ":start:" + nonce + "\n" + std::string(1000, 'x') + token_ +
+                ":done:" + nonce + ":0\n";
     return {};
   }
   void closeStdin() override {}
@@ -60,7 +59,8 @@ class FakeBackend : public SandboxBackend {
   Result<void> createSandbox(const SandboxSpec& spec) override {
     last_spec = spec;
     ++creates;
-    if (spec.image != "runs") return fail(ErrorCode::kImageNotFound, "image '" + spec.image + "' not found");
+    if (spec.image != "runs")
+      return fail(ErrorCode::kImageNotFound, "image '" + spec.image + "' not found");
     return {};
   }
   // Only the session shell runs in the fake.
@@ -83,7 +83,7 @@ ManagerOptions options() {
   o.backend_name = "fake";
   o.default_image = "default:img";
   o.default_limits = ResourceLimits{0, 4096, 2048};
-  o.max_sandboxes = 3;
+  o.max_sandbox_records = 3;
   o.max_running_sandboxes = 1;
   return o;
 }

@@ -1,4 +1,4 @@
-#include "server_config.h"
+#include "config/server_config.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -15,7 +15,10 @@ class ServerConfigTest : public ::testing::Test {
     ASSERT_NE(mkdtemp(dir), nullptr);
     dir_ = dir;
   }
-  void TearDown() override { std::remove(file_.c_str()); rmdir(dir_.c_str()); }
+  void TearDown() override {
+    std::remove(file_.c_str());
+    rmdir(dir_.c_str());
+  }
   std::string write(const std::string& text) {
     file_ = dir_ + "/grid.ini";
     std::ofstream(file_) << text;
@@ -35,6 +38,70 @@ TEST_F(ServerConfigTest, BuiltInDefaults) {
   EXPECT_EQ(config.value().max_output_bytes, 1u << 20);
 }
 
+TEST_F(ServerConfigTest, MaxSandboxRecordsUnderItsNewName) {
+  ConfigSources sources;
+  sources.file = write("[server]\nmax_sandbox_records = 20\n");
+  auto config = loadServerConfig(sources);
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  EXPECT_EQ(config.value().max_sandbox_records, 20u);
+  EXPECT_EQ(config.value().max_running_sandboxes, 10u);  // a different limit, untouched
+  EXPECT_TRUE(config.value().warnings.empty());
+
+  sources.file = write("");
+  sources.environment = {{"GRID_SERVER_MAX_SANDBOX_RECORDS", "30"}};
+  auto from_env = loadServerConfig(sources);
+  ASSERT_TRUE(from_env.ok()) << from_env.error().message;
+  EXPECT_EQ(from_env.value().max_sandbox_records, 30u);
+  EXPECT_TRUE(from_env.value().warnings.empty());
+}
+
+TEST_F(ServerConfigTest, DeprecatedMaxSandboxesStillLimitsRecordsWithOneWarning) {
+  ConfigSources sources;
+  sources.file = write("[server]\nmax_sandboxes = 40\n");
+  auto from_file = loadServerConfig(sources);
+  ASSERT_TRUE(from_file.ok()) << from_file.error().message;
+  EXPECT_EQ(from_file.value().max_sandbox_records, 40u);
+  EXPECT_EQ(from_file.value().max_running_sandboxes, 10u);
+  ASSERT_EQ(from_file.value().warnings.size(), 1u);
+  EXPECT_EQ(from_file.value().warnings[0],
+            "server.max_sandboxes (GRID_SERVER_MAX_SANDBOXES) is deprecated and removed in "
+            "0.3.0: use server.max_sandbox_records (GRID_SERVER_MAX_SANDBOX_RECORDS)");
+
+  sources.file = write("");
+  sources.environment = {{"GRID_SERVER_MAX_SANDBOXES", "50"}};
+  auto from_env = loadServerConfig(sources);
+  ASSERT_TRUE(from_env.ok()) << from_env.error().message;
+  EXPECT_EQ(from_env.value().max_sandbox_records, 50u);
+  EXPECT_EQ(from_env.value().warnings.size(), 1u);
+
+  // A bad value is reported under the name that was written.
+  sources.environment = {{"GRID_SERVER_MAX_SANDBOXES", "none"}};
+  auto invalid = loadServerConfig(sources);
+  ASSERT_FALSE(invalid.ok());
+  EXPECT_NE(invalid.error().message.find("server.max_sandboxes = 'none'"), std::string::npos)
+      << invalid.error().message;
+}
+
+TEST_F(ServerConfigTest, BothNamesGivenTheNewOneWinsWithAWarning) {
+  ConfigSources sources;
+  sources.file = write("[server]\nmax_sandboxes = 40\n");
+  sources.environment = {{"GRID_SERVER_MAX_SANDBOX_RECORDS", "60"}};
+  auto config = loadServerConfig(sources);
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  EXPECT_EQ(config.value().max_sandbox_records, 60u);
+  ASSERT_EQ(config.value().warnings.size(), 1u);
+  EXPECT_NE(config.value().warnings[0].find("server.max_sandbox_records wins"), std::string::npos)
+      << config.value().warnings[0];
+
+  // Even when the old name sits in a source of higher precedence.
+  sources.file = write("[server]\nmax_sandbox_records = 70\n");
+  sources.environment = {{"GRID_SERVER_MAX_SANDBOXES", "80"}};
+  auto reversed = loadServerConfig(sources);
+  ASSERT_TRUE(reversed.ok()) << reversed.error().message;
+  EXPECT_EQ(reversed.value().max_sandbox_records, 70u);
+  EXPECT_EQ(reversed.value().warnings.size(), 1u);
+}
+
 TEST_F(ServerConfigTest, FileThenEnvironmentThenFlags) {
   ConfigSources sources;
   sources.file = write(
@@ -47,7 +114,8 @@ TEST_F(ServerConfigTest, FileThenEnvironmentThenFlags) {
   EXPECT_EQ(from_file.value().default_exec_timeout, std::chrono::milliseconds(2500));
   EXPECT_EQ(from_file.value().settingsOf("podman").at("socket"), "/x.sock");
 
-  sources.environment = {{"GRID_SERVER_PORT", "5000"}, {"GRID_BACKEND_PODMAN_SOCKET", "/env.sock"},
+  sources.environment = {{"GRID_SERVER_PORT", "5000"},
+                         {"GRID_BACKEND_PODMAN_SOCKET", "/env.sock"},
                          {"GRID_SERVER_MAX_RUNNING_SANDBOXES", "7"}};
   auto from_env = loadServerConfig(sources);
   ASSERT_TRUE(from_env.ok());
@@ -82,7 +150,8 @@ TEST_F(ServerConfigTest, MissingFileIsAClearError) {
 
 TEST_F(ServerConfigTest, BackendOwnSettingsExcludeCoreKeys) {
   ConfigSources sources;
-  sources.file = write("backend = docker\n[backend.docker]\nsocket = /s\nplugin = /p.so\ndefault_image = img\n");
+  sources.file = write(
+      "backend = docker\n[backend.docker]\nsocket = /s\nplugin = /p.so\ndefault_image = img\n");
   auto config = loadServerConfig(sources);
   ASSERT_TRUE(config.ok());
   const auto own = config.value().backendOwnSettings("docker");

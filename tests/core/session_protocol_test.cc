@@ -1,4 +1,4 @@
-#include "session_protocol.h"
+#include "session/session_protocol.h"
 
 #include <gtest/gtest.h>
 #include <stdio.h>

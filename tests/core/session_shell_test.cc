@@ -1,12 +1,12 @@
 // SessionShell's deadlines and restarts against a scripted fake shell: the logic that must hold
 // whatever a tenant's shell does (the real shells are covered by the conformance suite).
-#include "session_shell.h"
+#include "session/session_shell.h"
 
 #include <gtest/gtest.h>
 
 #include <deque>
 
-#include "session_protocol.h"
+#include "session/session_protocol.h"
 
 namespace grid {
 namespace {

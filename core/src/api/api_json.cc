@@ -1,0 +1,131 @@
+#include "api/api_json.h"
+
+#include <Poco/DateTimeFormat.h>
+#include <Poco/DateTimeFormatter.h>
+#include <Poco/JSON/Array.h>
+#include <Poco/Timestamp.h>
+
+#include <sstream>
+
+#include "util/utf8.h"
+
+namespace grid {
+namespace {
+
+using Poco::JSON::Array;
+using Poco::JSON::Object;
+
+std::string isoTime(std::chrono::system_clock::time_point t) {
+  const auto micros =
+      std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
+  return Poco::DateTimeFormatter::format(Poco::Timestamp(micros), "%Y-%m-%dT%H:%M:%s%z");
+}
+
+Object::Ptr newObject() { return new Object(Poco::JSON_PRESERVE_KEY_ORDER); }
+
+}  // namespace
+
+std::string toJsonText(const Object::Ptr& object) {
+  std::ostringstream out;
+  object->stringify(out);
+  return out.str();
+}
+
+Object::Ptr errorJson(const Error& error) {
+  auto o = newObject();
+  o->set("error", sanitizeUtf8(error.message));
+  o->set("code", errorCodeToken(error.code));
+  return o;
+}
+
+Object::Ptr execResultJson(const ExecResult& result) {
+  auto o = newObject();
+  o->set("output", sanitizeUtf8(result.output));
+  if (result.has_split_streams) {
+    o->set("stdout", sanitizeUtf8(result.stdout_text));
+    o->set("stderr", sanitizeUtf8(result.stderr_text));
+  }
+  o->set("exit_code", result.exit_code);
+  o->set("exited", result.exited);
+  o->set("timed_out", result.timed_out);
+  o->set("truncated", result.truncated);
+  if (result.session_restarted) o->set("session_restarted", true);
+  o->set("duration_ms", result.duration_ms);
+  return o;
+}
+
+Object::Ptr sandboxJson(const SandboxSnapshot& s) {
+  auto o = newObject();
+  o->set("id", s.spec.id);
+  o->set("image", s.spec.image);
+  o->set("status", statusName(s.status));
+  o->set("backend", s.backend);
+  Array::Ptr setup = new Array;
+  for (const auto& command : s.setup_commands) setup->add(sanitizeUtf8(command));
+  o->set("setup_commands", setup);
+  auto limits = newObject();
+  if (s.spec.limits.cpus > 0) limits->set("cpus", s.spec.limits.cpus);
+  if (s.spec.limits.memory_mb > 0) limits->set("memory_mb", s.spec.limits.memory_mb);
+  if (s.spec.limits.pids > 0) limits->set("pids", s.spec.limits.pids);
+  o->set("limits", limits);
+  o->set("network", s.spec.network);
+  o->set("isolation", std::string(isolationName(s.spec.isolation)));
+  auto labels = newObject();
+  for (const auto& [k, v] : s.spec.labels) labels->set(sanitizeUtf8(k), sanitizeUtf8(v));
+  o->set("labels", labels);
+  o->set("created_at", isoTime(s.created_at));
+  o->set("started_at",
+         s.started_at ? Poco::Dynamic::Var(isoTime(*s.started_at)) : Poco::Dynamic::Var());
+  o->set("stopped_at",
+         s.stopped_at ? Poco::Dynamic::Var(isoTime(*s.stopped_at)) : Poco::Dynamic::Var());
+  o->set("command_count", static_cast<Poco::UInt64>(s.command_count));
+  // Deprecated (removed in 0.3.0): the same count as command_count, standalone execs included,
+  // under a name that suggests session commands only.
+  o->set("session_command_count", static_cast<Poco::UInt64>(s.command_count));
+  if (s.last_exit_code) o->set("last_exit_code", *s.last_exit_code);
+  if (s.session_exit_code) o->set("session_exit_code", *s.session_exit_code);
+  if (!s.error.empty()) o->set("error", sanitizeUtf8(s.error));
+  return o;
+}
+
+Object::Ptr trajectoryJson(const SandboxSnapshot& sandbox,
+                           const std::vector<TrajectoryEntry>& entries) {
+  auto o = newObject();
+  o->set("sandbox_id", sandbox.spec.id);
+  o->set("command_count", static_cast<Poco::UInt64>(entries.size()));
+  Array::Ptr list = new Array;
+  const auto origin = sandbox.started_at.value_or(sandbox.created_at);
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const auto& e = entries[i];
+    auto item = newObject();
+    item->set("index", static_cast<Poco::UInt64>(i));
+    item->set("command", sanitizeUtf8(e.command));
+    item->set("standalone", e.standalone);
+    item->set("timestamp", std::chrono::duration<double>(e.at - origin).count());
+    item->set("at", isoTime(e.at));
+    item->set("output", sanitizeUtf8(e.result.output));
+    if (e.output_dropped) item->set("output_dropped", true);
+    item->set("exit_code", e.result.exit_code);
+    item->set("result", execResultJson(e.result));
+    list->add(item);
+  }
+  o->set("trajectory", list);
+  return o;
+}
+
+std::string formattedTrajectory(const std::vector<TrajectoryEntry>& entries) {
+  std::string text;
+  for (const auto& e : entries) {
+    text += e.standalone ? "$ [standalone] " : "$ ";
+    text += sanitizeUtf8(e.command);
+    text += '\n';
+    const std::string output = sanitizeUtf8(e.result.output);
+    text += output;
+    if (!output.empty() && output.back() != '\n') text += '\n';
+    if (e.result.timed_out) text += "[timed out]\n";
+    if (e.result.exit_code != 0) text += "[exit code " + std::to_string(e.result.exit_code) + "]\n";
+  }
+  return text;
+}
+
+}  // namespace grid

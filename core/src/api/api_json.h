@@ -1,0 +1,24 @@
+// JSON shapes of API responses.
+#pragma once
+
+#include <Poco/JSON/Object.h>
+
+#include <string>
+
+#include "grid/result.h"
+#include "sandbox/sandbox.h"
+#include "session/exec_result.h"
+
+namespace grid {
+
+Poco::JSON::Object::Ptr errorJson(const Error& error);
+Poco::JSON::Object::Ptr execResultJson(const ExecResult& result);
+Poco::JSON::Object::Ptr sandboxJson(const SandboxSnapshot& sandbox);
+Poco::JSON::Object::Ptr trajectoryJson(const SandboxSnapshot& sandbox,
+                                       const std::vector<TrajectoryEntry>& entries);
+/// Plain text: "$ command" then its output, per exec.
+std::string formattedTrajectory(const std::vector<TrajectoryEntry>& entries);
+
+std::string toJsonText(const Poco::JSON::Object::Ptr& object);
+
+}  // namespace grid

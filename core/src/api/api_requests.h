@@ -1,0 +1,36 @@
+// Parsing and validation of API request bodies, pure so it can be unit-tested and fuzzed.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "grid/result.h"
+#include "sandbox/create_request.h"
+
+namespace grid {
+
+struct ExecRequest {
+  std::string command;
+  bool standalone = false;
+  std::optional<std::chrono::milliseconds> timeout;
+};
+
+struct StopRequest {
+  bool remove = true;
+};
+
+struct RequestLimits {
+  size_t max_command_bytes = 256 << 10;
+  size_t max_setup_commands = 256;
+  size_t max_map_entries = 256;
+  size_t max_json_depth = 16;
+};
+
+/// Each returns kInvalidArgument with a sentence naming the offending field.
+Result<CreateRequest> parseCreateRequest(std::string_view body, const RequestLimits& limits);
+Result<ExecRequest> parseExecRequest(std::string_view body, const RequestLimits& limits);
+Result<StopRequest> parseStopRequest(std::string_view body);
+
+}  // namespace grid

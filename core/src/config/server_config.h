@@ -1,0 +1,91 @@
+// The typed configuration of `grid serve`, resolved from built-in defaults < grid.ini <
+// GRID_* environment < command-line flags, and validated before anything starts.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "grid/result.h"
+#include "grid/sandbox_backend.h"
+
+namespace grid {
+
+struct ServerConfig {
+  // top level
+  std::string backend = "local-namespace";
+  std::string instance = "grid";  // names this server's sandboxes for leftover cleanup
+  std::string log_level = "info";
+  std::string plugin_dir;       // empty: <dir of grid>/../lib/grid/plugins
+  std::string auth_token;       // empty: no authentication (loopback only)
+  std::string auth_token_file;  // read at load; its first line is the token
+  // [server]
+  std::string bind = "127.0.0.1";
+  int port = 3000;
+  size_t max_running_sandboxes = 10;
+  size_t max_sandbox_records = 1000;  // records of any state, created ones included
+  std::chrono::seconds start_wait_timeout{600};
+  size_t max_threads = 0;  // 0: derived from max_running_sandboxes
+  size_t max_body_bytes = 1 << 20;
+  size_t max_json_depth = 16;
+  bool insecure = false;  // allow a non-loopback bind without a token
+  // [exec]
+  std::chrono::milliseconds default_exec_timeout{30000};
+  std::chrono::milliseconds max_exec_timeout{3600000};
+  size_t max_output_bytes = 1 << 20;
+  size_t max_command_bytes = 256 << 10;
+  size_t max_trajectory_bytes = 64 << 20;
+  // [sandbox]
+  std::string default_image;  // empty: the backend's default (see defaultImageFor)
+  ResourceLimits default_limits{0, 4096, 2048};       // cpus unlimited, 4 GiB, 2048 processes
+  Isolation default_isolation = Isolation::kDefault;  // of a create request that names none
+  // [backend.NAME] sections, keys without the prefix
+  std::map<std::string, std::map<std::string, std::string>> backend_settings;
+  // Deprecated names the sources used, one sentence each, for `grid serve` to log at start-up.
+  std::vector<std::string> warnings;
+
+  size_t httpThreads() const;
+  std::string defaultImage() const;
+  /// Everything in [backend.NAME], core keys included.
+  const std::map<std::string, std::string>& settingsOf(const std::string& backend_name) const;
+  /// [backend.NAME] without the keys the core itself reads there (plugin, default_image,
+  /// test_image): what the backend's init() receives.
+  std::map<std::string, std::string> backendOwnSettings(const std::string& backend_name) const;
+  /// The plugin file for the backend (see pluginPathFor).
+  std::string pluginPath(const std::string& backend_name) const;
+};
+
+/// Where configuration comes from. `environment` is passed in so tests need not touch the
+/// process's own.
+struct ConfigSources {
+  std::optional<std::string> file;  // --config; else ./grid.ini, else /etc/grid/grid.ini
+  std::map<std::string, std::string> environment;
+  std::map<std::string, std::string> flags;  // keys as in grid.ini, e.g. "server.port"
+};
+
+/// A key renamed in `since`: the old name is still read, with a warning, until `removed_in`.
+struct RenamedKey {
+  const char* old_key;
+  const char* new_key;
+  const char* since;
+  const char* removed_in;
+};
+
+/// Every renamed key (the README's "Deprecated names" lists the same).
+inline constexpr RenamedKey kRenamedKeys[] = {
+    {"server.max_sandboxes", "server.max_sandbox_records", "0.2.0", "0.3.0"},
+};
+
+/// The environment variable for a key: "server.port" -> GRID_SERVER_PORT,
+/// "backend.local-namespace.images_dir" -> GRID_BACKEND_LOCAL_NAMESPACE_IMAGES_DIR.
+std::string environmentNameFor(const std::string& key);
+
+Result<ServerConfig> loadServerConfig(const ConfigSources& sources);
+
+/// The process environment as a map.
+std::map<std::string, std::string> processEnvironment();
+
+}  // namespace grid

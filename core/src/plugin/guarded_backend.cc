@@ -1,0 +1,115 @@
+#include "plugin/guarded_backend.h"
+
+#include <Poco/Exception.h>
+#include <spdlog/spdlog.h>
+
+#include <exception>
+#include <utility>
+
+namespace grid {
+namespace {
+
+Error thrown(const std::string& label, const char* call, const std::string& what) {
+  Error error{ErrorCode::kInternal, "backend " + label + ": " + call + " threw: " + what};
+  spdlog::error("{}", error.message);
+  return error;
+}
+
+// Runs `call`, turning anything it throws into the Error of thrown().
+template <typename Call>
+auto guarded(const std::string& label, const char* name, Call&& call) -> decltype(call()) {
+  try {
+    return call();
+  } catch (...) {
+    return thrown(label, name, currentExceptionText());
+  }
+}
+
+class GuardedChannel : public ProcessChannel {
+ public:
+  GuardedChannel(std::unique_ptr<ProcessChannel> inner, const std::string& label)
+      : inner_(std::move(inner)), label_(label) {}
+
+  Result<void> write(std::string_view data) override {
+    return guarded(label_, "ProcessChannel::write", [&] { return inner_->write(data); });
+  }
+
+  void closeStdin() override {
+    auto closed = guarded(label_, "ProcessChannel::closeStdin", [&]() -> Result<void> {
+      inner_->closeStdin();
+      return {};
+    });
+    (void)closed;  // already logged; the stream is as closed as the plugin left it
+  }
+
+  Result<ReadResult> read(Clock::time_point deadline) override {
+    return guarded(label_, "ProcessChannel::read", [&] { return inner_->read(deadline); });
+  }
+
+  std::optional<int> exitCode() override {
+    auto code = guarded(label_, "ProcessChannel::exitCode",
+                        [&]() -> Result<std::optional<int>> { return inner_->exitCode(); });
+    return code.ok() ? code.value() : std::nullopt;  // unknown, as for an engine that cannot tell
+  }
+
+ private:
+  std::unique_ptr<ProcessChannel> inner_;
+  const std::string label_;
+};
+
+}  // namespace
+
+std::string currentExceptionText() {
+  try {
+    throw;
+  } catch (const Poco::Exception& e) {
+    return e.displayText();
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "an exception of unknown type";
+  }
+}
+
+GuardedBackend::GuardedBackend(std::unique_ptr<SandboxBackend> inner, std::string label)
+    : inner_(std::move(inner)), label_(std::move(label)) {}
+
+// Destructors are noexcept: a plugin's that throws ends the process, and no guard can help.
+GuardedBackend::~GuardedBackend() = default;
+
+std::string GuardedBackend::name() const {
+  auto name = guarded(label_, "name", [&]() -> Result<std::string> { return inner_->name(); });
+  return name.ok() ? name.value() : label_;
+}
+
+Result<void> GuardedBackend::init(const BackendConfig& config) {
+  return guarded(label_, "init", [&] { return inner_->init(config); });
+}
+
+Result<std::vector<std::string>> GuardedBackend::removeLeftovers() {
+  return guarded(label_, "removeLeftovers", [&] { return inner_->removeLeftovers(); });
+}
+
+Result<void> GuardedBackend::checkSpec(const SandboxSpec& spec) {
+  return guarded(label_, "checkSpec", [&] { return inner_->checkSpec(spec); });
+}
+
+Result<void> GuardedBackend::createSandbox(const SandboxSpec& spec) {
+  return guarded(label_, "createSandbox", [&] { return inner_->createSandbox(spec); });
+}
+
+Result<std::unique_ptr<ProcessChannel>> GuardedBackend::startProcess(const std::string& sandbox_id,
+                                                                     const ProcessSpec& spec) {
+  return guarded(label_, "startProcess", [&]() -> Result<std::unique_ptr<ProcessChannel>> {
+    GRID_ASSIGN_OR_RETURN(auto channel, inner_->startProcess(sandbox_id, spec));
+    if (!channel) return std::unique_ptr<ProcessChannel>();
+    return std::unique_ptr<ProcessChannel>(
+        std::make_unique<GuardedChannel>(std::move(channel), label_));
+  });
+}
+
+Result<void> GuardedBackend::destroySandbox(const std::string& sandbox_id) {
+  return guarded(label_, "destroySandbox", [&] { return inner_->destroySandbox(sandbox_id); });
+}
+
+}  // namespace grid

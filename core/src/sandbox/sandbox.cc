@@ -1,0 +1,68 @@
+#include "sandbox/sandbox.h"
+
+#include <spdlog/spdlog.h>
+
+namespace grid {
+namespace {
+
+size_t outputBytes(const ExecResult& result) {
+  return result.output.size() + result.stdout_text.size() + result.stderr_text.size();
+}
+
+}  // namespace
+
+SandboxSnapshot Sandbox::snapshot() const {
+  SandboxSnapshot s;
+  s.spec = spec_;
+  s.setup_commands = setup_commands_;
+  s.backend = backend_;
+  s.created_at = created_at_;
+  std::lock_guard lock(state_mutex_);
+  s.status = lifecycle_.status();
+  s.error = lifecycle_.error();
+  s.started_at = lifecycle_.startedAt();
+  s.stopped_at = lifecycle_.stoppedAt();
+  s.command_count = trajectory_.size();
+  if (!trajectory_.empty()) s.last_exit_code = trajectory_.back().result.exit_code;
+  s.session_exit_code = lifecycle_.sessionExitCode();
+  return s;
+}
+
+std::vector<TrajectoryEntry> Sandbox::trajectory() const {
+  std::lock_guard lock(state_mutex_);
+  return trajectory_;
+}
+
+SandboxLifecycle Sandbox::lifecycle() const {
+  std::lock_guard lock(state_mutex_);
+  return lifecycle_;
+}
+
+Result<void> Sandbox::advance(SandboxEvent event, std::string error) {
+  std::lock_guard lock(state_mutex_);
+  return lifecycle_.apply(event, std::chrono::system_clock::now(), std::move(error));
+}
+
+void Sandbox::recordExec(TrajectoryEntry entry, size_t max_trajectory_bytes, bool session_ended,
+                         std::optional<int> exit_code) {
+  std::lock_guard lock(state_mutex_);
+  if (session_ended) {
+    auto ended = lifecycle_.apply(SandboxEvent::kSessionEnded, std::chrono::system_clock::now(), {},
+                                  exit_code);
+    if (!ended.ok()) spdlog::error("{}: {}", spec_.id, ended.error().message);
+  }
+  trajectory_bytes_ += outputBytes(entry.result);
+  trajectory_.push_back(std::move(entry));
+  for (auto& kept : trajectory_) {
+    if (trajectory_bytes_ <= max_trajectory_bytes) break;
+    if (kept.output_dropped) continue;
+    trajectory_bytes_ -= outputBytes(kept.result);
+    kept.result.output = "[output dropped: the trajectory keeps at most " +
+                         std::to_string(max_trajectory_bytes) + " bytes of output]";
+    kept.result.stdout_text.clear();
+    kept.result.stderr_text.clear();
+    kept.output_dropped = true;
+  }
+}
+
+}  // namespace grid

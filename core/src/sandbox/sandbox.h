@@ -1,0 +1,99 @@
+// One sandbox's record: its request, its state machine (SandboxLifecycle) and its trajectory,
+// plus what the SandboxManager holds while it operates on the sandbox (SandboxRuntime).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "grid/sandbox_backend.h"
+#include "sandbox/fifo_semaphore.h"
+#include "sandbox/sandbox_lifecycle.h"
+#include "session/exec_result.h"
+#include "session/session_shell.h"
+
+namespace grid {
+
+struct TrajectoryEntry {
+  std::string command;
+  bool standalone = false;
+  std::chrono::system_clock::time_point at;
+  ExecResult result;
+  bool output_dropped = false;  // over the trajectory's output budget
+};
+
+/// A consistent copy of a sandbox's state, for describing it without holding its locks.
+struct SandboxSnapshot {
+  SandboxSpec spec;
+  std::vector<std::string> setup_commands;
+  SandboxStatus status = SandboxStatus::kCreated;
+  std::string backend;
+  std::string error;  // why it failed, when it did
+  std::chrono::system_clock::time_point created_at;
+  std::optional<std::chrono::system_clock::time_point> started_at;
+  std::optional<std::chrono::system_clock::time_point> stopped_at;
+  size_t command_count = 0;
+  std::optional<int> last_exit_code;
+  std::optional<int> session_exit_code;
+};
+
+/// What the manager holds while it starts, runs and removes a sandbox. Everything but
+/// `stopping` is touched only under Sandbox::operationMutex().
+struct SandboxRuntime {
+  std::unique_ptr<SessionShell> session;
+  FifoSemaphore::Permit permit;
+  bool container_exists = false;
+  std::atomic<bool> stopping{false};  // set by a stop, read by a start to give up early
+};
+
+class Sandbox {
+ public:
+  Sandbox(SandboxSpec spec, std::vector<std::string> setup_commands, std::string backend)
+      : spec_(std::move(spec)),
+        setup_commands_(std::move(setup_commands)),
+        backend_(std::move(backend)),
+        created_at_(std::chrono::system_clock::now()) {}
+
+  const SandboxSpec& spec() const { return spec_; }
+  const std::vector<std::string>& setupCommands() const { return setup_commands_; }
+
+  SandboxSnapshot snapshot() const;
+  std::vector<TrajectoryEntry> trajectory() const;
+
+  /// A copy of the state machine, for deciding what an operation may do.
+  SandboxLifecycle lifecycle() const;
+
+  /// Applies `event` to the state machine (see SandboxLifecycle::apply).
+  Result<void> advance(SandboxEvent event, std::string error = {});
+
+  /// Appends an exec to the trajectory and, when `session_ended`, moves to exited with the
+  /// session's `exit_code`, at once for every reader. Past `max_trajectory_bytes` of output
+  /// the oldest entries lose theirs.
+  void recordExec(TrajectoryEntry entry, size_t max_trajectory_bytes, bool session_ended,
+                  std::optional<int> exit_code);
+
+  /// Held for the whole of a start, an exec or a teardown: one at a time per sandbox.
+  std::mutex& operationMutex() { return operation_mutex_; }
+  SandboxRuntime& runtime() { return runtime_; }
+
+ private:
+  const SandboxSpec spec_;
+  const std::vector<std::string> setup_commands_;
+  const std::string backend_;
+  const std::chrono::system_clock::time_point created_at_;
+
+  std::mutex operation_mutex_;
+  SandboxRuntime runtime_;
+
+  // Guards the fields below; held only briefly.
+  mutable std::mutex state_mutex_;
+  SandboxLifecycle lifecycle_;
+  std::vector<TrajectoryEntry> trajectory_;
+  size_t trajectory_bytes_ = 0;  // output bytes held by trajectory_
+};
+
+}  // namespace grid

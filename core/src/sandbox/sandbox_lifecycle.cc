@@ -1,0 +1,84 @@
+#include "sandbox/sandbox_lifecycle.h"
+
+namespace grid {
+
+const char* statusName(SandboxStatus status) {
+  switch (status) {
+    case SandboxStatus::kCreated:
+      return "created";
+    case SandboxStatus::kStarting:
+      return "starting";
+    case SandboxStatus::kRunning:
+      return "running";
+    case SandboxStatus::kExited:
+      return "exited";
+    case SandboxStatus::kStopped:
+      return "stopped";
+    case SandboxStatus::kFailed:
+      return "failed";
+  }
+  return "failed";
+}
+
+const char* eventName(SandboxEvent event) {
+  switch (event) {
+    case SandboxEvent::kStart:
+      return "start";
+    case SandboxEvent::kSlotTimedOut:
+      return "slot-timed-out";
+    case SandboxEvent::kStarted:
+      return "started";
+    case SandboxEvent::kStartFailed:
+      return "start-failed";
+    case SandboxEvent::kSessionEnded:
+      return "session-ended";
+    case SandboxEvent::kStop:
+      return "stop";
+  }
+  return "unknown";
+}
+
+std::optional<SandboxStatus> nextStatus(SandboxStatus from, SandboxEvent event) {
+  using S = SandboxStatus;
+  switch (event) {
+    case SandboxEvent::kStart:
+      if (from == S::kCreated) return S::kStarting;
+      break;
+    case SandboxEvent::kSlotTimedOut:
+      if (from == S::kStarting) return S::kCreated;
+      break;
+    case SandboxEvent::kStarted:
+      if (from == S::kStarting) return S::kRunning;
+      break;
+    case SandboxEvent::kStartFailed:
+      if (from == S::kStarting) return S::kFailed;
+      break;
+    case SandboxEvent::kSessionEnded:
+      if (from == S::kRunning) return S::kExited;
+      break;
+    case SandboxEvent::kStop:
+      return S::kStopped;
+  }
+  return std::nullopt;
+}
+
+Result<void> SandboxLifecycle::apply(SandboxEvent event, TimePoint now, std::string error,
+                                     std::optional<int> exit_code) {
+  const auto next = nextStatus(status_, event);
+  if (!next) {
+    if (event == SandboxEvent::kStart) {
+      return fail(ErrorCode::kConflict, std::string("sandbox is already ") + statusName(status_) +
+                                            "; start it only once");
+    }
+    return fail(ErrorCode::kInternal, std::string("sandbox status ") + statusName(status_) +
+                                          " does not allow the event " + eventName(event));
+  }
+  status_ = *next;
+  if (!error.empty()) error_ = std::move(error);
+  if (exit_code) session_exit_code_ = exit_code;
+  if (status_ == SandboxStatus::kRunning && !started_at_) started_at_ = now;
+  if (status_ == SandboxStatus::kStopped) stopped_at_ = now;
+  return {};
+}
+
+}  // namespace grid

@@ -1,0 +1,58 @@
+// A sandbox's state machine: its status, and every transition the status may take, in one
+// table (nextStatus). Pure and single-threaded; Sandbox guards it with its state mutex.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+#include "grid/result.h"
+
+namespace grid {
+
+/// created -> starting -> running -> (exited) -> stopped; starting -> failed; any -> stopped.
+enum class SandboxStatus { kCreated, kStarting, kRunning, kExited, kStopped, kFailed };
+
+const char* statusName(SandboxStatus status);
+
+/// What happens to a sandbox; each moves its status along the table of nextStatus().
+enum class SandboxEvent {
+  kStart,         // a start request was accepted
+  kSlotTimedOut,  // no running slot came free in time: back to created, may start again
+  kStarted,       // the sandbox and its session are up
+  kStartFailed,   // creating it, its setup or its session failed (or the server shuts down)
+  kSessionEnded,  // the persistent session's shell exited
+  kStop,          // stopped and removed (from any status, again when already stopped)
+};
+
+const char* eventName(SandboxEvent event);
+
+/// The status `event` leads to from `from`, or nullopt when the table does not allow it.
+std::optional<SandboxStatus> nextStatus(SandboxStatus from, SandboxEvent event);
+
+class SandboxLifecycle {
+ public:
+  using TimePoint = std::chrono::system_clock::time_point;
+
+  /// Moves to nextStatus(status(), event), stamping `now` where the event starts or stops
+  /// the sandbox. `error` (kStartFailed) says why it failed; `exit_code` (kSessionEnded) is the
+  /// session's status when known. A transition the table does not allow changes nothing and
+  /// is kConflict for kStart ("sandbox is already running; ..."), kInternal otherwise.
+  Result<void> apply(SandboxEvent event, TimePoint now, std::string error = {},
+                     std::optional<int> exit_code = std::nullopt);
+
+  SandboxStatus status() const { return status_; }
+  const std::string& error() const { return error_; }
+  const std::optional<TimePoint>& startedAt() const { return started_at_; }
+  const std::optional<TimePoint>& stoppedAt() const { return stopped_at_; }
+  const std::optional<int>& sessionExitCode() const { return session_exit_code_; }
+
+ private:
+  SandboxStatus status_ = SandboxStatus::kCreated;
+  std::string error_;  // why it failed, when it did
+  std::optional<TimePoint> started_at_;
+  std::optional<TimePoint> stopped_at_;
+  std::optional<int> session_exit_code_;
+};
+
+}  // namespace grid

@@ -1,0 +1,259 @@
+#include "sandbox/sandbox_manager.h"
+
+#include <spdlog/spdlog.h>
+
+#include <future>
+
+#include "session/process_io.h"
+#include "util/random_token.h"
+
+namespace grid {
+namespace {
+
+std::string newSandboxId() {
+  // UUID v4 layout: familiar to clients, and valid in container names.
+  std::string hex = randomHex(16);
+  hex[12] = '4';
+  hex[16] = "89ab"[hex[16] % 4];
+  return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" +
+         hex.substr(16, 4) + "-" + hex.substr(20);
+}
+
+std::string joinSetup(const std::vector<std::string>& commands) {
+  std::string joined;
+  for (const auto& command : commands) {
+    if (!joined.empty()) joined += " && ";
+    joined += command;
+  }
+  return joined;
+}
+
+}  // namespace
+
+SandboxManager::SandboxManager(SandboxBackend& backend, ManagerOptions options)
+    : backend_(backend), options_(std::move(options)), slots_(options_.max_running_sandboxes) {}
+
+SandboxManager::~SandboxManager() { shutdown(); }
+
+void SandboxManager::advance(Sandbox& sandbox, SandboxEvent event, std::string error) {
+  if (auto moved = sandbox.advance(event, std::move(error)); !moved.ok()) {
+    spdlog::error("{}: {}", sandbox.spec().id, moved.error().message);
+  }
+}
+
+Result<std::shared_ptr<Sandbox>> SandboxManager::create(CreateRequest request) {
+  if (shutting_down_) return fail(ErrorCode::kUnavailable, "the server is shutting down");
+  SandboxSpec spec;
+  spec.id = newSandboxId();
+  spec.image = request.image.value_or(options_.default_image);
+  // Each limit the request names overrides its default; the others keep the default.
+  spec.limits = options_.default_limits;
+  if (request.limits) {
+    if (request.limits->cpus > 0) spec.limits.cpus = request.limits->cpus;
+    if (request.limits->memory_mb > 0) spec.limits.memory_mb = request.limits->memory_mb;
+    if (request.limits->pids > 0) spec.limits.pids = request.limits->pids;
+  }
+  spec.network = request.network;
+  spec.env = std::move(request.env);
+  spec.labels = std::move(request.labels);
+  spec.isolation = request.isolation.value_or(options_.default_isolation);
+  GRID_TRY(backend_.checkSpec(spec));
+  auto sandbox = std::make_shared<Sandbox>(std::move(spec), std::move(request.setup_commands),
+                                           options_.backend_name);
+  std::lock_guard lock(registry_mutex_);
+  if (sandboxes_.size() >= options_.max_sandbox_records) {
+    return fail(ErrorCode::kResourceExhausted, "the server holds its maximum of " +
+                                                   std::to_string(options_.max_sandbox_records) +
+                                                   " sandboxes; delete some first");
+  }
+  sandboxes_.emplace(sandbox->spec().id, sandbox);
+  return sandbox;
+}
+
+Result<std::shared_ptr<Sandbox>> SandboxManager::find(const std::string& id) const {
+  std::lock_guard lock(registry_mutex_);
+  const auto it = sandboxes_.find(id);
+  if (it == sandboxes_.end()) return fail(ErrorCode::kNotFound, "no sandbox with id '" + id + "'");
+  return it->second;
+}
+
+std::vector<std::shared_ptr<Sandbox>> SandboxManager::all() const {
+  std::lock_guard lock(registry_mutex_);
+  std::vector<std::shared_ptr<Sandbox>> list;
+  list.reserve(sandboxes_.size());
+  for (const auto& [id, sandbox] : sandboxes_) list.push_back(sandbox);
+  return list;
+}
+
+size_t SandboxManager::runningSlotsInUse() const { return slots_.capacity() - slots_.available(); }
+
+Result<void> SandboxManager::start(const std::string& id, std::optional<ExecResult>* setup_result) {
+  GRID_ASSIGN_OR_RETURN(const std::shared_ptr<Sandbox> found, find(id));
+  Sandbox& sandbox = *found;
+  GRID_TRY(sandbox.advance(SandboxEvent::kStart));
+  SandboxRuntime& runtime = sandbox.runtime();
+  std::lock_guard operation(sandbox.operationMutex());
+  if (shutting_down_) {
+    // The shutdown's stop may have taken the operation lock first; then the sandbox stays
+    // stopped, which the table rightly refuses to turn into failed.
+    (void)sandbox.advance(SandboxEvent::kStartFailed, "the server is shutting down");
+    return fail(ErrorCode::kUnavailable, "the server is shutting down");
+  }
+  const auto outcome =
+      slots_.acquire(options_.start_wait_timeout, runtime.permit, &runtime.stopping);
+  if (outcome == FifoSemaphore::Outcome::kTimedOut) {
+    advance(sandbox, SandboxEvent::kSlotTimedOut);
+    return fail(ErrorCode::kUnavailable,
+                "no free sandbox slot within " +
+                    std::to_string(options_.start_wait_timeout.count() / 1000) + " s (" +
+                    std::to_string(options_.max_running_sandboxes) + " running); retry later");
+  }
+  if (outcome == FifoSemaphore::Outcome::kCancelled) {
+    return fail(ErrorCode::kConflict, "sandbox was stopped while waiting to start");
+  }
+
+  const auto failStart = [&](const Error& error) -> Result<void> {
+    if (runtime.container_exists) {
+      if (auto removed = backend_.destroySandbox(id); !removed.ok()) {
+        spdlog::error("{}: removing after failed start: {}", id, removed.error().message);
+      }
+      runtime.container_exists = false;
+    }
+    runtime.permit.reset();
+    advance(sandbox, SandboxEvent::kStartFailed, error.message);
+    spdlog::warn("{}: start failed: {}", id, error.message);
+    return error;
+  };
+
+  runtime.container_exists = true;  // from here a failure must remove what exists
+  if (auto created = backend_.createSandbox(sandbox.spec()); !created.ok()) {
+    return failStart(created.error());
+  }
+  if (runtime.stopping)
+    return failStart(fail(ErrorCode::kConflict, "sandbox was stopped while starting"));
+
+  if (!sandbox.setupCommands().empty()) {
+    ExecLimits limits{options_.max_exec_timeout, options_.max_output_bytes};
+    auto setup = runStandalone(backend_, id, joinSetup(sandbox.setupCommands()), limits);
+    if (!setup.ok()) return failStart(setup.error());
+    if (setup.value().exit_code != 0 || setup.value().timed_out) {
+      const int status = setup.value().exit_code;
+      const bool timed_out = setup.value().timed_out;
+      if (setup_result != nullptr) *setup_result = std::move(setup.value());
+      return failStart(
+          fail(ErrorCode::kInvalidArgument,
+               timed_out ? "setup commands timed out"
+                         : "setup commands failed with exit code " + std::to_string(status)));
+    }
+  }
+  auto session = SessionShell::open(backend_, id);
+  if (!session.ok()) return failStart(session.error());
+  runtime.session = std::move(session.value());
+  if (runtime.stopping)
+    return failStart(fail(ErrorCode::kConflict, "sandbox was stopped while starting"));
+  advance(sandbox, SandboxEvent::kStarted);
+  return {};
+}
+
+Result<ExecResult> SandboxManager::exec(const std::string& id, const std::string& command,
+                                        bool standalone,
+                                        std::optional<std::chrono::milliseconds> timeout) {
+  GRID_ASSIGN_OR_RETURN(const std::shared_ptr<Sandbox> found, find(id));
+  Sandbox& sandbox = *found;
+  SandboxRuntime& runtime = sandbox.runtime();
+  const auto refuse = [&]() -> std::optional<Error> {
+    const SandboxLifecycle lifecycle = sandbox.lifecycle();
+    switch (lifecycle.status()) {
+      case SandboxStatus::kCreated:
+        return fail(ErrorCode::kConflict,
+                    "sandbox is not started; POST /sandboxes/" + id + "/start first");
+      case SandboxStatus::kStarting:
+      case SandboxStatus::kRunning:
+        return std::nullopt;
+      case SandboxStatus::kExited:
+        if (standalone) return std::nullopt;
+        return fail(ErrorCode::kConflict,
+                    "the session has ended (exit status " +
+                        std::to_string(lifecycle.sessionExitCode().value_or(-1)) +
+                        "); standalone execs still work");
+      case SandboxStatus::kStopped:
+        return fail(ErrorCode::kConflict, "sandbox is stopped");
+      case SandboxStatus::kFailed:
+        return fail(ErrorCode::kConflict, "sandbox failed to start: " + lifecycle.error());
+    }
+    return std::nullopt;
+  };
+  if (auto refused = refuse()) return *refused;
+
+  std::lock_guard operation(sandbox.operationMutex());
+  // The state may have moved while we waited behind another operation.
+  if (auto refused = refuse()) return *refused;
+  if (sandbox.lifecycle().status() == SandboxStatus::kStarting) {
+    return fail(ErrorCode::kConflict, "sandbox is still starting");
+  }
+
+  ExecLimits limits{
+      std::min(timeout.value_or(options_.default_exec_timeout), options_.max_exec_timeout),
+      options_.max_output_bytes};
+  const auto at = std::chrono::system_clock::now();
+  Result<ExecResult> result = standalone ? runStandalone(backend_, id, command, limits)
+                                         : runtime.session->run(command, limits);
+  if (!result.ok()) {
+    if (!standalone && !runtime.session->alive()) advance(sandbox, SandboxEvent::kSessionEnded);
+    return result.error();
+  }
+  const bool session_ended = !standalone && result.value().exited;
+  sandbox.recordExec(TrajectoryEntry{command, standalone, at, result.value()},
+                     options_.max_trajectory_bytes, session_ended,
+                     session_ended ? std::optional<int>(result.value().exit_code) : std::nullopt);
+  return result;
+}
+
+void SandboxManager::teardown(Sandbox& sandbox) {
+  const std::string& id = sandbox.spec().id;
+  SandboxRuntime& runtime = sandbox.runtime();
+  runtime.stopping = true;
+  slots_.wakeAll();
+  const SandboxStatus status = sandbox.lifecycle().status();
+  // Kill the sandbox before waiting for its operation lock, so a running exec ends now.
+  if (status != SandboxStatus::kCreated && status != SandboxStatus::kStopped) {
+    if (auto removed = backend_.destroySandbox(id); !removed.ok()) {
+      spdlog::error("{}: removing: {}", id, removed.error().message);
+    }
+  }
+  std::lock_guard operation(sandbox.operationMutex());
+  if (runtime.container_exists) {
+    if (auto removed = backend_.destroySandbox(id); !removed.ok()) {
+      spdlog::error("{}: removing: {}", id, removed.error().message);
+    }
+    runtime.container_exists = false;
+  }
+  runtime.session.reset();
+  runtime.permit.reset();
+  advance(sandbox, SandboxEvent::kStop);
+}
+
+Result<void> SandboxManager::stop(const std::string& id, bool remove) {
+  GRID_ASSIGN_OR_RETURN(const std::shared_ptr<Sandbox> found, find(id));
+  teardown(*found);
+  if (remove) {
+    std::lock_guard lock(registry_mutex_);
+    sandboxes_.erase(id);
+  }
+  return {};
+}
+
+void SandboxManager::shutdown() {
+  if (shutting_down_.exchange(true)) return;
+  auto sandboxes = all();
+  if (!sandboxes.empty()) spdlog::info("shutting down: removing {} sandboxes", sandboxes.size());
+  std::vector<std::future<void>> pending;
+  for (auto& sandbox : sandboxes) {
+    pending.push_back(std::async(std::launch::async, [this, sandbox] { teardown(*sandbox); }));
+  }
+  for (auto& f : pending) f.wait();
+  std::lock_guard lock(registry_mutex_);
+  sandboxes_.clear();
+}
+
+}  // namespace grid

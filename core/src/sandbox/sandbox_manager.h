@@ -1,0 +1,81 @@
+// The registry of sandboxes and their lifecycle: create, start (under the FIFO running limit),
+// exec (serialized per sandbox, parallel across sandboxes), stop, shutdown.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "grid/sandbox_backend.h"
+#include "sandbox/create_request.h"
+#include "sandbox/fifo_semaphore.h"
+#include "sandbox/sandbox.h"
+#include "session/exec_result.h"
+
+namespace grid {
+
+struct ManagerOptions {
+  std::string backend_name;
+  size_t max_running_sandboxes = 10;
+  size_t max_sandbox_records = 1000;  // sandboxes held in any state; create beyond is 429
+  std::chrono::milliseconds start_wait_timeout{600000};
+  std::string default_image = "ubuntu:latest";
+  ResourceLimits default_limits;
+  Isolation default_isolation = Isolation::kDefault;
+  std::chrono::milliseconds default_exec_timeout{30000};
+  std::chrono::milliseconds max_exec_timeout{3600000};
+  size_t max_output_bytes = 1 << 20;
+  // Output bytes a sandbox's trajectory keeps; past it the oldest entries lose their output
+  // (command, status and times stay), so a long rollout cannot grow the server without bound.
+  size_t max_trajectory_bytes = 64 << 20;
+};
+
+class SandboxManager {
+ public:
+  SandboxManager(SandboxBackend& backend, ManagerOptions options);
+  ~SandboxManager();
+  SandboxManager(const SandboxManager&) = delete;
+  SandboxManager& operator=(const SandboxManager&) = delete;
+
+  /// Registers a sandbox in state `created`. A spec the backend cannot honour (checkSpec) is
+  /// refused here, so the client learns it before starting.
+  Result<std::shared_ptr<Sandbox>> create(CreateRequest request);
+
+  /// Waits for a slot, creates the container, runs the setup commands and opens the session.
+  /// When setup fails, `setup_result` receives its output and status.
+  Result<void> start(const std::string& id, std::optional<ExecResult>* setup_result = nullptr);
+
+  Result<ExecResult> exec(const std::string& id, const std::string& command, bool standalone,
+                          std::optional<std::chrono::milliseconds> timeout);
+
+  /// Stops the sandbox, removes its container and frees its slot; `remove` also forgets it.
+  Result<void> stop(const std::string& id, bool remove);
+
+  Result<std::shared_ptr<Sandbox>> find(const std::string& id) const;
+  std::vector<std::shared_ptr<Sandbox>> all() const;
+
+  /// Stops every sandbox (in parallel) and refuses new work. Idempotent.
+  void shutdown();
+
+  size_t runningSlotsInUse() const;
+  size_t startsWaiting() const { return slots_.waiting(); }
+  const ManagerOptions& options() const { return options_; }
+
+ private:
+  /// Applies an event the manager's own sequence guarantees; a refusal is a bug, logged.
+  static void advance(Sandbox& sandbox, SandboxEvent event, std::string error = {});
+  void teardown(Sandbox& sandbox);
+
+  SandboxBackend& backend_;
+  const ManagerOptions options_;
+  FifoSemaphore slots_;
+  std::atomic<bool> shutting_down_{false};
+  mutable std::mutex registry_mutex_;
+  std::map<std::string, std::shared_ptr<Sandbox>> sandboxes_;
+};
+
+}  // namespace grid

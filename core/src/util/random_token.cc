@@ -1,0 +1,28 @@
+#include "util/random_token.h"
+
+#include <sys/random.h>
+
+#include <stdexcept>
+#include <vector>
+
+namespace grid {
+
+std::string randomHex(size_t bytes) {
+  std::vector<unsigned char> raw(bytes);
+  size_t filled = 0;
+  while (filled < bytes) {
+    const ssize_t n = getrandom(raw.data() + filled, bytes - filled, 0);
+    if (n < 0) throw std::runtime_error("getrandom failed");
+    filled += static_cast<size_t>(n);
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes * 2);
+  for (const unsigned char b : raw) {
+    out += kHex[b >> 4];
+    out += kHex[b & 0xf];
+  }
+  return out;
+}
+
+}  // namespace grid
