@@ -9,6 +9,7 @@ declare -A allowed=(
   [net]="util"
   [plugin]="util"
   [session]="util"
+  [files]="util"
   [sandbox]="util session"
   [api]="util net session sandbox"
   [config]="util plugin"

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "session/output_ring.h"
+
 namespace grid {
 
 std::string quoteAnsiC(std::string_view text) {
@@ -103,8 +105,7 @@ std::string CappedOutput::str() const {
     tail.remove_prefix(tail.size() - tail_budget);
   }
   if (dropped == 0) return head_ + std::string(tail);
-  return head_ + "\n[... " + std::to_string(dropped) + " bytes truncated ...]\n" +
-         std::string(tail);
+  return head_ + outputTruncationNotice(dropped) + std::string(tail);
 }
 
 namespace {
