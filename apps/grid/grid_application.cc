@@ -9,7 +9,7 @@ namespace grid::cli {
 int GridApplication::main(const std::vector<std::string>&) {
   CLI::App root{"Grid: sandboxed Linux containers for AI shell agents, over HTTP", "grid"};
   root.require_subcommand(1);
-  root.set_version_flag("--version", "grid 0.1.0");
+  root.set_version_flag("--version", "grid 0.2.0");
   int exit_code = 0;
   addServeCommand(root, &exit_code);
   addSandboxCommand(root, &exit_code);
