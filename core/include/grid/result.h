@@ -18,6 +18,7 @@ enum class ErrorCode {
   kResourceExhausted,  // a configured limit was reached (429)
   kUnavailable,        // the engine cannot be reached (503)
   kTimeout,            // a wait ran out (504)
+  kNoSpace,            // the sandbox's disk or quota is full (413)
   kInternal,           // anything else (500)
 };
 
@@ -32,6 +33,7 @@ inline const char* errorCodeToken(ErrorCode code) {
     case ErrorCode::kResourceExhausted: return "resource_exhausted";
     case ErrorCode::kUnavailable: return "unavailable";
     case ErrorCode::kTimeout: return "timeout";
+    case ErrorCode::kNoSpace: return "no_space";
     case ErrorCode::kInternal: return "internal";
   }
   return "internal";

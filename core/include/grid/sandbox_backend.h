@@ -23,7 +23,7 @@
 
 /// Bumped on every incompatible change of this header. The loader refuses a plugin built
 /// against another version.
-#define GRID_SDK_VERSION 2
+#define GRID_SDK_VERSION 3
 
 namespace grid {
 
@@ -105,6 +105,34 @@ class ProcessChannel {
   virtual std::optional<int> exitCode() = 0;
 };
 
+/// Bytes flowing into a backend call: an upload's body, read as it arrives.
+class ByteSource {
+ public:
+  virtual ~ByteSource();
+  /// Fills up to `capacity` bytes of `buffer`; returns how many, 0 at the end of the stream.
+  virtual Result<size_t> read(char* buffer, size_t capacity) = 0;
+};
+
+/// Bytes flowing out of a backend call: a download's body, written in order as produced. An
+/// error (the client went away) must end the call promptly with that error.
+class ByteSink {
+ public:
+  virtual ~ByteSink();
+  virtual Result<void> write(std::string_view data) = 0;
+};
+
+enum class FileType { kFile, kDirectory, kSymlink, kOther };
+
+/// One file as the sandbox's own processes see it (lstat: a symlink is itself).
+struct FileInfo {
+  std::string name;  // the last path component; for listDirectory, the entry's name
+  FileType type = FileType::kOther;
+  uint64_t size = 0;
+  uint32_t mode = 0;        // permission bits (07777)
+  int64_t mtime = 0;        // seconds since the epoch
+  std::string link_target;  // for kSymlink
+};
+
 /// What the core hands a backend at init(): Grid's instance name and the backend's own
 /// `[backend.NAME]` section of grid.ini, keys without the prefix, values as written.
 struct BackendConfig {
@@ -147,6 +175,44 @@ class SandboxBackend {
   /// Kills every process of the sandbox and removes all it holds. Removing an unknown or
   /// already removed sandbox succeeds.
   virtual Result<void> destroySandbox(const std::string& sandbox_id) = 0;
+
+  // Files of a running sandbox. Every `path` is absolute and normalised (no ".", "..", "//" or
+  // NUL). It resolves inside the sandbox exactly as the sandbox's own processes resolve it (its
+  // mounts, its symlinks, its user), never through a host path, and what is written is owned
+  // as the session's own writes are. Errors: kNotFound (no such path or parent), kConflict (a
+  // directory where a file is needed or the reverse), kNoSpace (disk or quota full),
+  // kInvalidArgument (a malformed archive). No call may outlast `deadline`.
+  //
+  // The defaults run standard tools inside the sandbox through startProcess (`tar`, `stat`,
+  // `mkdir`, `rm`; docs/files.md), so any backend has them; a backend overrides what its
+  // engine does natively (the engines' archive endpoints).
+
+  /// lstat of `path`.
+  virtual Result<FileInfo> statPath(const std::string& sandbox_id, const std::string& path,
+                                    Clock::time_point deadline);
+
+  /// The entries of directory `path` (not "." and ".."), at most `max_entries` of them (the
+  /// core asks for one more than it shows, to tell that a listing was cut short).
+  virtual Result<std::vector<FileInfo>> listDirectory(const std::string& sandbox_id,
+                                                      const std::string& path, size_t max_entries,
+                                                      Clock::time_point deadline);
+
+  /// mkdir -p `path` with `mode` for the directories it creates.
+  virtual Result<void> makeDirectory(const std::string& sandbox_id, const std::string& path,
+                                     uint32_t mode, Clock::time_point deadline);
+
+  /// Removes `path`, a directory with everything below it. A missing path is kNotFound.
+  virtual Result<void> removePath(const std::string& sandbox_id, const std::string& path,
+                                  Clock::time_point deadline);
+
+  /// Extracts the tar stream read from `tar` into the existing directory `directory`.
+  virtual Result<void> extractArchive(const std::string& sandbox_id, const std::string& directory,
+                                      ByteSource& tar, Clock::time_point deadline);
+
+  /// Writes a tar stream of `path` to `out`: one entry named by its last component, or a
+  /// directory's whole tree under that name. A symlink is archived as a symlink.
+  virtual Result<void> createArchive(const std::string& sandbox_id, const std::string& path,
+                                     ByteSink& out, Clock::time_point deadline);
 };
 
 }  // namespace grid

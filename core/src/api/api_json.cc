@@ -92,13 +92,14 @@ Object::Ptr trajectoryJson(const SandboxSnapshot& sandbox,
                            const std::vector<TrajectoryEntry>& entries) {
   auto o = newObject();
   o->set("sandbox_id", sandbox.spec.id);
-  o->set("command_count", static_cast<Poco::UInt64>(entries.size()));
+  o->set("command_count", static_cast<Poco::UInt64>(sandbox.command_count));
   Array::Ptr list = new Array;
   const auto origin = sandbox.started_at.value_or(sandbox.created_at);
   for (size_t i = 0; i < entries.size(); ++i) {
     const auto& e = entries[i];
     auto item = newObject();
     item->set("index", static_cast<Poco::UInt64>(i));
+    item->set("kind", trajectoryKindName(e.kind));
     item->set("command", sanitizeUtf8(e.command));
     item->set("standalone", e.standalone);
     item->set("timestamp", std::chrono::duration<double>(e.at - origin).count());
@@ -116,6 +117,10 @@ Object::Ptr trajectoryJson(const SandboxSnapshot& sandbox,
 std::string formattedTrajectory(const std::vector<TrajectoryEntry>& entries) {
   std::string text;
   for (const auto& e : entries) {
+    if (e.kind != TrajectoryKind::kExec) {
+      text += "# " + sanitizeUtf8(e.command) + '\n';
+      continue;
+    }
     text += e.standalone ? "$ [standalone] " : "$ ";
     text += sanitizeUtf8(e.command);
     text += '\n';

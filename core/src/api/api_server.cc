@@ -44,6 +44,8 @@ HTTPResponse::HTTPStatus statusFor(ErrorCode code) {
       return HTTPResponse::HTTP_SERVICE_UNAVAILABLE;
     case ErrorCode::kTimeout:
       return HTTPResponse::HTTP_GATEWAY_TIMEOUT;
+    case ErrorCode::kNoSpace:
+      return HTTPResponse::HTTP_REQUEST_ENTITY_TOO_LARGE;
     case ErrorCode::kInternal:
       return HTTPResponse::HTTP_INTERNAL_SERVER_ERROR;
   }

@@ -112,4 +112,42 @@ Result<void> GuardedBackend::destroySandbox(const std::string& sandbox_id) {
   return guarded(label_, "destroySandbox", [&] { return inner_->destroySandbox(sandbox_id); });
 }
 
+Result<FileInfo> GuardedBackend::statPath(const std::string& sandbox_id, const std::string& path,
+                                          Clock::time_point deadline) {
+  return guarded(label_, "statPath", [&] { return inner_->statPath(sandbox_id, path, deadline); });
+}
+
+Result<std::vector<FileInfo>> GuardedBackend::listDirectory(const std::string& sandbox_id,
+                                                            const std::string& path,
+                                                            size_t max_entries,
+                                                            Clock::time_point deadline) {
+  return guarded(label_, "listDirectory",
+                 [&] { return inner_->listDirectory(sandbox_id, path, max_entries, deadline); });
+}
+
+Result<void> GuardedBackend::makeDirectory(const std::string& sandbox_id, const std::string& path,
+                                           uint32_t mode, Clock::time_point deadline) {
+  return guarded(label_, "makeDirectory",
+                 [&] { return inner_->makeDirectory(sandbox_id, path, mode, deadline); });
+}
+
+Result<void> GuardedBackend::removePath(const std::string& sandbox_id, const std::string& path,
+                                        Clock::time_point deadline) {
+  return guarded(label_, "removePath",
+                 [&] { return inner_->removePath(sandbox_id, path, deadline); });
+}
+
+Result<void> GuardedBackend::extractArchive(const std::string& sandbox_id,
+                                            const std::string& directory, ByteSource& tar,
+                                            Clock::time_point deadline) {
+  return guarded(label_, "extractArchive",
+                 [&] { return inner_->extractArchive(sandbox_id, directory, tar, deadline); });
+}
+
+Result<void> GuardedBackend::createArchive(const std::string& sandbox_id, const std::string& path,
+                                           ByteSink& out, Clock::time_point deadline) {
+  return guarded(label_, "createArchive",
+                 [&] { return inner_->createArchive(sandbox_id, path, out, deadline); });
+}
+
 }  // namespace grid

@@ -29,6 +29,19 @@ class GuardedBackend : public SandboxBackend {
   Result<std::unique_ptr<ProcessChannel>> startProcess(const std::string& sandbox_id,
                                                        const ProcessSpec& spec) override;
   Result<void> destroySandbox(const std::string& sandbox_id) override;
+  Result<FileInfo> statPath(const std::string& sandbox_id, const std::string& path,
+                            Clock::time_point deadline) override;
+  Result<std::vector<FileInfo>> listDirectory(const std::string& sandbox_id,
+                                              const std::string& path, size_t max_entries,
+                                              Clock::time_point deadline) override;
+  Result<void> makeDirectory(const std::string& sandbox_id, const std::string& path, uint32_t mode,
+                             Clock::time_point deadline) override;
+  Result<void> removePath(const std::string& sandbox_id, const std::string& path,
+                          Clock::time_point deadline) override;
+  Result<void> extractArchive(const std::string& sandbox_id, const std::string& directory,
+                              ByteSource& tar, Clock::time_point deadline) override;
+  Result<void> createArchive(const std::string& sandbox_id, const std::string& path, ByteSink& out,
+                             Clock::time_point deadline) override;
 
  private:
   std::unique_ptr<SandboxBackend> inner_;

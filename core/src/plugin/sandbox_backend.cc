@@ -5,6 +5,8 @@
 namespace grid {
 
 ProcessChannel::~ProcessChannel() = default;
+ByteSource::~ByteSource() = default;
+ByteSink::~ByteSink() = default;
 SandboxBackend::~SandboxBackend() = default;
 
 Result<void> SandboxBackend::checkSpec(const SandboxSpec& spec) {
@@ -12,5 +14,7 @@ Result<void> SandboxBackend::checkSpec(const SandboxSpec& spec) {
   return fail(ErrorCode::kUnsupported, name() + ": isolation '" + isolationName(spec.isolation) +
                                            "' is not supported by this backend");
 }
+
+// The file calls' defaults are defined in core/src/files/process_file_ops.cc.
 
 }  // namespace grid

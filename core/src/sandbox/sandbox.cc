@@ -22,8 +22,11 @@ SandboxSnapshot Sandbox::snapshot() const {
   s.error = lifecycle_.error();
   s.started_at = lifecycle_.startedAt();
   s.stopped_at = lifecycle_.stoppedAt();
-  s.command_count = trajectory_.size();
-  if (!trajectory_.empty()) s.last_exit_code = trajectory_.back().result.exit_code;
+  for (const auto& entry : trajectory_) {
+    if (entry.kind != TrajectoryKind::kExec) continue;
+    ++s.command_count;
+    s.last_exit_code = entry.result.exit_code;
+  }
   s.session_exit_code = lifecycle_.sessionExitCode();
   return s;
 }
@@ -41,6 +44,35 @@ SandboxLifecycle Sandbox::lifecycle() const {
 Result<void> Sandbox::advance(SandboxEvent event, std::string error) {
   std::lock_guard lock(state_mutex_);
   return lifecycle_.apply(event, std::chrono::system_clock::now(), std::move(error));
+}
+
+const char* trajectoryKindName(TrajectoryKind kind) {
+  switch (kind) {
+    case TrajectoryKind::kExec:
+      return "exec";
+    case TrajectoryKind::kFileUpload:
+      return "file_upload";
+    case TrajectoryKind::kFileDownload:
+      return "file_download";
+    case TrajectoryKind::kFileRemove:
+      return "file_remove";
+    case TrajectoryKind::kDirectoryCreate:
+      return "directory_create";
+    case TrajectoryKind::kProcessStart:
+      return "process_start";
+    case TrajectoryKind::kProcessSignal:
+      return "process_signal";
+  }
+  return "exec";
+}
+
+void Sandbox::recordOperation(TrajectoryKind kind, std::string description) {
+  TrajectoryEntry entry;
+  entry.kind = kind;
+  entry.command = std::move(description);
+  entry.at = std::chrono::system_clock::now();
+  std::lock_guard lock(state_mutex_);
+  trajectory_.push_back(std::move(entry));
 }
 
 void Sandbox::recordExec(TrajectoryEntry entry, size_t max_trajectory_bytes, bool session_ended,

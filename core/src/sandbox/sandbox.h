@@ -18,7 +18,22 @@
 
 namespace grid {
 
+/// What a trajectory entry records: a command, or an operation on the sandbox through the API.
+enum class TrajectoryKind {
+  kExec,        // a command (session or standalone); `command` is its text
+  kFileUpload,  // `command` describes it: "upload /work/a.py (1234 bytes)"
+  kFileDownload,
+  kFileRemove,
+  kDirectoryCreate,
+  kProcessStart,  // a background process; `command` is its command line
+  kProcessSignal,
+};
+
+/// The stable JSON token of a kind: "exec", "file_upload", ...
+const char* trajectoryKindName(TrajectoryKind kind);
+
 struct TrajectoryEntry {
+  TrajectoryKind kind = TrajectoryKind::kExec;
   std::string command;
   bool standalone = false;
   std::chrono::system_clock::time_point at;
@@ -75,6 +90,9 @@ class Sandbox {
   /// the oldest entries lose theirs.
   void recordExec(TrajectoryEntry entry, size_t max_trajectory_bytes, bool session_ended,
                   std::optional<int> exit_code);
+  /// Records an operation that is not a command (a file transfer, a process start): no output,
+  /// so it never counts against the trajectory's output budget.
+  void recordOperation(TrajectoryKind kind, std::string description);
 
   /// Held for the whole of a start, an exec or a teardown: one at a time per sandbox.
   std::mutex& operationMutex() { return operation_mutex_; }

@@ -203,9 +203,10 @@ Result<ExecResult> SandboxManager::exec(const std::string& id, const std::string
     return result.error();
   }
   const bool session_ended = !standalone && result.value().exited;
-  sandbox.recordExec(TrajectoryEntry{command, standalone, at, result.value()},
-                     options_.max_trajectory_bytes, session_ended,
-                     session_ended ? std::optional<int>(result.value().exit_code) : std::nullopt);
+  sandbox.recordExec(
+      TrajectoryEntry{TrajectoryKind::kExec, command, standalone, at, result.value()},
+      options_.max_trajectory_bytes, session_ended,
+      session_ended ? std::optional<int>(result.value().exit_code) : std::nullopt);
   return result;
 }
 
