@@ -15,6 +15,9 @@
 #include <chrono>
 
 #include "api/api_json.h"
+#include "api/file_routes.h"
+#include "api/process_routes.h"
+#include "api/reply.h"
 #include "net/error_body.h"
 #include "net/http_connection.h"
 
@@ -25,52 +28,6 @@ using Poco::Net::HTTPRequestHandler;
 using Poco::Net::HTTPResponse;
 using Poco::Net::HTTPServerRequest;
 using Poco::Net::HTTPServerResponse;
-
-HTTPResponse::HTTPStatus statusFor(ErrorCode code) {
-  switch (code) {
-    case ErrorCode::kInvalidArgument:
-      return HTTPResponse::HTTP_BAD_REQUEST;
-    case ErrorCode::kNotFound:
-      return HTTPResponse::HTTP_NOT_FOUND;
-    case ErrorCode::kImageNotFound:
-      return HTTPResponse::HTTP_NOT_FOUND;
-    case ErrorCode::kConflict:
-      return HTTPResponse::HTTP_CONFLICT;
-    case ErrorCode::kUnsupported:
-      return HTTPResponse::HTTP_BAD_REQUEST;
-    case ErrorCode::kResourceExhausted:
-      return HTTPResponse::HTTP_TOO_MANY_REQUESTS;
-    case ErrorCode::kUnavailable:
-      return HTTPResponse::HTTP_SERVICE_UNAVAILABLE;
-    case ErrorCode::kTimeout:
-      return HTTPResponse::HTTP_GATEWAY_TIMEOUT;
-    case ErrorCode::kNoSpace:
-      return HTTPResponse::HTTP_REQUEST_ENTITY_TOO_LARGE;
-    case ErrorCode::kInternal:
-      return HTTPResponse::HTTP_INTERNAL_SERVER_ERROR;
-  }
-  return HTTPResponse::HTTP_INTERNAL_SERVER_ERROR;
-}
-
-struct Reply {
-  HTTPResponse::HTTPStatus status = HTTPResponse::HTTP_OK;
-  std::string body;
-  std::string content_type = "application/json";
-  std::string allow;  // for 405
-};
-
-Reply json(HTTPResponse::HTTPStatus status, const Poco::JSON::Object::Ptr& object) {
-  return Reply{status, toJsonText(object) + "\n", "application/json", {}};
-}
-
-Reply errorReply(const Error& error) { return json(statusFor(error.code), errorJson(error)); }
-
-// An answer of the HTTP layer itself, with its own code token (net/error_body.h).
-Reply errorReply(HTTPResponse::HTTPStatus status, const char* code, const std::string& message) {
-  auto o = errorJson(Error{ErrorCode::kInvalidArgument, message});
-  o->set("code", code);
-  return json(status, o);
-}
 
 // True when the factory refused an announced oversized body, so Poco sent no 100 Continue and
 // the client is not sending the body.
@@ -105,6 +62,17 @@ class ApiRequestHandler : public HTTPRequestHandler {
       reply = errorReply(Error{ErrorCode::kInternal, e.displayText()});
     } catch (const std::exception& e) {
       reply = errorReply(Error{ErrorCode::kInternal, e.what()});
+    }
+    if (reply.stream) {  // the route sends status, head and body itself
+      try {
+        reply.stream(response);
+      } catch (const Poco::Exception& e) {
+        spdlog::debug("{} {}: client went away: {}", request.getMethod(), request.getURI(),
+                      e.displayText());
+      }
+      spdlog::info("{} {} {} {} (streamed)", request.clientAddress().toString(),
+                   request.getMethod(), request.getURI(), static_cast<int>(response.getStatus()));
+      return;
     }
     // An unread body (rejected, or never asked for) leaves the connection unusable.
     if (reply.status == HTTPResponse::HTTP_REQUESTENTITYTOOLARGE || withheldContinue(request)) {
@@ -200,7 +168,19 @@ class ApiRequestHandler : public HTTPRequestHandler {
       return errorReply(HTTPResponse::HTTP_UNAUTHORIZED, kCodeUnauthorized,
                         "missing or wrong bearer token (send `Authorization: Bearer <token>`)");
     }
-    if (parts.empty() || parts[0] != "sandboxes" || parts.size() > 4) {
+    if (parts.empty() || parts[0] != "sandboxes") {
+      return errorReply(fail(ErrorCode::kNotFound, "no route for " + method + " " + uri.getPath()));
+    }
+    // Routes that stream their bodies read the request themselves.
+    if (parts.size() >= 3 && parts[2] == "files") {
+      return FileRoutes(manager_, options_)
+          .route(request, parts[1], {parts.begin() + 3, parts.end()});
+    }
+    if (parts.size() >= 3 && parts[2] == "processes") {
+      return ProcessRoutes(manager_, options_)
+          .route(request, parts[1], {parts.begin() + 3, parts.end()});
+    }
+    if (parts.size() > 4) {
       return errorReply(fail(ErrorCode::kNotFound, "no route for " + method + " " + uri.getPath()));
     }
     std::string body;
@@ -266,7 +246,7 @@ class ApiRequestHandler : public HTTPRequestHandler {
     for (const auto& sandbox : manager_.all()) list->add(sandboxJson(sandbox->snapshot()));
     std::ostringstream out;
     list->stringify(out);
-    return Reply{HTTPResponse::HTTP_OK, out.str() + "\n", "application/json", {}};
+    return Reply{HTTPResponse::HTTP_OK, out.str() + "\n", "application/json", {}, {}};
   }
 
   Reply createSandbox(const std::string& body) {
@@ -327,7 +307,7 @@ class ApiRequestHandler : public HTTPRequestHandler {
     const auto entries = found.value()->trajectory();
     if (formatted) {
       return Reply{
-          HTTPResponse::HTTP_OK, formattedTrajectory(entries), "text/plain; charset=utf-8", {}};
+          HTTPResponse::HTTP_OK, formattedTrajectory(entries), "text/plain; charset=utf-8", {}, {}};
     }
     return json(HTTPResponse::HTTP_OK, trajectoryJson(found.value()->snapshot(), entries));
   }
