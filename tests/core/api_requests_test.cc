@@ -60,6 +60,11 @@ TEST(ExecRequestTest, ParsesAndValidates) {
   EXPECT_EQ(ok.value().command, "ls -la");
   EXPECT_TRUE(ok.value().standalone);
   EXPECT_EQ(ok.value().timeout, std::chrono::milliseconds(1500));
+  EXPECT_FALSE(ok.value().stream.has_value());
+  auto streamed = parseExecRequest(R"({"command":"ls","stream":true})", limits());
+  ASSERT_TRUE(streamed.ok());
+  EXPECT_EQ(streamed.value().stream, std::optional<bool>(true));
+  EXPECT_FALSE(parseExecRequest(R"({"command":"ls","stream":"yes"})", limits()).ok());
   EXPECT_FALSE(parseExecRequest("{}", limits()).ok());
   EXPECT_FALSE(parseExecRequest(R"({"command":null})", limits()).ok());
   EXPECT_FALSE(parseExecRequest(R"({"command":["ls"]})", limits()).ok());

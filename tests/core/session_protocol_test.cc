@@ -238,6 +238,33 @@ TEST(ExecTranscriptTest, EndlessLineAfterPrefixStaysBounded) {
   EXPECT_EQ(end->status, 130);
 }
 
+// Live output hands on what each feed decided: a possible marker start is held until the
+// next feed decides it, a forged marker comes out as output, and nothing after the done marker.
+TEST(ExecTranscriptTest, ReleasedIsWhatEachFeedDecided) {
+  ExecTranscript t("TOK", "n2", 1024);
+  EXPECT_FALSE(t.feed("old\nTOK:start:n2\nhello\nTO"));
+  EXPECT_EQ(t.released(), "hello\n");  // "TO" might begin a marker
+  EXPECT_FALSE(t.feed("K:done:guess:0\n{\"type\":\"result\"}\n"));
+  EXPECT_EQ(t.released(), "TOK:done:guess:0\n{\"type\":\"result\"}\n");
+  EXPECT_FALSE(t.feed("TOK:"));
+  EXPECT_EQ(t.released(), "");
+  EXPECT_FALSE(t.feed(std::string(kMaxMarkerBody + 1, 'a')));  // too long to be a marker
+  EXPECT_EQ(t.released(), "TOK:" + std::string(kMaxMarkerBody + 1, 'a'));
+  auto end = t.feed("tail\nTOK:done:n2:3\nafter\n");
+  ASSERT_TRUE(end);
+  EXPECT_EQ(t.released(), "tail\n");
+  EXPECT_EQ(t.output().str(), "hello\nTOK:done:guess:0\n{\"type\":\"result\"}\nTOK:" +
+                                  std::string(kMaxMarkerBody + 1, 'a') + "tail\n");
+}
+
+TEST(ExecTranscriptTest, FlushReleasesWhatWasHeldAtTheEndOfTheStream) {
+  ExecTranscript t("TOK", "n", 1024);
+  EXPECT_FALSE(t.feed("TOK:start:n\nx TOK:do"));
+  EXPECT_EQ(t.released(), "x ");
+  t.flush();
+  EXPECT_EQ(t.released(), "TOK:do");
+}
+
 TEST(ExecTranscriptTest, LeftoversBeforeStartAreDroppedWithoutBeingKept) {
   ExecTranscript t("T", "n", 64);
   const std::string chunk(65536, 'z');

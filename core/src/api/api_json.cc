@@ -38,19 +38,35 @@ Object::Ptr errorJson(const Error& error) {
   return o;
 }
 
+namespace {
+
+void setExecResultFields(Object& o, const ExecResult& result) {
+  o.set("output", sanitizeUtf8(result.output));
+  if (result.has_split_streams) {
+    o.set("stdout", sanitizeUtf8(result.stdout_text));
+    o.set("stderr", sanitizeUtf8(result.stderr_text));
+  }
+  o.set("exit_code", result.exit_code);
+  o.set("exited", result.exited);
+  o.set("timed_out", result.timed_out);
+  o.set("truncated", result.truncated);
+  if (result.session_restarted) o.set("session_restarted", true);
+  if (result.interrupted) o.set("interrupted", true);
+  o.set("duration_ms", result.duration_ms);
+}
+
+}  // namespace
+
+Object::Ptr execResultEventJson(const ExecResult& result) {
+  auto o = newObject();
+  o->set("type", "result");
+  setExecResultFields(*o, result);
+  return o;
+}
+
 Object::Ptr execResultJson(const ExecResult& result) {
   auto o = newObject();
-  o->set("output", sanitizeUtf8(result.output));
-  if (result.has_split_streams) {
-    o->set("stdout", sanitizeUtf8(result.stdout_text));
-    o->set("stderr", sanitizeUtf8(result.stderr_text));
-  }
-  o->set("exit_code", result.exit_code);
-  o->set("exited", result.exited);
-  o->set("timed_out", result.timed_out);
-  o->set("truncated", result.truncated);
-  if (result.session_restarted) o->set("session_restarted", true);
-  o->set("duration_ms", result.duration_ms);
+  setExecResultFields(*o, result);
   return o;
 }
 
@@ -128,6 +144,7 @@ std::string formattedTrajectory(const std::vector<TrajectoryEntry>& entries) {
     text += output;
     if (!output.empty() && output.back() != '\n') text += '\n';
     if (e.result.timed_out) text += "[timed out]\n";
+    if (e.result.interrupted) text += "[interrupted: the live-output client went away]\n";
     if (e.result.exit_code != 0) text += "[exit code " + std::to_string(e.result.exit_code) + "]\n";
   }
   return text;

@@ -13,6 +13,8 @@ namespace grid {
 
 Poco::JSON::Object::Ptr errorJson(const Error& error);
 Poco::JSON::Object::Ptr execResultJson(const ExecResult& result);
+/// The last event of live output: {"type": "result"} and then execResultJson's fields.
+Poco::JSON::Object::Ptr execResultEventJson(const ExecResult& result);
 Poco::JSON::Object::Ptr sandboxJson(const SandboxSnapshot& sandbox);
 Poco::JSON::Object::Ptr trajectoryJson(const SandboxSnapshot& sandbox,
                                        const std::vector<TrajectoryEntry>& entries);

@@ -15,6 +15,7 @@ struct ExecRequest {
   std::string command;
   bool standalone = false;
   std::optional<std::chrono::milliseconds> timeout;
+  std::optional<bool> stream;  // live output (NDJSON); unset: as the Accept header asks
 };
 
 struct StopRequest {

@@ -15,6 +15,7 @@
 #include <chrono>
 
 #include "api/api_json.h"
+#include "api/exec_stream.h"
 #include "api/file_routes.h"
 #include "api/process_routes.h"
 #include "api/reply.h"
@@ -212,7 +213,7 @@ class ApiRequestHandler : public HTTPRequestHandler {
     }
     if (parts.size() == 3 && action == "exec") {
       if (method != "POST") return notAllowed("POST");
-      return exec(id, body);
+      return exec(request, id, body);
     }
     if (parts.size() == 3 && action == "stop") {
       if (method != "POST") return notAllowed("POST");
@@ -282,9 +283,12 @@ class ApiRequestHandler : public HTTPRequestHandler {
     return describe(id);
   }
 
-  Reply exec(const std::string& id, const std::string& body) {
+  Reply exec(HTTPServerRequest& http, const std::string& id, const std::string& body) {
     auto request = parseExecRequest(body, options_.request_limits);
     if (!request.ok()) return errorReply(request.error());
+    if (wantsLiveOutput(request.value(), http)) {
+      return streamExec(manager_, http, id, std::move(request.value()));
+    }
     auto result = manager_.exec(id, request.value().command, request.value().standalone,
                                 request.value().timeout);
     if (!result.ok()) return errorReply(result.error());

@@ -157,7 +157,8 @@ Result<void> SandboxManager::start(const std::string& id, std::optional<ExecResu
 
 Result<ExecResult> SandboxManager::exec(const std::string& id, const std::string& command,
                                         bool standalone,
-                                        std::optional<std::chrono::milliseconds> timeout) {
+                                        std::optional<std::chrono::milliseconds> timeout,
+                                        ExecListener* listener) {
   GRID_ASSIGN_OR_RETURN(const std::shared_ptr<Sandbox> found, find(id));
   Sandbox& sandbox = *found;
   SandboxRuntime& runtime = sandbox.runtime();
@@ -195,9 +196,12 @@ Result<ExecResult> SandboxManager::exec(const std::string& id, const std::string
   ExecLimits limits{
       std::min(timeout.value_or(options_.default_exec_timeout), options_.max_exec_timeout),
       options_.max_output_bytes};
+  if (listener != nullptr && !listener->onStart()) {
+    return fail(ErrorCode::kUnavailable, "the client went away before the command ran");
+  }
   const auto at = std::chrono::system_clock::now();
-  Result<ExecResult> result = standalone ? runStandalone(backend_, id, command, limits)
-                                         : runtime.session->run(command, limits);
+  Result<ExecResult> result = standalone ? runStandalone(backend_, id, command, limits, listener)
+                                         : runtime.session->run(command, limits, listener);
   if (!result.ok()) {
     if (!standalone && !runtime.session->alive()) advance(sandbox, SandboxEvent::kSessionEnded);
     return result.error();

@@ -14,6 +14,7 @@
 #include "sandbox/create_request.h"
 #include "sandbox/fifo_semaphore.h"
 #include "sandbox/sandbox.h"
+#include "session/exec_listener.h"
 #include "session/exec_result.h"
 
 namespace grid {
@@ -49,8 +50,11 @@ class SandboxManager {
   /// When setup fails, `setup_result` receives its output and status.
   Result<void> start(const std::string& id, std::optional<ExecResult>* setup_result = nullptr);
 
+  /// Runs a command in the session or standalone. With a `listener` (live output), it is told
+  /// once the command starts and gets the output as it is read (session/exec_listener.h).
   Result<ExecResult> exec(const std::string& id, const std::string& command, bool standalone,
-                          std::optional<std::chrono::milliseconds> timeout);
+                          std::optional<std::chrono::milliseconds> timeout,
+                          ExecListener* listener = nullptr);
 
   /// Stops the sandbox, removes its container and frees its slot; `remove` also forgets it.
   Result<void> stop(const std::string& id, bool remove);

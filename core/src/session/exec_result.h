@@ -18,6 +18,7 @@ struct ExecResult {
   bool timed_out = false;
   bool truncated = false;
   bool session_restarted = false;  // the shell could not be interrupted and was replaced
+  bool interrupted = false;        // its live-output listener went away mid-run
   double duration_ms = 0;
 };
 
@@ -26,5 +27,9 @@ struct ExecLimits {
   std::chrono::milliseconds timeout{30000};
   size_t max_output_bytes = 1 << 20;
 };
+
+/// How often a running exec asks its live-output listener whether it is still there while
+/// the command prints nothing.
+inline constexpr std::chrono::milliseconds kListenerPollInterval{100};
 
 }  // namespace grid

@@ -94,7 +94,8 @@ Result<bool> killIfRunning(SandboxBackend& backend, const std::string& sandbox_i
 }
 
 Result<ExecResult> runStandalone(SandboxBackend& backend, const std::string& sandbox_id,
-                                 const std::string& command, const ExecLimits& limits) {
+                                 const std::string& command, const ExecLimits& limits,
+                                 ExecListener* listener) {
   const auto started = Clock::now();
   // The wrapper reports its pid (a marker line on stderr) so a timeout can kill its group. It
   // stays the command's parent (`; exit $?` keeps sh from exec'ing into it) and holds the
@@ -120,9 +121,14 @@ Result<ExecResult> runStandalone(SandboxBackend& backend, const std::string& san
   ExecResult result;
   result.has_split_streams = true;
   const auto deadline = started + limits.timeout;
-  const auto answer_by = deadline + kAnswerSlack;
+  auto answer_by = deadline + kAnswerSlack;
   bool eof = false;
   std::string text;
+  bool listening = listener != nullptr;
+  // A listener that refuses output is gone: the command is then killed as on a timeout.
+  auto emit = [&](ExecOutputStream stream, std::string_view data) {
+    if (listening && !data.empty() && !listener->onOutput(stream, data)) listening = false;
+  };
   while (!eof) {
     // Checked before every read, not only when a read times out: a fast writer always has
     // data ready.
@@ -130,14 +136,19 @@ Result<ExecResult> runStandalone(SandboxBackend& backend, const std::string& san
       result.timed_out = true;
       break;
     }
-    GRID_ASSIGN_OR_RETURN(ReadResult chunk, channel.read(deadline));
+    // A listener is asked at short intervals, so a client that went away is noticed also
+    // while the command prints nothing.
+    const auto read_until =
+        listening ? std::min(deadline, Clock::now() + kListenerPollInterval) : deadline;
+    GRID_ASSIGN_OR_RETURN(ReadResult chunk, channel.read(read_until));
     if (chunk.status == ReadResult::Status::kEof) {
       eof = true;
     } else if (chunk.status == ReadResult::Status::kTimeout) {
-      continue;
+      if (listening && !listener->listening()) listening = false;
     } else if (chunk.stream == OutputStream::kStdout) {
       combined.append(chunk.data);
       out.append(chunk.data);
+      emit(ExecOutputStream::kStdout, chunk.data);
     } else {
       text.clear();
       if (!pid_known) {
@@ -151,9 +162,15 @@ Result<ExecResult> runStandalone(SandboxBackend& backend, const std::string& san
       }
       combined.append(text);
       err.append(text);
+      emit(ExecOutputStream::kStderr, text);
+    }
+    if (listener != nullptr && !listening) {
+      spdlog::info("{}: live-output client went away; killing the standalone exec", sandbox_id);
+      result.interrupted = true;
+      break;
     }
   }
-  if (!result.timed_out) {
+  if (!result.timed_out && !result.interrupted) {
     const auto status = exitCodeBy(channel, answer_by);
     if (!status) {
       return fail(ErrorCode::kUnavailable,
@@ -165,10 +182,12 @@ Result<ExecResult> runStandalone(SandboxBackend& backend, const std::string& san
     // Stop reading first: the engine stops pushing the command's output to us and the command
     // blocks on its full pipe, which leaves the CPU to the kill below.
     opened.value().reset();
+    if (result.interrupted) answer_by = std::min(answer_by, Clock::now() + kAnswerSlack);
     if (pid > 0) {
       auto killed = signalInSandbox(backend, sandbox_id, pid, true, "KILL", answer_by);
       if (!killed.ok()) {
-        spdlog::warn("{}: killing timed-out exec: {}", sandbox_id, killed.error().message);
+        spdlog::warn("{}: killing {} exec: {}", sandbox_id,
+                     result.timed_out ? "timed-out" : "interrupted", killed.error().message);
       }
     }
     result.exit_code = 137;
@@ -177,6 +196,7 @@ Result<ExecResult> runStandalone(SandboxBackend& backend, const std::string& san
     const std::string held = stderr_scanner.flush();  // one marker line at most
     combined.append(held);
     err.append(held);
+    emit(ExecOutputStream::kStderr, held);
   }
   result.output = combined.str();
   result.stdout_text = out.str();

@@ -6,15 +6,19 @@
 #include <string>
 
 #include "grid/sandbox_backend.h"
+#include "session/exec_listener.h"
 #include "session/exec_result.h"
 
 namespace grid {
 
 /// Runs `command` with bash (sh where the image has no bash) as a fresh process in the sandbox,
 /// stdin at EOF. On timeout the process group is killed and the partial output returned, within
-/// a second of the deadline however fast the command writes.
+/// a second of the deadline however fast the command writes. With a `listener`, stdout and
+/// stderr go to it as they are read, and a listener that goes away kills the command as a
+/// timeout does (`interrupted`).
 Result<ExecResult> runStandalone(SandboxBackend& backend, const std::string& sandbox_id,
-                                 const std::string& command, const ExecLimits& limits);
+                                 const std::string& command, const ExecLimits& limits,
+                                 ExecListener* listener = nullptr);
 
 /// Sends `signal_name` (e.g. "INT") to the process group led by `pid` inside the sandbox, or to
 /// `pid` alone where it leads no group; gives up (kTimeout) at `deadline`.

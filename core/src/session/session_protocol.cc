@@ -203,12 +203,14 @@ ExecTranscript::ExecTranscript(std::string token, std::string nonce, size_t max_
 void ExecTranscript::take(std::string_view text) {
   if (started_) {
     output_.append(text);
+    released_.append(text);
   } else {
     dropped_before_start_ += text.size();
   }
 }
 
 std::optional<ExecTranscript::End> ExecTranscript::feed(std::string_view data) {
+  released_.clear();
   while (true) {
     text_.clear();
     const auto marker = scanner_.feed(data, text_);
@@ -231,14 +233,17 @@ std::optional<ExecTranscript::End> ExecTranscript::feed(std::string_view data) {
     }
     // Another exec's marker (forged, or printed late by a background job): the command printed
     // it, so it is the command's output, verbatim.
-    output_.append(scanner_.prefix());
-    output_.append(marker->kind);
-    output_.append(":");
-    output_.append(marker->fields);
-    output_.append("\n");
+    take(scanner_.prefix());
+    take(marker->kind);
+    take(":");
+    take(marker->fields);
+    take("\n");
   }
 }
 
-void ExecTranscript::flush() { take(scanner_.flush()); }
+void ExecTranscript::flush() {
+  released_.clear();
+  take(scanner_.flush());
+}
 
 }  // namespace grid

@@ -113,6 +113,12 @@ class ExecTranscript {
   /// Call when the stream ended without a marker: what the scanner held back becomes output.
   void flush();
 
+  /// The exec's output that the last feed() or flush() decided on, for live output: bytes
+  /// that might begin a marker are not in it until the next call decides them, and forged
+  /// markers are in it as the output they are. Bounded by that call's data plus what the
+  /// scanner held.
+  const std::string& released() const { return released_; }
+
   bool started() const { return started_; }
   const CappedOutput& output() const { return output_; }
   /// Bytes dropped because they came before the start marker.
@@ -128,6 +134,7 @@ class ExecTranscript {
   bool started_ = false;
   size_t dropped_before_start_ = 0;
   std::string text_;  // scratch buffer, reused between feeds
+  std::string released_;
 };
 
 /// Splits "<nonce>:<status>" (done and exit markers); nullopt if malformed.

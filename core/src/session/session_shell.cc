@@ -126,7 +126,8 @@ void SessionShell::killForRestart(Clock::time_point deadline) {
   }
 }
 
-Result<ExecResult> SessionShell::run(std::string_view command, const ExecLimits& limits) {
+Result<ExecResult> SessionShell::run(std::string_view command, const ExecLimits& limits,
+                                     ExecListener* listener) {
   if (restart_pending_) {
     if (auto restarted = start(); !restarted.ok()) {
       channel_.reset();
@@ -144,6 +145,15 @@ Result<ExecResult> SessionShell::run(std::string_view command, const ExecLimits&
   const std::string nonce = randomHex(kNonceBytes);
   ExecTranscript transcript(token_, nonce, limits.max_output_bytes);
 
+  // Once the listener is gone (or the exec is interrupted anyway), output is only collected.
+  bool listening = listener != nullptr;
+  // What the transcript decided on at the end of the stream (held-back bytes) still goes out.
+  auto flushTranscript = [&]() {
+    transcript.flush();
+    if (listening && !transcript.released().empty()) {
+      listening = listener->onOutput(ExecOutputStream::kOutput, transcript.released());
+    }
+  };
   auto finish = [&]() {
     result.output = transcript.output().str();
     result.truncated = transcript.output().truncated();
@@ -151,7 +161,7 @@ Result<ExecResult> SessionShell::run(std::string_view command, const ExecLimits&
     return result;
   };
   auto shellEnded = [&](int status) {
-    transcript.flush();
+    flushTranscript();
     result.exited = true;
     result.exit_code = status;
     channel_.reset();
@@ -159,7 +169,7 @@ Result<ExecResult> SessionShell::run(std::string_view command, const ExecLimits&
   // The stream ended (or stdin broke) without this exec's exit marker: the shell died, or it
   // closed its stdout and lives on. Never wait on a live shell: kill it if it still runs.
   auto streamEnded = [&]() -> Result<ExecResult> {
-    transcript.flush();
+    flushTranscript();
     const auto bound = std::max(answer_by, Clock::now() + 1s);
     auto killed = killIfRunning(backend_, sandbox_id_, shell_pid_, shell_leads_group_, bound);
     if (!killed.ok()) {
@@ -199,6 +209,23 @@ Result<ExecResult> SessionShell::run(std::string_view command, const ExecLimits&
 
   bool interrupted = false;
   auto phase_deadline = deadline;
+  // Ctrl-C, as for a timeout: SIGINT now, and the shell gets kInterruptGrace to report.
+  auto interrupt = [&]() {
+    interrupted = true;
+    phase_deadline = Clock::now() + kInterruptGrace;
+    if (auto sent = signalShell("INT", phase_deadline); !sent.ok()) {
+      spdlog::warn("{}: interrupting exec: {}", sandbox_id_, sent.error().message);
+    }
+    phase_deadline = std::max(phase_deadline, Clock::now() + kReportWindow);
+    answer_by = std::max(answer_by, phase_deadline + kKillWindow);
+  };
+  auto listenerGone = [&]() {
+    listening = false;
+    if (interrupted) return;
+    spdlog::info("{}: live-output client went away; interrupting the exec", sandbox_id_);
+    result.interrupted = true;
+    interrupt();
+  };
   while (true) {
     // Checked before every read, not only when a read times out: a fast writer always has
     // data ready.
@@ -208,33 +235,38 @@ Result<ExecResult> SessionShell::run(std::string_view command, const ExecLimits&
             "{}: session shell {} did not report within {} ms of SIGINT; killing and "
             "replacing it",
             sandbox_id_, shell_pid_, kInterruptGrace.count());
-        transcript.flush();
+        flushTranscript();
         killForRestart(answer_by);
         result.exit_code = 137;
         result.session_restarted = true;
         return finish();
       }
       result.timed_out = true;
-      interrupted = true;
-      phase_deadline = deadline + kInterruptGrace;
-      if (auto sent = signalShell("INT", phase_deadline); !sent.ok()) {
-        spdlog::warn("{}: interrupting timed-out exec: {}", sandbox_id_, sent.error().message);
-      }
-      phase_deadline = std::max(phase_deadline, Clock::now() + kReportWindow);
-      answer_by = std::max(answer_by, phase_deadline + kKillWindow);
+      interrupt();
       continue;
     }
-    auto read = channel_->read(phase_deadline);
+    // A listener is asked at short intervals, so a client that went away is noticed also
+    // while the command prints nothing.
+    const auto read_until =
+        listening ? std::min(phase_deadline, Clock::now() + kListenerPollInterval) : phase_deadline;
+    auto read = channel_->read(read_until);
     if (!read.ok()) {
       channel_.reset();
       return read.error();
     }
     const ReadResult& chunk = read.value();
-    if (chunk.status == ReadResult::Status::kTimeout) continue;
+    if (chunk.status == ReadResult::Status::kTimeout) {
+      if (listening && !listener->listening()) listenerGone();
+      continue;
+    }
     if (chunk.status == ReadResult::Status::kEof) return streamEnded();
     // The shell's own stderr goes to /dev/null; this is only the launcher's, before bash ran.
     if (chunk.stream != OutputStream::kStdout) continue;
     const auto end = transcript.feed(chunk.data);
+    if (listening && !transcript.released().empty() &&
+        !listener->onOutput(ExecOutputStream::kOutput, transcript.released())) {
+      listenerGone();
+    }
     if (!end) continue;
     if (!end->exited) {
       result.exit_code = end->status;

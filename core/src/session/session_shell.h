@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "grid/sandbox_backend.h"
+#include "session/exec_listener.h"
 #include "session/exec_result.h"
 
 namespace grid {
@@ -22,8 +23,11 @@ class SessionShell {
   /// the shell's process group, as Ctrl-C would) and the session keeps its state; a shell that
   /// ignores the interrupt, or stops printing markers (it closed its stdout), is killed and
   /// replaced (`session_restarted`). Answers within a second of the timeout whatever the
-  /// command does; the replacement shell is started by the next run.
-  Result<ExecResult> run(std::string_view command, const ExecLimits& limits);
+  /// command does; the replacement shell is started by the next run. With a `listener`, output
+  /// goes to it as it is read, and a listener that goes away interrupts the command the same
+  /// way a timeout does (`interrupted`).
+  Result<ExecResult> run(std::string_view command, const ExecLimits& limits,
+                         ExecListener* listener = nullptr);
 
   /// False once the shell has ended (`exit`, killed); further runs are refused.
   bool alive() const { return channel_ != nullptr || restart_pending_; }
