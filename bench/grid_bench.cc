@@ -319,6 +319,49 @@ void gridOutput(benchmark::State& state, const std::string& backend_name) {
   });
 }
 
+// --- live output: time from sending an exec to its first output event ---------------------
+
+// `echo x; sleep 1` with "stream": true. The iteration's time includes the second of sleep;
+// first_byte_*_ms is the figure: request sent to the first output event parsed from the
+// stream (the server flushes per read, without batching timers).
+void gridFirstByte(benchmark::State& state, const std::string& backend_name) {
+  guarded(state, [&] {
+    const BackendTarget backend = requireBackend(backend_name);
+    GridServer& server = GridServer::acquire(backend, kRunningLimit);
+    GridClient client(server.port());
+    const std::string id = client.createAndStart(backend.image);
+    Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(server.port()));
+    session.setTimeout(Poco::Timespan(60, 0));
+    const std::string body = R"({"command": "echo x; sleep 1", "stream": true})";
+    LatencyRecorder first_byte;
+    for (auto _ : state) {
+      Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_POST,
+                                     "/sandboxes/" + id + "/exec",
+                                     Poco::Net::HTTPMessage::HTTP_1_1);
+      request.setContentType("application/json");
+      request.setContentLength(static_cast<std::streamsize>(body.size()));
+      const auto sent = std::chrono::steady_clock::now();
+      session.sendRequest(request) << body;
+      Poco::Net::HTTPResponse response;
+      std::istream& in = session.receiveResponse(response);
+      if (response.getStatus() != 200) throw std::runtime_error("stream exec: HTTP error");
+      std::string line;
+      bool seen = false;
+      bool result = false;
+      while (std::getline(in, line)) {
+        if (!seen && line.find("\"type\":\"output\"") != std::string::npos) {
+          first_byte.add(std::chrono::steady_clock::now() - sent);
+          seen = true;
+        }
+        if (line.find("\"type\":\"result\"") != std::string::npos) result = true;
+      }
+      if (!seen || !result) throw std::runtime_error("stream exec: no output or no result event");
+    }
+    client.remove(id);
+    first_byte.report(state, "first_byte_");
+  });
+}
+
 // --- registration ----------------------------------------------------------------------------
 
 template <typename Fn, typename... Args>
@@ -357,6 +400,7 @@ void registerAll() {
     add("exec/grid/" + backend, 500, gridExec, backend);
     add("lifecycle/grid/" + backend, lifecycle_iterations, gridLifecycle, backend);
     add("output/grid/" + backend, 3, gridOutput, backend);
+    add("stream/first_byte/grid/" + backend, 20, gridFirstByte, backend);
     for (int64_t size : throughput_sizes) {
       add("throughput/grid/" + backend, 1, gridThroughput, backend)->Arg(size);
     }

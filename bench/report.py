@@ -168,6 +168,17 @@ class Report:
                    ["backend", "time ms (p50)", "MB/s", "server peak RSS MB",
                     "peak growth MB", "note"], rows)
 
+    def stream_section(self):
+        rows = []
+        for backend in ("local-namespace", "docker", "podman"):
+            name = f"stream/first_byte/grid/{backend}"
+            p50 = self.get(name, "first_byte_p50_ms")
+            rows.append([backend, fmt(p50), fmt(self.get(name, "first_byte_p90_ms")),
+                         fmt(self.get(name, "first_byte_p99_ms")), self.status(name)])
+            self.target(f"live output first byte p50 ({backend}) within 50 ms", p50, 50, unit="ms")
+        self.table("Live output: `echo x; sleep 1` streamed, request to first output event, ms",
+                   ["backend", "p50", "p90", "p99", "note"], rows)
+
     def target(self, label, value, limit, unit="x"):
         self.targets.append((label, value, limit, unit))
 
@@ -191,6 +202,7 @@ def main():
     report.throughput_section()
     report.scale_section()
     report.output_section()
+    report.stream_section()
     report.targets_section()
 
 

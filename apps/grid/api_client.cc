@@ -13,6 +13,12 @@ ApiClient::ApiClient(const std::string& server, std::string token, std::chrono::
 
 Result<ApiResponse> ApiClient::call(const std::string& method, const std::string& path,
                                     const std::string& json_body) {
+  return callStreaming(method, path, json_body, nullptr);
+}
+
+Result<ApiResponse> ApiClient::callStreaming(
+    const std::string& method, const std::string& path, const std::string& json_body,
+    const std::function<void(const std::string&)>& on_line) {
   const std::string where = server_.toString();
   if (server_.getScheme() != "http" || server_.getHost().empty()) {
     return fail(ErrorCode::kInvalidArgument,
@@ -28,6 +34,7 @@ Result<ApiResponse> ApiClient::call(const std::string& method, const std::string
     while (!base.empty() && base.back() == '/') base.pop_back();
     Poco::Net::HTTPRequest request(method, base + path, Poco::Net::HTTPMessage::HTTP_1_1);
     if (!token_.empty()) request.set("Authorization", "Bearer " + token_);
+    if (on_line) request.set("Accept", "application/x-ndjson, application/json");
     if (!json_body.empty() || method == "POST") {
       request.setContentType("application/json");
       request.setContentLength(static_cast<std::streamsize>(json_body.size()));
@@ -38,6 +45,13 @@ Result<ApiResponse> ApiClient::call(const std::string& method, const std::string
     ApiResponse out;
     out.status = response.getStatus();
     out.content_type = response.getContentType();
+    if (on_line && out.status == 200 && out.content_type.rfind("application/x-ndjson", 0) == 0) {
+      std::string line;
+      while (std::getline(in, line)) {
+        if (!line.empty()) on_line(line);
+      }
+      return out;
+    }
     Poco::StreamCopier::copyToString(in, out.body);
     return out;
   } catch (const Poco::TimeoutException&) {

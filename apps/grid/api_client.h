@@ -6,6 +6,7 @@
 #include <Poco/URI.h>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -27,6 +28,13 @@ class ApiClient {
   /// One request; connection failures become kUnavailable naming the server.
   Result<ApiResponse> call(const std::string& method, const std::string& path,
                            const std::string& json_body = "");
+
+  /// `call` asking for live output (Accept: application/x-ndjson): a 200 NDJSON answer is
+  /// handed to `on_line` a line at a time as it arrives (its body stays empty); any other
+  /// answer is read whole into the body, as by `call`.
+  Result<ApiResponse> callStreaming(const std::string& method, const std::string& path,
+                                    const std::string& json_body,
+                                    const std::function<void(const std::string&)>& on_line);
 
   /// `call`, then: a 2xx JSON object, or an Error carrying the server's error sentence.
   Result<Poco::JSON::Object::Ptr> callJson(const std::string& method, const std::string& path,

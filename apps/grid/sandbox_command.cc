@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include "api_client.h"
@@ -68,6 +69,63 @@ std::string toText(const Object& o) {
   std::ostringstream out;
   o.stringify(out);
   return out.str();
+}
+
+// Exit status of an exec's result object, as the command's own (0-255).
+int execExitStatus(const Object::Ptr& result) {
+  if (result->optValue<bool>("timed_out", false)) std::cerr << "grid: command timed out\n";
+  if (result->optValue<bool>("exited", false)) std::cerr << "grid: the session has ended\n";
+  const int status = result->optValue<int>("exit_code", 1);
+  return status < 0 ? 1 : status & 0xff;
+}
+
+// `grid sandbox exec` with live output: output events are printed as they arrive (a
+// standalone exec's stderr to stderr), then the exit status is the result event's.
+int execLive(ApiClient& client, const std::string& path, const std::string& body) {
+  Object::Ptr result;
+  std::optional<Error> failed;
+  auto answer = client.callStreaming("POST", path, body, [&](const std::string& line) {
+    Object::Ptr event;
+    try {
+      Poco::JSON::Parser parser;
+      event = parser.parse(line).extract<Object::Ptr>();
+    } catch (const std::exception&) {
+      failed = fail(ErrorCode::kInternal, "the server sent a line that is not a JSON object");
+      return;
+    }
+    const std::string type = event->optValue<std::string>("type", "");
+    if (type == "output") {
+      const std::string data = event->optValue<std::string>("data", "");
+      FILE* to = event->optValue<std::string>("stream", "") == "stderr" ? stderr : stdout;
+      std::fwrite(data.data(), 1, data.size(), to);
+      std::fflush(to);
+    } else if (type == "result") {
+      result = event;
+    } else if (type == "error") {
+      failed = fail(ErrorCode::kUnavailable, event->optValue<std::string>("error", "error"));
+    }
+  });
+  if (!answer.ok()) return report(answer.error());
+  const ApiResponse& response = answer.value();
+  if (response.status / 100 != 2) {
+    return report(fail(ErrorCode::kInvalidArgument, describeFailure(response)));
+  }
+  if (response.content_type.rfind("application/x-ndjson", 0) != 0) {
+    // A server without live output answers with the whole result.
+    try {
+      Poco::JSON::Parser parser;
+      result = parser.parse(response.body).extract<Object::Ptr>();
+      printRaw(result->optValue<std::string>("output", ""));
+    } catch (const std::exception&) {
+      return report(fail(ErrorCode::kInternal, "the server's answer is not a JSON object"));
+    }
+  }
+  if (failed) return report(*failed);
+  if (!result) {
+    return report(fail(ErrorCode::kUnavailable,
+                       "the server's stream ended before the command's result"));
+  }
+  return execExitStatus(result);
 }
 
 }  // namespace
@@ -199,7 +257,9 @@ void addSandboxCommand(CLI::App& root, int* exit_code) {
   };
   auto ef = std::make_shared<ExecFlags>();
   CLI::App* exec = sandbox->add_subcommand(
-      "exec", "Run a command in the sandbox's session; exits with its status");
+      "exec",
+      "Run a command in the sandbox's session, printing its output as it arrives; exits with "
+      "its status (--json: the whole result object at the end)");
   exec->add_option("id", ef->id, "Sandbox id")->required();
   exec->add_option("command", ef->command,
                    "Command; words are joined with spaces, options go before the id")
@@ -215,19 +275,19 @@ void addSandboxCommand(CLI::App& root, int* exit_code) {
     if (ef->standalone) body.set("standalone", true);
     if (ef->timeout > 0) body.set("timeout", ef->timeout);
     auto c = client();
+    if (!flags->json) {
+      *exit_code = execLive(c, "/sandboxes/" + ef->id + "/exec", toText(body));
+      return;
+    }
+    // --json: the whole result object once the command ended, as the API answers without
+    // live output.
     auto answer = c.callJson("POST", "/sandboxes/" + ef->id + "/exec", toText(body));
     if (!answer.ok()) {
       *exit_code = report(answer.error());
       return;
     }
     const Object::Ptr& result = answer.value();
-    if (flags->json) {
-      std::cout << pretty(result) << "\n";
-    } else {
-      printRaw(result->optValue<std::string>("output", ""));
-      if (result->optValue<bool>("timed_out", false)) std::cerr << "grid: command timed out\n";
-      if (result->optValue<bool>("exited", false)) std::cerr << "grid: the session has ended\n";
-    }
+    std::cout << pretty(result) << "\n";
     const int status = result->optValue<int>("exit_code", 1);
     *exit_code = status < 0 ? 1 : status & 0xff;
   });

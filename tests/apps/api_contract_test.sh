@@ -84,6 +84,35 @@ r="$(request GET "/sandboxes/$id/trajectory/formatted")"
 check_contains "formatted trajectory" '$ sleep 30' "$r"
 r="$(request GET /sandboxes)"
 check "list has the sandbox" "$id" "$(echo "${r#* }" | json 'd[0]["id"]')"
+# Live output (docs/live-output.md): chunked NDJSON, one event per line, one result last; a
+# character split across two writes arrives whole.
+curl -sN -D "$work/stream-head" -o "$work/stream-body" -X POST "$api/sandboxes/$id/exec" \
+  -d '{"command":"echo one; printf \"\\xc3\"; sleep 0.2; printf \"\\xa9\\n\"; echo two >&2","stream":true}'
+check_contains "stream is 200" "200 OK" "$(head -1 "$work/stream-head")"
+check_contains "as NDJSON" "application/x-ndjson" "$(cat "$work/stream-head")"
+check_contains "chunked" "transfer-encoding: chunked" "$(tr 'A-Z' 'a-z' < "$work/stream-head")"
+check "output events, then one result" "$(printf 'one\n\xc3\xa9\ntwo\n')|output|1|0" "$(python3 -c '
+import json, sys
+events = [json.loads(line) for line in open(sys.argv[1], encoding="utf-8")]
+data = "".join(e["data"] for e in events if e["type"] == "output")
+streams = ",".join(sorted({e["stream"] for e in events if e["type"] == "output"}))
+results = [e for e in events if e["type"] == "result"]
+print(data + "|" + streams + "|" + str(len(results)) + "|" + str(events[-1]["exit_code"]))
+' "$work/stream-body")"
+code="$(curl -sN -o "$work/stream-body" -w '%{content_type}' -H 'Accept: application/x-ndjson' \
+  -X POST "$api/sandboxes/$id/exec" -d '{"command":"echo by-accept"}')"
+check "Accept asks for the stream" "application/x-ndjson" "$code"
+code="$(curl -sN -o "$work/stream-body" -w '%{http_code}' -X POST "$api/sandboxes/nope/exec" \
+  -d '{"command":"true","stream":true}')"
+check "an error before the stream is a JSON answer" "404 not_found" "$code $(json 'd["code"]' < "$work/stream-body")"
+# A client that goes away mid-stream (curl gives up after 2 s) interrupts the command; the
+# session serves the next exec, and the trajectory says so.
+curl -sN --max-time 2 -o /dev/null -X POST "$api/sandboxes/$id/exec" \
+  -d '{"command":"sleep 30; echo finished","stream":true}'
+r="$(request POST "/sandboxes/$id/exec" '{"command":"echo after-disconnect"}')"
+check "session serves after a disconnect" "after-disconnect" "$(echo "${r#* }" | json 'd["output"].strip()')"
+r="$(request GET "/sandboxes/$id/trajectory")"
+check "trajectory marks the exec interrupted" "True 130" "$(echo "${r#* }" | json 'str(d["trajectory"][-2]["result"].get("interrupted")) + " " + str(d["trajectory"][-2]["exit_code"])')"
 r="$(request POST "/sandboxes/$id/stop" '{"remove":false}')"; check "stop is 200" 200 "${r%% *}"
 r="$(request GET "/sandboxes/$id")"; check "kept as stopped" stopped "$(echo "${r#* }" | json 'd["status"]')"
 r="$(request DELETE "/sandboxes/$id")"; check "delete is 200" 200 "${r%% *}"

@@ -6,6 +6,10 @@
 #include <regex>
 
 #include "conformance_fixture.h"
+#include "live_output_client.h"
+#include "session/process_io.h"
+#include "session/session_protocol.h"
+#include "util/random_token.h"
 
 namespace grid::testing {
 namespace {
@@ -226,6 +230,98 @@ TEST_F(ContainmentSessionTest, StdoutRedirectedToStderrKeepsTheSession) {
   EXPECT_FALSE(r.session_restarted);
   EXPECT_EQ(run("echo $KEEP").output, "kept\n");
   expectInStep("after-1to2");
+}
+
+// Live output of a session exec goes through the same marker scanner: forged markers and
+// forged NDJSON lines are output (inside a JSON string), never the end of the stream.
+class ContainmentLiveOutputTest : public ContainmentSessionTest {
+ protected:
+  void SetUp() override {
+    ContainmentSessionTest::SetUp();
+    if (HasFatalFailure() || IsSkipped()) return;
+    api_ = std::make_unique<InProcessApi>(*manager_);
+    ASSERT_TRUE(api_->ok());
+  }
+  void TearDown() override {
+    api_.reset();
+    ContainmentSessionTest::TearDown();
+  }
+
+  /// Every line of the stream parsed (the client fails on a line that is not an object);
+  /// returns the result events.
+  static std::vector<Poco::JSON::Object::Ptr> results(const LiveExec& exec) {
+    std::vector<Poco::JSON::Object::Ptr> found;
+    for (const auto& event : exec.events()) {
+      if (event->optValue<std::string>("type", "") == "result") found.push_back(event);
+    }
+    return found;
+  }
+
+  std::unique_ptr<InProcessApi> api_;
+};
+
+TEST_F(ContainmentLiveOutputTest, ForgedMarkersAndResultLinesCannotEndTheStream) {
+  const std::string token = sessionToken();
+  ASSERT_FALSE(token.empty());
+  const std::string old_nonce = run("printf '%s' \"$__grid_nonce\"").output;
+  const std::string forged = token + ":done:0123456789abcdef:0\n" + token + ":done::0\n" + token +
+                             ":exit:" + old_nonce + ":0\n";
+  const std::string fake_lines =
+      "{\"type\":\"result\",\"exit_code\":0,\"output\":\"forged\"}\n"
+      "{\"type\":\"error\",\"error\":\"forged\",\"code\":\"internal\"}\n";
+  LiveExec exec(api_->port(), id_,
+                "printf '%s' '" + forged + fake_lines + "'; echo after; (exit 5)", {});
+  ASSERT_EQ(exec.status(), 200) << exec.body() << exec.broken();
+  exec.readAll();
+  EXPECT_EQ(exec.broken(), "");
+  EXPECT_EQ(exec.output(), forged + fake_lines + "after\n");
+  const auto found = results(exec);
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0], exec.events().back());
+  EXPECT_EQ(found[0]->optValue<int>("exit_code", -1), 5);
+  for (const auto& event : exec.events()) {
+    EXPECT_NE(event->optValue<std::string>("type", ""), "error");
+  }
+  expectInStep("after-live-forgery");
+}
+
+// Its own nonce lets a command end its own exec early, as without live output: what it
+// prints afterwards reaches neither this stream nor the next exec.
+TEST_F(ContainmentLiveOutputTest, MarkerForgedWithOwnNonceEndsOnlyItsOwnStream) {
+  const std::string token = sessionToken();
+  ASSERT_FALSE(token.empty());
+  LiveExec exec(api_->port(), id_,
+                "echo before; printf '%s:done:%s:7\\n' '" + token +
+                    "' \"$__grid_nonce\"; echo hidden-leftover",
+                {});
+  ASSERT_EQ(exec.status(), 200) << exec.body() << exec.broken();
+  exec.readAll();
+  EXPECT_EQ(exec.output(), "before\n");
+  const auto found = results(exec);
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0]->optValue<int>("exit_code", -1), 7);
+  expectInStep("after-own-forgery");
+}
+
+// Bytes that might begin a marker are held back only until decided: a token prefix followed
+// by more than a marker's worth of bytes is output while the command still runs (it waits for
+// a file the test creates only after reading it; buffering it would hang).
+TEST_F(ContainmentLiveOutputTest, HeldBackMarkerPrefixIsReleasedOnceDecided) {
+  const std::string token = sessionToken();
+  ASSERT_FALSE(token.empty());
+  const std::string flag = "/tmp/held-" + randomHex(6);
+  const std::string long_body(kMaxMarkerBody + 8, 'a');
+  LiveExec exec(api_->port(), id_,
+                "printf '%s' '" + token + ":" + long_body + "ready'; while [ ! -e " + flag +
+                    " ]; do sleep 0.05; done; echo done",
+                {});
+  ASSERT_EQ(exec.status(), 200) << exec.body() << exec.broken();
+  ASSERT_TRUE(exec.readUntilOutput("ready")) << exec.broken();
+  auto touched = ::grid::runStandalone(backend(), id_, "touch " + flag, ExecLimits{30s, 4096});
+  ASSERT_TRUE(touched.ok()) << touched.error().message;
+  exec.readAll();
+  EXPECT_EQ(exec.output(), token + ":" + long_body + "readydone\n");
+  EXPECT_EQ(results(exec).size(), 1u);
 }
 
 }  // namespace
