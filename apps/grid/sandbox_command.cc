@@ -3,6 +3,7 @@
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -82,6 +83,14 @@ int execExitStatus(const Object::Ptr& result) {
 // `grid sandbox exec` with live output: output events are printed as they arrive (a
 // standalone exec's stderr to stderr), then the exit status is the result event's.
 int execLive(ApiClient& client, const std::string& path, const std::string& body) {
+  // main() blocks the termination signals for `grid serve`; here Ctrl-C must end the client,
+  // which closes the connection, and the server then interrupts the command.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGQUIT);
+  pthread_sigmask(SIG_UNBLOCK, &signals, nullptr);
   Object::Ptr result;
   std::optional<Error> failed;
   auto answer = client.callStreaming("POST", path, body, [&](const std::string& line) {

@@ -97,7 +97,7 @@ events = [json.loads(line) for line in open(sys.argv[1], encoding="utf-8")]
 data = "".join(e["data"] for e in events if e["type"] == "output")
 streams = ",".join(sorted({e["stream"] for e in events if e["type"] == "output"}))
 results = [e for e in events if e["type"] == "result"]
-print(data + "|" + streams + "|" + str(len(results)) + "|" + str(events[-1]["exit_code"]))
+print(data.rstrip("\n") + "|" + streams + "|" + str(len(results)) + "|" + str(events[-1]["exit_code"]))
 ' "$work/stream-body")"
 code="$(curl -sN -o "$work/stream-body" -w '%{content_type}' -H 'Accept: application/x-ndjson' \
   -X POST "$api/sandboxes/$id/exec" -d '{"command":"echo by-accept"}')"

@@ -19,12 +19,13 @@ grid sandbox exec $ID "echo 'Hello World' > test.txt"
 check "file written in cwd" "Hello World" "$(grid sandbox exec $ID "cat test.txt")"
 
 # Live output: the CLI prints "ready" while the command still runs (it would sleep 30 s more);
-# Ctrl-C on the CLI interrupts the command and the session serves the next exec.
+# the CLI going away (SIGTERM: a background job of a script ignores SIGINT) interrupts the
+# command, and the session serves the next exec.
 grid sandbox exec $ID "echo ready; sleep 30; echo finished" > live.out 2>&1 &
 cli_pid=$!
 for _ in $(seq 1 400); do grep -q ready live.out 2>/dev/null && break; sleep 0.05; done
 check "exec prints output as it arrives" "ready" "$(cat live.out)"
-kill -INT $cli_pid; wait $cli_pid
+kill -TERM $cli_pid; wait $cli_pid
 check "the session serves after the client went away" "/tmp" "$(grid sandbox exec $ID "echo \$PWD")"
 check_contains "the trajectory says interrupted" "[interrupted" "$(grid sandbox trajectory $ID)"
 grid sandbox exec --standalone $ID "echo out; echo err >&2; exit 5" > split.out 2> split.err
