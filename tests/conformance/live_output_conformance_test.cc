@@ -188,7 +188,8 @@ TEST_F(LiveOutputTest, DisconnectInterruptsACommandThatPrintsNothing) {
 }
 
 TEST_F(LiveOutputTest, DisconnectKillsAStandaloneCommand) {
-  const std::string tag = randomHex(4);
+  // Digits only: `sleep` takes "31.<tag>" as a number of seconds.
+  const std::string tag = std::to_string(std::stoul(randomHex(4), nullptr, 16) % 100000);
   {
     auto exec = stream("echo ready; sleep 31." + tag + "; echo finished", {.standalone = true});
     ASSERT_EQ(exec.status(), 200) << exec.body() << exec.broken();
@@ -209,6 +210,7 @@ TEST_F(LiveOutputTest, DisconnectKillsAStandaloneCommand) {
   EXPECT_TRUE(killed.standalone);
   EXPECT_TRUE(killed.result.interrupted);
   EXPECT_EQ(killed.result.exit_code, 137);
+  EXPECT_EQ(killed.result.stdout_text, "ready\n");
 }
 
 TEST_F(LiveOutputTest, HugeOutputStreamsWholeWithBoundedServerMemory) {
