@@ -198,7 +198,7 @@ TEST_F(LiveOutputTest, DisconnectKillsAStandaloneCommand) {
   }
   // Runs once the interrupted exec has answered, i.e. after its kill.
   const auto left =
-      run("for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null; echo; "
+      run("for p in /proc/[0-9]*; do { tr '\\0' ' ' < $p/cmdline; } 2>/dev/null; echo; "
           "done | grep -c 'sleep 3[1]\\." +
           tag + "' || true");
   EXPECT_EQ(left.output, "0\n");

@@ -19,7 +19,8 @@ class LiveOutput : public ExecListener {
  public:
   explicit LiveOutput(NdjsonStream& out) : out_(out) {}
 
-  bool onStart() override { return out_.start(); }
+  // A client that left while the exec waited for its turn does not get the command run.
+  bool onStart() override { return out_.clientConnected() && out_.start(); }
 
   bool onOutput(ExecOutputStream stream, std::string_view data) override {
     return send(stream, carry_[index(stream)].feed(data));
