@@ -222,6 +222,8 @@ void SandboxManager::teardown(Sandbox& sandbox) {
       spdlog::error("{}: removing: {}", id, removed.error().message);
     }
   }
+  // The destroy killed its background processes; their readers end and their records go.
+  sandbox.processes().closeAll();
   std::lock_guard operation(sandbox.operationMutex());
   if (runtime.container_exists) {
     if (auto removed = backend_.destroySandbox(id); !removed.ok()) {
