@@ -49,7 +49,7 @@ fi
 export CONTAINERS_CONF="$here/ci/containers.conf"
 if [ "$(labelled podman localhost/grid-test/debian:bookworm)" != "$packages" ]; then
   echo "build-test-images: podman import localhost/grid-test/debian:bookworm" >&2
-  podman import --change "LABEL $label=$packages" "$tarball" \
+  podman import --quiet --change "LABEL $label=$packages" "$tarball" \
     localhost/grid-test/debian:bookworm >/dev/null
 fi
 if [ -x "$build/bin/grid" ] && "$build/bin/grid" image --help >/dev/null 2>&1; then
