@@ -128,14 +128,21 @@ TEST_F(ProcessTest, ProcessesDieWithTheirSandbox) {
 }
 
 TEST_F(ProcessTest, ALongSessionExecDoesNotBlockProcesses) {
-  // The session waits for a file that only a background process creates: were processes
-  // blocked behind the exec (its operation lock), the exec would time out instead.
+  // A watcher sees the exec run; then, while the exec holds the session, a second process
+  // starts and releases it. Were process starts blocked behind the exec (its operation lock),
+  // the exec would time out instead.
+  const ProcessEntry watcher =
+      spawn("while [ ! -e /tmp/grid-started ]; do sleep 0.05; done; echo seen");
+  ASSERT_TRUE(watcher.process);
   auto exec = std::async(std::launch::async, [&] {
-    return run("while [ ! -e /tmp/grid-go ]; do sleep 0.05; done; echo done", 60s);
+    return run(
+        "touch /tmp/grid-started; while [ ! -e /tmp/grid-go ]; do sleep 0.05; done; "
+        "echo done",
+        60s);
   });
-  const ProcessEntry entry = spawn("echo beside; touch /tmp/grid-go");
-  ASSERT_TRUE(entry.process);
-  EXPECT_TRUE(waitForOutput(*entry.process, "beside\n"));
+  ASSERT_TRUE(waitForOutput(*watcher.process, "seen\n"));
+  const ProcessEntry releaser = spawn("touch /tmp/grid-go");
+  EXPECT_TRUE(releaser.process);
   const ExecResult result = exec.get();
   EXPECT_EQ(result.output, "done\n");
   EXPECT_FALSE(result.timed_out);
