@@ -70,7 +70,7 @@ TEST(BackgroundProcessArgv, PassesCommandCwdAndEnvAsSeparateArguments) {
   EXPECT_EQ(argv[0], "/bin/sh");
   EXPECT_EQ(argv[1], "-c");
   EXPECT_EQ(argv[2].find("/tmp"), std::string::npos);  // nothing of the request in the script
-  EXPECT_EQ(argv[2].find("id"), std::string::npos);
+  EXPECT_EQ(argv[2].find("$(id)"), std::string::npos);
   EXPECT_EQ(argv[3], "echo $X");
   EXPECT_EQ(argv[4], "/tmp/a b");
   EXPECT_EQ(argv[5], "X=$(id)'\"");
