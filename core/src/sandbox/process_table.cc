@@ -63,6 +63,12 @@ Result<std::shared_ptr<BackgroundProcess>> ProcessTable::find(uint64_t handle) c
   return it->second;
 }
 
+void ProcessTable::markSandboxEnding() {
+  std::lock_guard lock(mutex_);
+  closed_ = true;
+  for (auto& [handle, process] : processes_) process->markKilled();
+}
+
 void ProcessTable::closeAll() {
   std::map<uint64_t, std::shared_ptr<BackgroundProcess>> processes;
   {

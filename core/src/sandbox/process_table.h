@@ -46,6 +46,10 @@ class ProcessTable {
   /// kNotFound for a handle the table does not hold (never given, or made room for).
   Result<std::shared_ptr<BackgroundProcess>> find(uint64_t handle) const;
 
+  /// Called before the sandbox is destroyed: every process ends as killed (not as exited when
+  /// the destroy ends its output first), and later starts are refused.
+  void markSandboxEnding();
+
   /// The sandbox is going away (its backend destroy has killed everything): stops every
   /// reader, joins them and forgets the processes; later starts are refused.
   void closeAll();

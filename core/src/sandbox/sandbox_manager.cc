@@ -216,6 +216,8 @@ void SandboxManager::teardown(Sandbox& sandbox) {
   runtime.stopping = true;
   slots_.wakeAll();
   const SandboxStatus status = sandbox.lifecycle().status();
+  // Its background processes end as killed, and no new one starts.
+  sandbox.processes().markSandboxEnding();
   // Kill the sandbox before waiting for its operation lock, so a running exec ends now.
   if (status != SandboxStatus::kCreated && status != SandboxStatus::kStopped) {
     if (auto removed = backend_.destroySandbox(id); !removed.ok()) {

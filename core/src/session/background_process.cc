@@ -309,15 +309,17 @@ bool BackgroundProcess::waitEnded(Clock::time_point deadline) const {
   return ended_cv_.wait_until(lock, deadline, [&] { return ended_; });
 }
 
+void BackgroundProcess::markKilled() {
+  std::lock_guard lock(mutex_);
+  signalled_ = true;
+}
+
 void BackgroundProcess::requestStop() { stop_ = true; }
 
 void BackgroundProcess::stop() {
   stop_ = true;
   if (reader_.joinable()) reader_.join();
-  {
-    std::lock_guard lock(mutex_);
-    signalled_ = true;  // whatever still ran was killed with its sandbox
-  }
+  markKilled();  // whatever still ran was killed with its sandbox
   finish(ProcessStatus::kKilled, std::nullopt);
 }
 

@@ -101,6 +101,9 @@ class BackgroundProcess {
   /// Waits until the process ended or `deadline`; returns whether it ended.
   bool waitEnded(Clock::time_point deadline) const;
 
+  /// Its sandbox is about to be destroyed: an end from now on counts as killed.
+  void markKilled();
+
   /// Asks the reader to stop (the sandbox is going away); stop() then joins it.
   void requestStop();
   /// Stops reading, closes the ring and joins the reader; a running process counts as killed.
