@@ -286,10 +286,19 @@ Result<void> BackgroundProcess::signal(const std::string& signal_name, Clock::ti
 }
 
 Result<void> BackgroundProcess::kill(Clock::time_point deadline) {
-  if (auto sent = signal("KILL", deadline); !sent.ok()) {
-    if (sent.error().code == ErrorCode::kConflict) return {};  // already ended
-    return sent.error();
+  bool already_ended = false;
+  {
+    std::lock_guard lock(mutex_);
+    already_ended = ended_;
+    signalled_ = true;
   }
+  if (already_ended && !leads_group_) return {};
+  // Also after its end, what is left of its group dies: an engine may end the output when the
+  // wrapper dies (docker does), while children that ignored the signal that ended it live on.
+  // The group's id cannot be another process's while any member of the group lives.
+  auto sent = signalInSandbox(backend_, sandbox_id_, sandbox_pid_, leads_group_, "KILL", deadline);
+  if (already_ended) return {};
+  if (!sent.ok()) return sent.error();
   if (waitEnded(std::min(deadline, Clock::now() + kKillGrace))) return {};
   // The output is still open: a descendant outside the group holds it. Once the process
   // itself is gone, stop waiting for it.

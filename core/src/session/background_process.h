@@ -93,7 +93,8 @@ class BackgroundProcess {
   /// Ended processes are not signalled (their pid may be another's by now): kConflict.
   Result<void> signal(const std::string& signal_name, Clock::time_point deadline);
 
-  /// SIGKILL to the group, then waits (until `deadline`) for the output to end. Where it does
+  /// SIGKILL to the group (also once the process itself has ended: what is left of its group),
+  /// then waits (until `deadline`) for the output to end. Where it does
   /// not (a descendant that left the group holds it open) and the process itself is gone, it
   /// stops reading and records the process as killed with an unknown status.
   Result<void> kill(Clock::time_point deadline);
