@@ -99,10 +99,12 @@ TEST_F(ContainmentBackgroundTest, AProcessThatIgnoresTermDiesByDelete) {
   ASSERT_EQ(deleted.status, 200) << deleted.body;
   EXPECT_EQ(deleted.json()->getValue<std::string>("status"), "killed");
   EXPECT_TRUE(process->output().closed());
-  EXPECT_EQ(run("for p in /proc/[0-9]*; do tr '\\0' ' ' <$p/cmdline 2>/dev/null; echo; done "
-                "| grep -c 'while [:]' || true")
-                .output,
-            "0\n");
+  // SIGKILL is delivered at once, but a dying process shows in /proc until it has exited.
+  EXPECT_TRUE(waitUntil([&] {
+    return run("for p in /proc/[0-9]*; do tr '\\0' ' ' <$p/cmdline 2>/dev/null; echo; done "
+               "| grep -c 'while [:]' || true")
+               .output == "0\n";
+  }));
 }
 
 TEST_F(ContainmentBackgroundTest, DescendantsThatForkAwayDieWithTheSandbox) {
