@@ -51,13 +51,20 @@ void addProcessCommands(CLI::App* sandbox, const std::function<ApiClient()>& cli
   CLI::App* spawn = sandbox->add_subcommand(
       "spawn", "Start a background process; prints its handle (grid sandbox spawn ID -- CMD)");
   spawn->add_option("id", sf->id, "Sandbox id")->required();
-  spawn->add_option("command", sf->command, "Command; words are joined with spaces")->required();
+  spawn
+      ->add_option("command", sf->command,
+                   "Command; words are joined with spaces, options go before the id")
+      ->required();
   spawn->add_option("--cwd", sf->cwd, "Working directory inside the sandbox");
   spawn->add_option("--env", sf->env, "KEY=VALUE for the process (repeatable)");
   spawn->positionals_at_end(true);
   spawn->callback([=] {
     std::string command;
-    for (const auto& word : sf->command) command += (command.empty() ? "" : " ") + word;
+    size_t first = 0;
+    if (!sf->command.empty() && sf->command[0] == "--") first = 1;  // `spawn ID -- CMD`
+    for (size_t i = first; i < sf->command.size(); ++i) {
+      command += (command.empty() ? "" : " ") + sf->command[i];
+    }
     Object body;
     body.set("command", command);
     if (!sf->cwd.empty()) body.set("cwd", sf->cwd);
