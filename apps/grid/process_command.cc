@@ -56,7 +56,8 @@ void addProcessCommands(CLI::App* sandbox, const std::function<ApiClient()>& cli
                    "Command; words are joined with spaces, options go before the id")
       ->required();
   spawn->add_option("--cwd", sf->cwd, "Working directory inside the sandbox");
-  spawn->add_option("--env", sf->env, "KEY=VALUE for the process (repeatable)");
+  spawn->add_option("--env", sf->env, "KEY=VALUE for the process (repeatable)")
+      ->allow_extra_args(false);
   spawn->positionals_at_end(true);
   spawn->callback([=] {
     std::string command;
