@@ -347,6 +347,8 @@ void addSandboxCommand(CLI::App& root, int* exit_code) {
     }
     printRaw(answer.value().body);
   });
+
+  addProcessCommands(sandbox, client, [flags] { return flags->json; }, exit_code);
 }
 
 }  // namespace grid::cli

@@ -131,6 +131,8 @@ int runServe(const ServeFlags& flags) {
   manager_options.max_exec_timeout = config.max_exec_timeout;
   manager_options.max_output_bytes = config.max_output_bytes;
   manager_options.max_trajectory_bytes = config.max_trajectory_bytes;
+  manager_options.process_limits.max_processes = config.max_processes_per_sandbox;
+  manager_options.process_limits.max_output_bytes = config.max_process_output_bytes;
   auto manager = std::make_unique<SandboxManager>(*backend, manager_options);
 
   raiseDescriptorLimit();

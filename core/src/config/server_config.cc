@@ -50,6 +50,8 @@ const char* const kKnownKeys[] = {
     "sandbox.memory_mb",
     "sandbox.pids",
     "sandbox.isolation",
+    "processes.max_per_sandbox",
+    "processes.max_output_bytes",
 };
 
 std::string upperSnake(std::string s) {
@@ -191,6 +193,8 @@ Result<ServerConfig> loadServerConfigOrThrow(const ConfigSources& sources) {
   read.integer("exec.max_output_bytes", config.max_output_bytes, 1024, 1LL << 32);
   read.integer("exec.max_command_bytes", config.max_command_bytes, 16, 1LL << 30);
   read.integer("exec.max_trajectory_bytes", config.max_trajectory_bytes, 0, 1LL << 40);
+  read.integer("processes.max_per_sandbox", config.max_processes_per_sandbox, 1, 4096);
+  read.integer("processes.max_output_bytes", config.max_process_output_bytes, 1024, 1LL << 32);
   read.text("sandbox.default_image", config.default_image);
   read.real("sandbox.cpus", config.default_limits.cpus, 0);
   read.integer("sandbox.memory_mb", config.default_limits.memory_mb, 0, 1LL << 40);

@@ -38,6 +38,9 @@ struct ServerConfig {
   size_t max_output_bytes = 1 << 20;
   size_t max_command_bytes = 256 << 10;
   size_t max_trajectory_bytes = 64 << 20;
+  // [processes]
+  size_t max_processes_per_sandbox = 32;
+  size_t max_process_output_bytes = 1 << 20;
   // [sandbox]
   std::string default_image;  // empty: the backend's default (see defaultImageFor)
   ResourceLimits default_limits{0, 4096, 2048};       // cpus unlimited, 4 GiB, 2048 processes

@@ -12,6 +12,7 @@
 
 #include "grid/sandbox_backend.h"
 #include "sandbox/fifo_semaphore.h"
+#include "sandbox/process_table.h"
 #include "sandbox/sandbox_lifecycle.h"
 #include "session/exec_result.h"
 #include "session/session_shell.h"
@@ -97,6 +98,8 @@ class Sandbox {
   /// Held for the whole of a start, an exec or a teardown: one at a time per sandbox.
   std::mutex& operationMutex() { return operation_mutex_; }
   SandboxRuntime& runtime() { return runtime_; }
+  /// Its background processes; closed (all killed and forgotten) when the sandbox stops.
+  ProcessTable& processes() { return processes_; }
 
  private:
   const SandboxSpec spec_;
@@ -106,6 +109,7 @@ class Sandbox {
 
   std::mutex operation_mutex_;
   SandboxRuntime runtime_;
+  ProcessTable processes_;
 
   // Guards the fields below; held only briefly.
   mutable std::mutex state_mutex_;

@@ -220,12 +220,16 @@ void SandboxManager::teardown(Sandbox& sandbox) {
   runtime.stopping = true;
   slots_.wakeAll();
   const SandboxStatus status = sandbox.lifecycle().status();
+  // Its background processes end as killed, and no new one starts.
+  sandbox.processes().markSandboxEnding();
   // Kill the sandbox before waiting for its operation lock, so a running exec ends now.
   if (status != SandboxStatus::kCreated && status != SandboxStatus::kStopped) {
     if (auto removed = backend_.destroySandbox(id); !removed.ok()) {
       spdlog::error("{}: removing: {}", id, removed.error().message);
     }
   }
+  // The destroy killed its background processes; their readers end and their records go.
+  sandbox.processes().closeAll();
   std::lock_guard operation(sandbox.operationMutex());
   if (runtime.container_exists) {
     if (auto removed = backend_.destroySandbox(id); !removed.ok()) {

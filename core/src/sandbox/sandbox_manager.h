@@ -33,6 +33,7 @@ struct ManagerOptions {
   // Output bytes a sandbox's trajectory keeps; past it the oldest entries lose their output
   // (command, status and times stay), so a long rollout cannot grow the server without bound.
   size_t max_trajectory_bytes = 64 << 20;
+  ProcessTableLimits process_limits;  // background processes per sandbox ([processes])
 };
 
 class SandboxManager {
@@ -68,6 +69,8 @@ class SandboxManager {
   size_t runningSlotsInUse() const;
   size_t startsWaiting() const { return slots_.waiting(); }
   const ManagerOptions& options() const { return options_; }
+  /// For calls the routes make themselves without the operation lock (background processes).
+  SandboxBackend& backend() const { return backend_; }
 
  private:
   /// Applies an event the manager's own sequence guarantees; a refusal is a bug, logged.
