@@ -16,6 +16,7 @@
 #include "grid/sandbox_backend.h"
 #include "session/process_io.h"
 #include "util/printable.h"
+#include "util/utf8.h"
 
 namespace grid {
 namespace {
@@ -69,7 +70,13 @@ class SandboxTool {
         ended_ = true;
         return fail(ErrorCode::kInternal, tool_ + " in the sandbox: /bin/sh ended at once");
       }
-      if (read.stream == OutputStream::kStdout) continue;  // nothing prints before the line
+      if (read.stream == OutputStream::kStdout) {  // the streams' order is not kept
+        early_stdout_ += read.data;
+        if (early_stdout_.size() > kChunkBytes) {
+          return fail(ErrorCode::kInternal, tool_ + " in the sandbox: no pid line");
+        }
+        continue;
+      }
       line += read.data;
       if (line.size() > kMaxPidLineBytes && line.find('\n') > kMaxPidLineBytes) {
         return fail(ErrorCode::kInternal, tool_ + " in the sandbox: no pid line");
@@ -109,6 +116,16 @@ class SandboxTool {
   /// stopped early.
   Result<std::optional<int>> drain(const std::function<Result<bool>(std::string_view)>& on_stdout,
                                    Clock::time_point until) {
+    if (!early_stdout_.empty() && on_stdout) {
+      const std::string early = std::move(early_stdout_);
+      early_stdout_.clear();
+      GRID_ASSIGN_OR_RETURN(const bool more, on_stdout(early));
+      if (!more) {
+        channel_.reset();
+        kill();
+        return std::optional<int>();
+      }
+    }
     while (true) {
       GRID_ASSIGN_OR_RETURN(ReadResult read, channel_->read(until));
       if (read.status == ReadResult::Status::kTimeout) {
@@ -147,9 +164,13 @@ class SandboxTool {
   /// The tool's failure, mapped from its (C locale) error text.
   Error failure(int status, const std::string& what) const {
     const auto has = [&](const char* text) { return stderr_.find(text) != std::string::npos; };
+    std::string_view excerpt = stderr_;
+    while (!excerpt.empty() && (excerpt.back() == '\n' || excerpt.back() == ' ')) {
+      excerpt.remove_suffix(1);
+    }
     const std::string detail = what + ": " + tool_ + " in the sandbox exited with status " +
                                std::to_string(status) + ": " +
-                               printablePrefix(stderr_, kStderrExcerptBytes);
+                               sanitizeUtf8(printablePrefix(excerpt, kStderrExcerptBytes));
     if (status == 127 && has(kMissingToolMarker)) {
       return fail(ErrorCode::kUnsupported,
                   what + ": the sandbox's image has no `" + tool_ +
@@ -209,6 +230,7 @@ class SandboxTool {
   int pid_ = 0;
   bool ended_ = false;
   std::string stderr_;
+  std::string early_stdout_;  // stdout read before the pid line
   std::mutex kill_mutex_;
   bool killed_ = false;
   std::thread watchdog_;
