@@ -37,6 +37,13 @@ std::string wrapperScript(const std::string& body) {
          kMissingToolMarker + "\\n' >&2; exit 127; }; " + body;
 }
 
+// Enters directory $1, with the error texts failure() maps (shells word cd's errors their own
+// way).
+constexpr const char* kCdToDirectory =
+    "[ -e \"$1\" ] || { printf '%s: No such file or directory\\n' \"$1\" >&2; exit 2; }; "
+    "[ -d \"$1\" ] || { printf '%s: Not a directory\\n' \"$1\" >&2; exit 2; }; "
+    "cd -- \"$1\" || exit 2; ";
+
 // One tool run in the sandbox. Its destructor kills the tool if it has not ended.
 class SandboxTool {
  public:
@@ -283,8 +290,7 @@ Result<std::vector<FileInfo>> SandboxBackend::listDirectory(const std::string& s
                                                             Clock::time_point deadline) {
   // `cd` makes a file "Not a directory" (409) and a missing path "No such file" (404).
   return findRecords(*this, sandbox_id,
-                     std::string("cd -- \"$1\" || exit 2; exec find . -mindepth 1 -maxdepth 1 "
-                                 "-printf '") +
+                     std::string(kCdToDirectory) + "exec find . -mindepth 1 -maxdepth 1 -printf '" +
                          kFindRecordFormat + "'",
                      {path}, max_entries, true, "list " + printablePrefix(path, 200), deadline);
 }
@@ -315,7 +321,7 @@ Result<void> SandboxBackend::extractArchive(const std::string& sandbox_id,
   // do, whatever uid the archive names. `cd` first so a missing or non-directory target is
   // told apart from an error inside the archive.
   SandboxTool tool(*this, sandbox_id, "tar", deadline);
-  GRID_TRY(tool.start("cd -- \"$1\" || exit 2; exec tar -x -f - --no-same-owner", {directory},
+  GRID_TRY(tool.start(std::string(kCdToDirectory) + "exec tar -x -f - --no-same-owner", {directory},
                       true));
   tool.startWatchdog();
   std::vector<char> buffer(kChunkBytes);
@@ -355,7 +361,8 @@ Result<void> SandboxBackend::createArchive(const std::string& sandbox_id, const 
   std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
   if (name.empty()) name = ".";  // the root: its tree under "./"
   SandboxTool tool(*this, sandbox_id, "tar", deadline);
-  GRID_TRY(tool.start("cd -- \"$1\" || exit 2; exec tar -c -f - -- \"$2\"", {parent, name}, false));
+  GRID_TRY(tool.start(std::string(kCdToDirectory) + "exec tar -c -f - -- \"$2\"", {parent, name},
+                      false));
   return tool.finish(
       [&](std::string_view data) -> Result<bool> {
         GRID_TRY(out.write(data));
