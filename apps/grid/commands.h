@@ -4,10 +4,17 @@
 
 #include <CLI/CLI.hpp>
 
+#include <functional>
+
 namespace grid::cli {
 
 void addServeCommand(CLI::App& root, int* exit_code);
 void addSandboxCommand(CLI::App& root, int* exit_code);
 void addImageCommand(CLI::App& root, int* exit_code);
+
+class ApiClient;
+/// `grid sandbox cp` and `grid sandbox ls` (file_command.cc), on `sandbox`'s client flags.
+void addFileCommands(CLI::App* sandbox, const std::function<ApiClient()>& client,
+                     const std::function<bool()>& json, int* exit_code);
 
 }  // namespace grid::cli
