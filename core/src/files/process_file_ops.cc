@@ -61,40 +61,32 @@ class SandboxTool {
     if (!ended_) kill();
   }
 
-  /// Starts `body` (see wrapperScript) with `args` and waits for the pid line.
+  /// Starts `body` (see wrapperScript) with `args`. With `wait_for_pid` it returns once the
+  /// pid line has come (a writer to stdin needs it to kill a tool that stops reading);
+  /// otherwise the line is picked out of stderr while draining.
   Result<void> start(const std::string& body, const std::vector<std::string>& args,
-                     bool attach_stdin) {
+                     bool attach_stdin, bool wait_for_pid = false) {
     ProcessSpec spec;
     spec.argv = {"/bin/sh", "-c", wrapperScript(body), tool_};
     spec.argv.insert(spec.argv.end(), args.begin(), args.end());
     spec.attach_stdin = attach_stdin;
     GRID_ASSIGN_OR_RETURN(channel_, backend_.startProcess(sandbox_id_, spec));
-    std::string line;
-    while (line.find('\n') == std::string::npos) {
+    while (wait_for_pid && !pid_known_) {
       GRID_ASSIGN_OR_RETURN(ReadResult read, channel_->read(deadline_));
       if (read.status == ReadResult::Status::kTimeout) return timedOut();
       if (read.status == ReadResult::Status::kEof) {
         ended_ = true;
         return fail(ErrorCode::kInternal, tool_ + " in the sandbox: /bin/sh ended at once");
       }
-      if (read.stream == OutputStream::kStdout) {  // the streams' order is not kept
+      if (read.stream == OutputStream::kStdout) {  // the engines do not keep the streams' order
         early_stdout_ += read.data;
         if (early_stdout_.size() > kChunkBytes) {
           return fail(ErrorCode::kInternal, tool_ + " in the sandbox: no pid line");
         }
         continue;
       }
-      line += read.data;
-      if (line.size() > kMaxPidLineBytes && line.find('\n') > kMaxPidLineBytes) {
-        return fail(ErrorCode::kInternal, tool_ + " in the sandbox: no pid line");
-      }
+      GRID_TRY(onStderr(read.data));
     }
-    const size_t newline = line.find('\n');
-    if (line.rfind("pid:", 0) != 0) {
-      return fail(ErrorCode::kInternal, tool_ + " in the sandbox: no pid line");
-    }
-    pid_ = std::atoi(line.c_str() + 4);
-    appendStderr(std::string_view(line).substr(newline + 1));
     return {};
   }
 
@@ -141,7 +133,7 @@ class SandboxTool {
       }
       if (read.status == ReadResult::Status::kEof) break;
       if (read.stream == OutputStream::kStderr) {
-        appendStderr(read.data);
+        GRID_TRY(onStderr(read.data));
       } else if (on_stdout) {
         GRID_ASSIGN_OR_RETURN(const bool more, on_stdout(read.data));
         if (!more) {
@@ -202,6 +194,33 @@ class SandboxTool {
     return fail(ErrorCode::kTimeout, tool_ + " in the sandbox did not finish by its deadline");
   }
 
+  // The wrapper's first stderr line is "pid:N"; the tool's own stderr follows.
+  Result<void> onStderr(std::string_view data) {
+    if (pid_known_) {
+      appendStderr(data);
+      return {};
+    }
+    pid_line_.append(data);
+    const size_t newline = pid_line_.find('\n');
+    if (newline == std::string::npos) {
+      if (pid_line_.size() > kMaxPidLineBytes) {
+        return fail(ErrorCode::kInternal, tool_ + " in the sandbox: no pid line");
+      }
+      return {};
+    }
+    if (pid_line_.rfind("pid:", 0) != 0) {
+      return fail(ErrorCode::kInternal, tool_ + " in the sandbox: no pid line");
+    }
+    {
+      std::lock_guard lock(kill_mutex_);
+      pid_ = std::atoi(pid_line_.c_str() + 4);
+    }
+    pid_known_ = true;
+    appendStderr(std::string_view(pid_line_).substr(newline + 1));
+    pid_line_.clear();
+    return {};
+  }
+
   void appendStderr(std::string_view data) {
     if (stderr_.size() < kStderrExcerptBytes) {
       stderr_.append(data.substr(0, kStderrExcerptBytes - stderr_.size()));
@@ -234,7 +253,9 @@ class SandboxTool {
   const std::string tool_;
   const Clock::time_point deadline_;
   std::unique_ptr<ProcessChannel> channel_;
-  int pid_ = 0;
+  int pid_ = 0;  // guarded by kill_mutex_ (the watchdog reads it)
+  bool pid_known_ = false;
+  std::string pid_line_;
   bool ended_ = false;
   std::string stderr_;
   std::string early_stdout_;  // stdout read before the pid line
@@ -322,7 +343,7 @@ Result<void> SandboxBackend::extractArchive(const std::string& sandbox_id,
   // told apart from an error inside the archive.
   SandboxTool tool(*this, sandbox_id, "tar", deadline);
   GRID_TRY(tool.start(std::string(kCdToDirectory) + "exec tar -x -f - --no-same-owner", {directory},
-                      true));
+                      true, true));
   tool.startWatchdog();
   std::vector<char> buffer(kChunkBytes);
   Result<void> fed;
