@@ -2,12 +2,11 @@
 // `docker cp`: exactly one side is ID:PATH; a directory travels as a tar tree; a file copied onto
 // an existing directory lands inside it. Archives from a sandbox are its tenant's: members are
 // extracted only as files and directories, by validated relative names.
+#include <Poco/JSON/Parser.h>
+#include <Poco/URI.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <Poco/JSON/Parser.h>
-#include <Poco/URI.h>
 
 #include <cstdio>
 #include <cstring>
@@ -72,7 +71,8 @@ Error serverError(const ApiResponse& response) {
 // Whether `path` in the sandbox is a directory (a listing of it works); nullopt when missing.
 Result<std::optional<bool>> remoteIsDirectory(ApiClient& client, const Remote& remote,
                                               const std::string& path) {
-  GRID_ASSIGN_OR_RETURN(const ApiResponse answer, client.call("GET", filesPath(remote, path, "&list")));
+  GRID_ASSIGN_OR_RETURN(const ApiResponse answer,
+                        client.call("GET", filesPath(remote, path, "&list")));
   if (answer.status == 200) return std::optional<bool>(true);
   if (answer.status == 409) return std::optional<bool>(false);
   if (answer.status == 404) return std::optional<bool>();
@@ -121,17 +121,22 @@ Result<void> uploadTree(ApiClient& client, const Remote& remote, const fs::path&
     struct stat st {};
     const int64_t mtime = ::lstat(it->path().c_str(), &st) == 0 ? st.st_mtime : 0;
     if (fs::is_directory(status)) {
-      entries.push_back({it->path(), {.name = prefix + relative.string() + "/", .mode = mode, .mtime = mtime}, true});
+      entries.push_back({it->path(),
+                         {.name = prefix + relative.string() + "/", .mode = mode, .mtime = mtime},
+                         true});
     } else if (fs::is_regular_file(status)) {
       entries.push_back({it->path(),
-                         {.name = prefix + relative.string(), .mode = mode,
-                          .size = fs::file_size(it->path()), .mtime = mtime},
+                         {.name = prefix + relative.string(),
+                          .mode = mode,
+                          .size = fs::file_size(it->path()),
+                          .mtime = mtime},
                          false});
     } else {
       std::cerr << "grid: skipping " << it->path() << " (not a file or directory)\n";
     }
   }
-  if (error) return fail(ErrorCode::kInternal, "reading " + local.string() + ": " + error.message());
+  if (error)
+    return fail(ErrorCode::kInternal, "reading " + local.string() + ": " + error.message());
   uint64_t length = 2 * kTarBlockSize;
   for (const auto& e : entries) {
     TarWriter scratch;
@@ -237,8 +242,8 @@ class LocalExtractor : public TarHandler {
     fd_ = ::open(target.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
                  entry.mode & 0777);
     if (fd_ < 0) {
-      return fail(ErrorCode::kInternal, "cannot write " + target.string() + ": " +
-                                            std::strerror(errno));
+      return fail(ErrorCode::kInternal,
+                  "cannot write " + target.string() + ": " + std::strerror(errno));
     }
     ::fchmod(fd_, entry.mode & 0777);
     return {};
@@ -277,25 +282,25 @@ Result<void> feedTar(std::istream& in, TarReader& reader) {
 
 Result<void> download(ApiClient& client, const Remote& remote, const std::string& local) {
   if (local == "-") {  // the raw tar on stdout
-    GRID_ASSIGN_OR_RETURN(const ApiResponse answer,
-                          client.download(filesPath(remote, remote.path, "&archive"), "",
-                                          [](std::istream& in) { return copyStream(in, std::cout); }));
+    GRID_ASSIGN_OR_RETURN(
+        const ApiResponse answer,
+        client.download(filesPath(remote, remote.path, "&archive"), "",
+                        [](std::istream& in) { return copyStream(in, std::cout); }));
     if (answer.status != 200) return serverError(answer);
     return {};
   }
   const bool local_is_dir = fs::is_directory(local);
   const std::string name = baseName(remote.path);
   const fs::path file_target = local_is_dir ? fs::path(local) / name : fs::path(local);
-  GRID_ASSIGN_OR_RETURN(const ApiResponse answer,
-                        client.download(filesPath(remote, remote.path), "",
-                                        [&](std::istream& in) -> Result<void> {
-                                          std::ofstream out(file_target, std::ios::binary);
-                                          if (!out) {
-                                            return fail(ErrorCode::kInternal,
-                                                        "cannot write " + file_target.string());
-                                          }
-                                          return copyStream(in, out);
-                                        }));
+  GRID_ASSIGN_OR_RETURN(
+      const ApiResponse answer,
+      client.download(filesPath(remote, remote.path), "", [&](std::istream& in) -> Result<void> {
+        std::ofstream out(file_target, std::ios::binary);
+        if (!out) {
+          return fail(ErrorCode::kInternal, "cannot write " + file_target.string());
+        }
+        return copyStream(in, out);
+      }));
   if (answer.status == 200) return {};
   if (answer.status != 409 || answer.body.find("is a directory") == std::string::npos) {
     return serverError(answer);

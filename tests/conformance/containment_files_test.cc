@@ -76,8 +76,7 @@ TEST_F(ContainmentFilesTest, DotDotAndNulStayInside) {
   EXPECT_EQ(down.body.find(token_), std::string::npos);
   EXPECT_EQ(down.status, 404);
   EXPECT_EQ(put("/tmp/../../.." + host_dir_ + "/new", "x").status, 201);  // inside the sandbox
-  EXPECT_EQ(call("GET", filesUri("?path=" + encoded(host_marker_) + "%00/etc/passwd")).status,
-            400);
+  EXPECT_EQ(call("GET", filesUri("?path=" + encoded(host_marker_) + "%00/etc/passwd")).status, 400);
   EXPECT_EQ(call("PUT", filesUri("?path=/tmp/a%00b"), "x").status, 400);
   expectHostUntouched();
 }

@@ -135,10 +135,9 @@ TEST_F(FilesTest, TreesMoveAsTarBothWays) {
   EXPECT_EQ(run("cat /tmp/files-tree/proj/main.py").output, code);
 
   for (const auto& how : {std::string("&archive"), std::string()}) {
-    const HttpAnswer down =
-        how.empty() ? call("GET", filesUri(pathQuery("/tmp/files-tree/proj")), "",
-                           {{"Accept", "application/x-tar"}})
-                    : get("/tmp/files-tree/proj", how);
+    const HttpAnswer down = how.empty() ? call("GET", filesUri(pathQuery("/tmp/files-tree/proj")),
+                                               "", {{"Accept", "application/x-tar"}})
+                                        : get("/tmp/files-tree/proj", how);
     ASSERT_EQ(down.status, 200) << down.body;
     EXPECT_EQ(down.content_type, "application/x-tar");
     CollectTar collected;

@@ -57,10 +57,14 @@ std::string octalMode(uint32_t mode) {
 
 const char* typeName(FileType type) {
   switch (type) {
-    case FileType::kFile: return "file";
-    case FileType::kDirectory: return "directory";
-    case FileType::kSymlink: return "symlink";
-    case FileType::kOther: return "other";
+    case FileType::kFile:
+      return "file";
+    case FileType::kDirectory:
+      return "directory";
+    case FileType::kSymlink:
+      return "symlink";
+    case FileType::kOther:
+      return "other";
   }
   return "other";
 }
@@ -91,8 +95,8 @@ Result<FileQuery> parseQuery(const Poco::URI& uri) {
       (key == "list" ? query.list : query.archive) = true;
       continue;
     } else {
-      return fail(ErrorCode::kInvalidArgument,
-                  "unknown query parameter '" + shown(key) + "' (known: path, mode, list, archive)");
+      return fail(ErrorCode::kInvalidArgument, "unknown query parameter '" + shown(key) +
+                                                   "' (known: path, mode, list, archive)");
     }
     if (*slot) return fail(ErrorCode::kInvalidArgument, "query parameter '" + key + "' repeated");
     *slot = value;
@@ -143,9 +147,9 @@ class UploadSource : public ByteSource {
     }
     const size_t got = static_cast<size_t>(in_.gcount());
     if (got == 0) {
-      return fail(ErrorCode::kInvalidArgument,
-                  "the request body ended " + std::to_string(remaining_) +
-                      " bytes before its Content-Length");
+      return fail(ErrorCode::kInvalidArgument, "the request body ended " +
+                                                   std::to_string(remaining_) +
+                                                   " bytes before its Content-Length");
     }
     remaining_ -= got;
     received_ += got;
@@ -209,8 +213,8 @@ class FileBodyWriter : public TarHandler {
       return fail(ErrorCode::kInternal, "archive of " + shown(path_) + ": a second entry");
     }
     if (entry.type != TarEntryType::kFile) {
-      return fail(ErrorCode::kConflict, shown(path_) + " is a " + tarEntryTypeName(entry.type) +
-                                            ", not a regular file");
+      return fail(ErrorCode::kConflict,
+                  shown(path_) + " is a " + tarEntryTypeName(entry.type) + ", not a regular file");
     }
     size_ = entry.size;
     response_.setStatusAndReason(HTTPResponse::HTTP_OK);
@@ -286,16 +290,16 @@ Reply FileRoutes::route(HTTPServerRequest& request, const std::string& sandbox_i
   const std::string& method = request.getMethod();
   const Poco::URI uri(request.getURI());
   const bool has_body = request.hasContentLength() ? request.getContentLength64() > 0
-                                                    : request.getChunkedTransferEncoding();
+                                                   : request.getChunkedTransferEncoding();
   // A refused request's body stays unread: the connection cannot carry another request.
   const auto refuse = [&](Reply reply) {
     if (has_body) request.response().setKeepAlive(false);
     return reply;
   };
   const auto notAllowed = [&](const std::string& allowed) {
-    Reply r = errorReply(HTTPResponse::HTTP_METHOD_NOT_ALLOWED, kCodeMethodNotAllowed,
-                         "method " + method + " is not allowed on " + uri.getPath() +
-                             " (allowed: " + allowed + ")");
+    Reply r = errorReply(
+        HTTPResponse::HTTP_METHOD_NOT_ALLOWED, kCodeMethodNotAllowed,
+        "method " + method + " is not allowed on " + uri.getPath() + " (allowed: " + allowed + ")");
     r.allow = allowed;
     return refuse(r);
   };
@@ -349,7 +353,8 @@ Reply FileRoutes::upload(HTTPServerRequest& request, const std::string& sandbox_
   if (length > options_.max_file_bytes) {
     request.response().setKeepAlive(false);
     return errorReply(HTTPResponse::HTTP_REQUESTENTITYTOOLARGE, kCodeRequestBodyTooLarge,
-                      "upload of " + std::to_string(length) + " bytes exceeds files.max_file_bytes (" +
+                      "upload of " + std::to_string(length) +
+                          " bytes exceeds files.max_file_bytes (" +
                           std::to_string(options_.max_file_bytes) + ")");
   }
   auto sandbox = manager_.findRunning(sandbox_id);
@@ -421,21 +426,21 @@ Reply FileRoutes::download(HTTPServerRequest& request, const std::string& sandbo
     info = std::move(stat.value());
     if (info.type != FileType::kSymlink) break;
     if (hops == kMaxSymlinkHops) {
-      return errorReply(fail(ErrorCode::kConflict,
-                             shown(requested) + ": too many levels of symbolic links"));
+      return errorReply(
+          fail(ErrorCode::kConflict, shown(requested) + ": too many levels of symbolic links"));
     }
     const std::string target = info.link_target.front() == '/'
                                    ? info.link_target
                                    : sandboxPathParent(path) + "/" + info.link_target;
     auto next = normalizeSandboxPath(target);
-    if (!next.ok()) return errorReply(fail(ErrorCode::kConflict, shown(requested) +
-                                                                     ": unusable symlink target"));
+    if (!next.ok())
+      return errorReply(fail(ErrorCode::kConflict, shown(requested) + ": unusable symlink target"));
     path = next.value();
   }
   if (info.type == FileType::kDirectory && !as_archive) {
-    return errorReply(fail(ErrorCode::kConflict,
-                           shown(requested) + " is a directory (ask for a tar: `Accept: " +
-                               kTarType + "` or &archive; or list it with &list)"));
+    return errorReply(
+        fail(ErrorCode::kConflict, shown(requested) + " is a directory (ask for a tar: `Accept: " +
+                                       kTarType + "` or &archive; or list it with &list)"));
   }
   if (info.type == FileType::kOther) {
     return errorReply(
@@ -598,7 +603,8 @@ Reply FileRoutes::mkdir(HTTPServerRequest& request, const std::string& sandbox_i
                            "body must be a JSON object {\"path\", \"mode\"?}: " + e.displayText()));
   }
   auto path = normalizeSandboxPath(raw_path);
-  if (!path.ok()) return errorReply(fail(ErrorCode::kInvalidArgument, sanitizeUtf8(path.error().message)));
+  if (!path.ok())
+    return errorReply(fail(ErrorCode::kInvalidArgument, sanitizeUtf8(path.error().message)));
   auto sandbox = manager_.findRunning(sandbox_id);
   if (!sandbox.ok()) return errorReply(sandbox.error());
   const auto deadline = Clock::now() + options_.file_timeout;

@@ -13,13 +13,13 @@ constexpr size_t kMaxLinkTargetBytes = 4096;  // PATH_MAX
 constexpr size_t kMaxNumberBytes = 32;
 
 Error malformed(const char* what, std::string_view field) {
-  return fail(ErrorCode::kInternal, std::string("find in the sandbox printed a malformed ") +
-                                        what + ": \"" + printablePrefix(field, 40) + "\"");
+  return fail(ErrorCode::kInternal, std::string("find in the sandbox printed a malformed ") + what +
+                                        ": \"" + printablePrefix(field, 40) + "\"");
 }
 
 bool allDigits(std::string_view text) {
-  return !text.empty() && std::all_of(text.begin(), text.end(),
-                                      [](char c) { return c >= '0' && c <= '9'; });
+  return !text.empty() &&
+         std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 // Digits only, below 2^63 (20 digits can overflow; 18 cannot).
@@ -33,9 +33,12 @@ bool parseUnsigned(std::string_view text, uint64_t* out) {
 
 size_t fieldLimit(size_t index) {
   switch (index) {
-    case 4: return kMaxPathComponentBytes;
-    case 5: return kMaxLinkTargetBytes;
-    default: return kMaxNumberBytes;
+    case 4:
+      return kMaxPathComponentBytes;
+    case 5:
+      return kMaxLinkTargetBytes;
+    default:
+      return kMaxNumberBytes;
   }
 }
 
@@ -47,11 +50,24 @@ Result<void> FindRecordParser::endField() {
     case 0:
       if (f.size() != 1) return malformed("type", f);
       switch (f[0]) {
-        case 'f': current_.type = FileType::kFile; break;
-        case 'd': current_.type = FileType::kDirectory; break;
-        case 'l': current_.type = FileType::kSymlink; break;
-        case 'b': case 'c': case 'p': case 's': case 'D': current_.type = FileType::kOther; break;
-        default: return malformed("type", f);
+        case 'f':
+          current_.type = FileType::kFile;
+          break;
+        case 'd':
+          current_.type = FileType::kDirectory;
+          break;
+        case 'l':
+          current_.type = FileType::kSymlink;
+          break;
+        case 'b':
+        case 'c':
+        case 'p':
+        case 's':
+        case 'D':
+          current_.type = FileType::kOther;
+          break;
+        default:
+          return malformed("type", f);
       }
       break;
     case 1:

@@ -7,8 +7,8 @@
 
 #include <atomic>
 #include <condition_variable>
-#include <functional>
 #include <cstdlib>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -32,8 +32,9 @@ constexpr const char* kMissingToolMarker = "grid-files: tool not found";
 // a C locale (error texts are matched below), checks the tool exists, then becomes `body`. $0 is
 // the tool's name, $1... its arguments.
 std::string wrapperScript(const std::string& body) {
-  return std::string("printf 'pid:%d\\n' \"$$\" >&2; LC_ALL=C; export LC_ALL; "
-                     "command -v \"$0\" >/dev/null 2>&1 || { printf '") +
+  return std::string(
+             "printf 'pid:%d\\n' \"$$\" >&2; LC_ALL=C; export LC_ALL; "
+             "command -v \"$0\" >/dev/null 2>&1 || { printf '") +
          kMissingToolMarker + "\\n' >&2; exit 127; }; " + body;
 }
 
@@ -145,7 +146,8 @@ class SandboxTool {
     }
     ended_ = true;
     const auto status = exitCodeBy(*channel_, deadline_ + 1s);
-    if (!status) return fail(ErrorCode::kUnavailable, tool_ + " in the sandbox: exit status unknown");
+    if (!status)
+      return fail(ErrorCode::kUnavailable, tool_ + " in the sandbox: exit status unknown");
     return std::optional<int>(*status);
   }
 
@@ -233,8 +235,7 @@ class SandboxTool {
     killed_ = true;
     auto killed = killIfRunning(backend_, sandbox_id_, pid_, false, Clock::now() + 5s);
     if (!killed.ok()) {
-      spdlog::warn("{}: killing {} (pid {}): {}", sandbox_id_, tool_, pid_,
-                   killed.error().message);
+      spdlog::warn("{}: killing {} (pid {}): {}", sandbox_id_, tool_, pid_, killed.error().message);
     }
   }
 
@@ -271,9 +272,9 @@ class SandboxTool {
 // Runs `find` with kFindRecordFormat and parses up to `max_records` records.
 Result<std::vector<FileInfo>> findRecords(SandboxBackend& backend, const std::string& sandbox_id,
                                           const std::string& body,
-                                          const std::vector<std::string>& args,
-                                          size_t max_records, bool entry_names,
-                                          const std::string& what, Clock::time_point deadline) {
+                                          const std::vector<std::string>& args, size_t max_records,
+                                          bool entry_names, const std::string& what,
+                                          Clock::time_point deadline) {
   SandboxTool tool(backend, sandbox_id, "find", deadline);
   GRID_TRY(tool.start(body, args, false));
   FindRecordParser parser(max_records, entry_names);
@@ -297,7 +298,8 @@ Result<FileInfo> SandboxBackend::statPath(const std::string& sandbox_id, const s
                   std::string("exec find \"$1\" -maxdepth 0 -printf '") + kFindRecordFormat + "'",
                   {path}, 1, false, "stat " + printablePrefix(path, 200), deadline));
   if (records.empty()) {
-    return fail(ErrorCode::kInternal, "stat " + printablePrefix(path, 200) + ": find printed nothing");
+    return fail(ErrorCode::kInternal,
+                "stat " + printablePrefix(path, 200) + ": find printed nothing");
   }
   FileInfo info = std::move(records.front());
   const size_t slash = path.find_last_of('/');
@@ -329,9 +331,10 @@ Result<void> SandboxBackend::removePath(const std::string& sandbox_id, const std
                                         Clock::time_point deadline) {
   // rm -f would answer a missing path with success: the test says "not found".
   SandboxTool tool(*this, sandbox_id, "rm", deadline);
-  GRID_TRY(tool.start("[ -e \"$1\" ] || [ -L \"$1\" ] || { echo \"$1: No such file or directory\" "
-                      ">&2; exit 2; }; exec rm -rf -- \"$1\"",
-                      {path}, false));
+  GRID_TRY(
+      tool.start("[ -e \"$1\" ] || [ -L \"$1\" ] || { echo \"$1: No such file or directory\" "
+                 ">&2; exit 2; }; exec rm -rf -- \"$1\"",
+                 {path}, false));
   return tool.finish(nullptr, "remove " + printablePrefix(path, 200));
 }
 
@@ -365,8 +368,8 @@ Result<void> SandboxBackend::extractArchive(const std::string& sandbox_id,
     if (polled.value()) {  // the tool ended before its input did
       return *polled.value() == 0
                  ? Result<void>()
-                 : Result<void>(tool.failure(*polled.value(), "extract into " +
-                                                                  printablePrefix(directory, 200)));
+                 : Result<void>(tool.failure(*polled.value(),
+                                             "extract into " + printablePrefix(directory, 200)));
     }
   }
   if (!fed.ok()) return fed;  // the destructor kills the tool: a half archive is not extracted

@@ -43,11 +43,16 @@ TEST(FindRecordParserTest, StopsAtMaxRecords) {
 
 TEST(FindRecordParserTest, RefusesMalformedFields) {
   const std::vector<std::string> bad = {
-      record("x", "1", "644", "1", "n", ""),   record("f", "-1", "644", "1", "n", ""),
-      record("f", "1", "648", "1", "n", ""),   record("f", "1", "77777", "1", "n", ""),
-      record("f", "1", "644", "a", "n", ""),   record("f", "1", "644", "1", "..", ""),
-      record("f", "1", "644", "1", "a/b", ""), record("f", "1", "644", "1", "", ""),
-      record("f", "1", "644", "1", "n", "t"),  record("l", "1", "777", "1", "n", ""),
+      record("x", "1", "644", "1", "n", ""),
+      record("f", "-1", "644", "1", "n", ""),
+      record("f", "1", "648", "1", "n", ""),
+      record("f", "1", "77777", "1", "n", ""),
+      record("f", "1", "644", "a", "n", ""),
+      record("f", "1", "644", "1", "..", ""),
+      record("f", "1", "644", "1", "a/b", ""),
+      record("f", "1", "644", "1", "", ""),
+      record("f", "1", "644", "1", "n", "t"),
+      record("l", "1", "777", "1", "n", ""),
       record("f", "1234567890123456789", "644", "1", "n", ""),
       record("f", "1", "644", "1", std::string(256, 'n'), ""),
   };
@@ -65,7 +70,11 @@ TEST(FindRecordParserTest, BoundsAnEndlessField) {
 
 TEST(FindRecordParserTest, ACutRecordIsAnError) {
   FindRecordParser parser(10, true);
-  ASSERT_TRUE(parser.feed(std::string("f\0" "1\0", 4)).ok());
+  ASSERT_TRUE(parser
+                  .feed(std::string("f\0"
+                                    "1\0",
+                                    4))
+                  .ok());
   EXPECT_FALSE(parser.finish().ok());
 }
 
