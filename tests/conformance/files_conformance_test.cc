@@ -208,6 +208,35 @@ TEST_F(FilesTest, DownloadsRunTogetherAndBesideALongExec) {
   EXPECT_EQ(result.value().exit_code, 0);
 }
 
+TEST_F(FilesTest, StopDuringADownloadEndsIt) {
+  ASSERT_EQ(run("head -c 268435456 /dev/zero > /tmp/stop.bin; echo $?").output, "0\n");
+  Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(server_->port()));
+  session.setTimeout(Poco::Timespan(120, 0));
+  Poco::Net::HTTPRequest request("GET", filesUri(pathQuery("/tmp/stop.bin")),
+                                 Poco::Net::HTTPMessage::HTTP_1_1);
+  session.sendRequest(request);
+  Poco::Net::HTTPResponse response;
+  std::istream& in = session.receiveResponse(response);
+  ASSERT_EQ(response.getStatus(), Poco::Net::HTTPResponse::HTTP_OK);
+  ASSERT_EQ(response.getContentLength64(), 256 << 20);
+  char buffer[65536];
+  in.read(buffer, sizeof buffer);
+  ASSERT_EQ(in.gcount(), static_cast<std::streamsize>(sizeof buffer));
+  // The transfer is under way (the client reads no further): stop the sandbox.
+  ASSERT_TRUE(manager_->stop(id_, false).ok());
+  uint64_t received = sizeof buffer;
+  try {
+    while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
+      received += static_cast<uint64_t>(in.gcount());
+    }
+  } catch (const Poco::Exception&) {
+  }
+  // The body ends (the client's own bound is 120 s) short of its length, unless the whole file
+  // was already on its way in the socket buffers.
+  EXPECT_LE(received, 256u << 20);
+  EXPECT_EQ(get("/tmp/stop.bin").status, 409);  // the server still answers
+}
+
 TEST_F(FilesTest, OperationsAreInTheTrajectory) {
   ASSERT_EQ(put("/tmp/files-traj/a", "abc").status, 201);
   ASSERT_EQ(get("/tmp/files-traj/a").status, 200);

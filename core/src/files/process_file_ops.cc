@@ -25,6 +25,7 @@ using namespace std::chrono_literals;
 
 constexpr size_t kChunkBytes = 64 << 10;
 constexpr size_t kStderrExcerptBytes = 2048;
+constexpr auto kQuietProbeInterval = 5s;
 constexpr size_t kMaxPidLineBytes = 64;
 constexpr const char* kMissingToolMarker = "grid-files: tool not found";
 
@@ -127,8 +128,15 @@ class SandboxTool {
       }
     }
     while (true) {
-      GRID_ASSIGN_OR_RETURN(ReadResult read, channel_->read(until));
+      // A quiet tool is checked on now and then: an engine may keep the stream of a process
+      // whose sandbox was stopped open, and the deadline is long.
+      const auto slice = std::min(until, Clock::now() + kQuietProbeInterval);
+      GRID_ASSIGN_OR_RETURN(ReadResult read, channel_->read(slice));
       if (read.status == ReadResult::Status::kTimeout) {
+        if (slice < until) {
+          GRID_TRY(probeSandbox());
+          continue;
+        }
         if (until < deadline_) return std::optional<int>();  // a poll, not the deadline
         return timedOut();
       }
@@ -194,6 +202,23 @@ class SandboxTool {
   Error timedOut() {
     kill();
     return fail(ErrorCode::kTimeout, tool_ + " in the sandbox did not finish by its deadline");
+  }
+
+  // Whether the sandbox still runs processes: a stopped one cannot start /bin/true.
+  Result<void> probeSandbox() {
+    ProcessSpec spec;
+    spec.argv = {"/bin/true"};
+    auto probe = backend_.startProcess(sandbox_id_, spec);
+    if (!probe.ok()) {
+      return fail(ErrorCode::kConflict,
+                  tool_ + " in the sandbox: the sandbox is gone (" + probe.error().message + ")");
+    }
+    std::unique_ptr<ProcessChannel> channel = std::move(probe.value());
+    while (true) {
+      auto read = channel->read(Clock::now() + kQuietProbeInterval);
+      if (!read.ok() || read.value().status != ReadResult::Status::kData) break;
+    }
+    return {};
   }
 
   // The wrapper's first stderr line is "pid:N"; the tool's own stderr follows.
