@@ -26,6 +26,9 @@ using namespace std::chrono_literals;
 constexpr size_t kChunkBytes = 64 << 10;
 constexpr size_t kStderrExcerptBytes = 2048;
 constexpr auto kQuietProbeInterval = 5s;
+// After the output ends an engine reports the status within moments, or never (its sandbox
+// was removed): the status is not worth the operation's whole deadline.
+constexpr auto kExitStatusWait = 5s;
 constexpr size_t kMaxPidLineBytes = 64;
 constexpr const char* kMissingToolMarker = "grid-files: tool not found";
 
@@ -153,7 +156,7 @@ class SandboxTool {
       }
     }
     ended_ = true;
-    const auto status = exitCodeBy(*channel_, deadline_ + 1s);
+    const auto status = exitCodeBy(*channel_, std::min(deadline_, Clock::now() + kExitStatusWait));
     if (!status)
       return fail(ErrorCode::kUnavailable, tool_ + " in the sandbox: exit status unknown");
     return std::optional<int>(*status);
