@@ -66,6 +66,79 @@ Result<ApiResponse> ApiClient::callStreaming(
   }
 }
 
+Result<ApiResponse> ApiClient::exchange(
+    const std::string& method, const std::string& path,
+    const std::function<void(Poco::Net::HTTPRequest&)>& prepare,
+    const std::function<Result<void>(std::ostream&)>& write_body,
+    const std::function<Result<void>(std::istream&)>& read_body) {
+  const std::string where = server_.toString();
+  if (server_.getScheme() != "http" || server_.getHost().empty()) {
+    return fail(ErrorCode::kInvalidArgument,
+                "server URL '" + where + "' must look like http://HOST:PORT");
+  }
+  try {
+    session_ = std::make_unique<Poco::Net::HTTPClientSession>(server_.getHost(), server_.getPort());
+    session_->setTimeout(Poco::Timespan(timeout_.count(), 0));
+    std::string base = server_.getPath();
+    while (!base.empty() && base.back() == '/') base.pop_back();
+    Poco::Net::HTTPRequest request(method, base + path, Poco::Net::HTTPMessage::HTTP_1_1);
+    if (!token_.empty()) request.set("Authorization", "Bearer " + token_);
+    prepare(request);
+    std::ostream& body = session_->sendRequest(request);
+    if (write_body) {
+      auto written = write_body(body);
+      if (!written.ok()) {
+        session_.reset();
+        return written.error();
+      }
+    }
+    Poco::Net::HTTPResponse response;
+    std::istream& in = session_->receiveResponse(response);
+    ApiResponse out;
+    out.status = response.getStatus();
+    out.content_type = response.getContentType();
+    if (out.status == 200 && read_body) {
+      auto read = read_body(in);
+      session_.reset();
+      if (!read.ok()) return read.error();
+    } else {
+      Poco::StreamCopier::copyToString(in, out.body);
+    }
+    return out;
+  } catch (const Poco::TimeoutException&) {
+    session_.reset();
+    return fail(ErrorCode::kTimeout, "no answer from the Grid server at " + where + " within " +
+                                         std::to_string(timeout_.count()) + " s");
+  } catch (const Poco::Exception& e) {
+    session_.reset();
+    return fail(ErrorCode::kUnavailable, "talking to the Grid server at " + where + ": " +
+                                             e.displayText());
+  }
+}
+
+Result<ApiResponse> ApiClient::upload(
+    const std::string& path, const std::string& content_type, uint64_t length,
+    const std::function<Result<void>(std::ostream&)>& write_body) {
+  return exchange(
+      "PUT", path,
+      [&](Poco::Net::HTTPRequest& request) {
+        request.setContentType(content_type);
+        request.setContentLength64(static_cast<Poco::Int64>(length));
+      },
+      write_body, nullptr);
+}
+
+Result<ApiResponse> ApiClient::download(
+    const std::string& path, const std::string& accept,
+    const std::function<Result<void>(std::istream&)>& read_body) {
+  return exchange(
+      "GET", path,
+      [&](Poco::Net::HTTPRequest& request) {
+        if (!accept.empty()) request.set("Accept", accept);
+      },
+      nullptr, read_body);
+}
+
 std::string describeFailure(const ApiResponse& response) {
   try {
     Poco::JSON::Parser parser;

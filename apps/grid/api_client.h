@@ -3,10 +3,13 @@
 
 #include <Poco/JSON/Object.h>
 #include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
 #include <Poco/URI.h>
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
+#include <iosfwd>
 #include <memory>
 #include <string>
 
@@ -40,7 +43,22 @@ class ApiClient {
   Result<Poco::JSON::Object::Ptr> callJson(const std::string& method, const std::string& path,
                                            const std::string& json_body = "");
 
+  /// A PUT of `length` bytes that `write_body` writes as they are produced (files uploads).
+  Result<ApiResponse> upload(const std::string& path, const std::string& content_type,
+                             uint64_t length,
+                             const std::function<Result<void>(std::ostream&)>& write_body);
+
+  /// A GET whose 200 body is handed to `read_body` as a stream (files downloads); any other
+  /// answer's body is read into the response.
+  Result<ApiResponse> download(const std::string& path, const std::string& accept,
+                               const std::function<Result<void>(std::istream&)>& read_body);
+
  private:
+  Result<ApiResponse> exchange(const std::string& method, const std::string& path,
+                               const std::function<void(Poco::Net::HTTPRequest&)>& prepare,
+                               const std::function<Result<void>(std::ostream&)>& write_body,
+                               const std::function<Result<void>(std::istream&)>& read_body);
+
   Poco::URI server_;
   std::string token_;
   std::chrono::seconds timeout_;

@@ -16,5 +16,8 @@ class ApiClient;
 /// spawn, ps, logs, kill under `grid sandbox` (process_command.cc).
 void addProcessCommands(CLI::App* sandbox, const std::function<ApiClient()>& client,
                         const std::function<bool()>& json, int* exit_code);
+/// `grid sandbox cp` and `grid sandbox ls` (file_command.cc), on `sandbox`'s client flags.
+void addFileCommands(CLI::App* sandbox, const std::function<ApiClient()>& client,
+                     const std::function<bool()>& json, int* exit_code);
 
 }  // namespace grid::cli

@@ -328,6 +328,9 @@ void addSandboxCommand(CLI::App& root, int* exit_code) {
     }
   });
 
+  // cp, ls
+  addFileCommands(sandbox, client, [flags] { return flags->json; }, exit_code);
+
   // trajectory
   auto tid = std::make_shared<std::string>();
   CLI::App* trajectory =

@@ -41,6 +41,9 @@ struct ServerConfig {
   // [processes]
   size_t max_processes_per_sandbox = 32;
   size_t max_process_output_bytes = 1 << 20;
+  uint64_t max_file_bytes = 8ULL << 30;  // [files]: largest upload
+  size_t max_list_entries = 10000;
+  std::chrono::milliseconds file_timeout{3600000};  // one file operation, transfer included
   // [sandbox]
   std::string default_image;  // empty: the backend's default (see defaultImageFor)
   ResourceLimits default_limits{0, 4096, 2048};       // cpus unlimited, 4 GiB, 2048 processes
