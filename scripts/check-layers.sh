@@ -9,9 +9,9 @@ declare -A allowed=(
   [net]="util"
   [plugin]="util"
   [session]="util"
-  [files]="util"
+  [files]="util session"
   [sandbox]="util session"
-  [api]="util net session sandbox"
+  [api]="util net session files sandbox"
   [config]="util plugin"
 )
 

@@ -139,6 +139,9 @@ int runServe(const ServeFlags& flags) {
   server_options.port = config.port;
   server_options.threads = config.httpThreads();
   server_options.max_body_bytes = config.max_body_bytes;
+  server_options.max_file_bytes = config.max_file_bytes;
+  server_options.max_list_entries = config.max_list_entries;
+  server_options.file_timeout = config.file_timeout;
   server_options.request_limits.max_command_bytes = config.max_command_bytes;
   server_options.request_limits.max_json_depth = config.max_json_depth;
   server_options.auth_token = config.auth_token;

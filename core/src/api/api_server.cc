@@ -325,8 +325,11 @@ class ApiHandlerFactory : public Poco::Net::HTTPRequestHandlerFactory {
     // status is no longer 200 (as Poco's own HTTPServer does). Refusing an announced oversized body
     // here means the client never sends it; otherwise it would stream megabytes we only drop (and a
     // reset could eat our 413).
+    // A files upload is streamed, bounded by its own limit (FileRoutes).
+    const uint64_t limit = FileRoutes::isUpload(request) ? options_.max_file_bytes
+                                                         : uint64_t{options_.max_body_bytes};
     if (request.getExpectContinue() && request.hasContentLength() &&
-        request.getContentLength64() > static_cast<Poco::Int64>(options_.max_body_bytes)) {
+        static_cast<uint64_t>(request.getContentLength64()) > limit) {
       request.response().setStatusAndReason(HTTPResponse::HTTP_REQUESTENTITYTOOLARGE);
     }
     return new ApiRequestHandler(manager_, options_);

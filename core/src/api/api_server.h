@@ -2,6 +2,8 @@
 // out; every error is a JSON body {"error", "code"} with a 4xx/5xx status.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -25,6 +27,9 @@ struct ApiServerOptions {
   int port = 3000;  // 0: any free port (see port())
   size_t threads = 52;
   size_t max_body_bytes = 1 << 20;
+  uint64_t max_file_bytes = 8ULL << 30;  // a files PUT body (not bound by max_body_bytes)
+  size_t max_list_entries = 10000;
+  std::chrono::milliseconds file_timeout{3600000};
   RequestLimits request_limits;
   std::string auth_token;  // non-empty: every route but /healthz needs "Bearer <token>"
 };

@@ -1,4 +1,5 @@
-// /sandboxes/{id}/files... : the files API (docs/files.md).
+// /sandboxes/{id}/files... : the files API (docs/files.md). Bodies stream both ways through
+// the backend's file calls in 64 KiB pieces; nothing holds a whole file.
 #pragma once
 
 #include <Poco/Net/HTTPServerRequest.h>
@@ -23,7 +24,18 @@ class FileRoutes {
   Reply route(Poco::Net::HTTPServerRequest& request, const std::string& sandbox_id,
               const std::vector<std::string>& rest);
 
+  /// A `PUT /sandboxes/{id}/files` (its body is bounded by max_file_bytes, not max_body_bytes).
+  static bool isUpload(const Poco::Net::HTTPServerRequest& request);
+
  private:
+  Reply upload(Poco::Net::HTTPServerRequest& request, const std::string& sandbox_id,
+               const std::string& path, uint32_t mode);
+  Reply download(Poco::Net::HTTPServerRequest& request, const std::string& sandbox_id,
+                 const std::string& path, bool as_archive);
+  Reply list(const std::string& sandbox_id, const std::string& path);
+  Reply remove(const std::string& sandbox_id, const std::string& path);
+  Reply mkdir(Poco::Net::HTTPServerRequest& request, const std::string& sandbox_id);
+
   SandboxManager& manager_;
   const ApiServerOptions& options_;
 };

@@ -45,6 +45,9 @@ const char* const kKnownKeys[] = {
     "exec.max_output_bytes",
     "exec.max_command_bytes",
     "exec.max_trajectory_bytes",
+    "files.max_file_bytes",
+    "files.max_list_entries",
+    "files.timeout",
     "sandbox.default_image",
     "sandbox.cpus",
     "sandbox.memory_mb",
@@ -191,6 +194,9 @@ Result<ServerConfig> loadServerConfigOrThrow(const ConfigSources& sources) {
   read.integer("exec.max_output_bytes", config.max_output_bytes, 1024, 1LL << 32);
   read.integer("exec.max_command_bytes", config.max_command_bytes, 16, 1LL << 30);
   read.integer("exec.max_trajectory_bytes", config.max_trajectory_bytes, 0, 1LL << 40);
+  read.integer("files.max_file_bytes", config.max_file_bytes, 0, 1LL << 50);
+  read.integer("files.max_list_entries", config.max_list_entries, 1, 10000000);
+  read.seconds("files.timeout", config.file_timeout);
   read.text("sandbox.default_image", config.default_image);
   read.real("sandbox.cpus", config.default_limits.cpus, 0);
   read.integer("sandbox.memory_mb", config.default_limits.memory_mb, 0, 1LL << 40);

@@ -38,6 +38,9 @@ struct ServerConfig {
   size_t max_output_bytes = 1 << 20;
   size_t max_command_bytes = 256 << 10;
   size_t max_trajectory_bytes = 64 << 20;
+  uint64_t max_file_bytes = 8ULL << 30;  // [files]: largest upload
+  size_t max_list_entries = 10000;
+  std::chrono::milliseconds file_timeout{3600000};  // one file operation, transfer included
   // [sandbox]
   std::string default_image;  // empty: the backend's default (see defaultImageFor)
   ResourceLimits default_limits{0, 4096, 2048};       // cpus unlimited, 4 GiB, 2048 processes

@@ -77,6 +77,17 @@ Result<std::shared_ptr<Sandbox>> SandboxManager::find(const std::string& id) con
   return it->second;
 }
 
+Result<std::shared_ptr<Sandbox>> SandboxManager::findRunning(const std::string& id) const {
+  GRID_ASSIGN_OR_RETURN(std::shared_ptr<Sandbox> found, find(id));
+  const SandboxLifecycle lifecycle = found->lifecycle();
+  if (lifecycle.status() != SandboxStatus::kRunning &&
+      lifecycle.status() != SandboxStatus::kExited) {
+    return fail(ErrorCode::kConflict, "sandbox " + id + " is not running (status " +
+                                          statusName(lifecycle.status()) + ")");
+  }
+  return found;
+}
+
 std::vector<std::shared_ptr<Sandbox>> SandboxManager::all() const {
   std::lock_guard lock(registry_mutex_);
   std::vector<std::shared_ptr<Sandbox>> list;

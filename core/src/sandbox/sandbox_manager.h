@@ -56,6 +56,10 @@ class SandboxManager {
   Result<void> stop(const std::string& id, bool remove);
 
   Result<std::shared_ptr<Sandbox>> find(const std::string& id) const;
+  /// A sandbox whose container runs (its session may have ended), for the files API, which
+  /// does not take the operation lock: a stop meanwhile makes its backend calls fail.
+  Result<std::shared_ptr<Sandbox>> findRunning(const std::string& id) const;
+  SandboxBackend& backend() const { return backend_; }
   std::vector<std::shared_ptr<Sandbox>> all() const;
 
   /// Stops every sandbox (in parallel) and refuses new work. Idempotent.
