@@ -174,6 +174,16 @@ Result<FileInfo> EngineBackend::statPath(const std::string& sandbox_id, const st
   return std::move(*stat);
 }
 
+Result<void> EngineBackend::makeDirectory(const std::string& sandbox_id, const std::string& path,
+                                          uint32_t mode, Clock::time_point deadline) {
+  if (!onGvisor(sandbox_id)) {
+    auto stat =
+        statThroughArchive(*clientFor(sandbox_id), archiveEndpoint(sandbox_id), path, deadline);
+    if (stat.ok() && stat.value() && stat.value()->type == FileType::kDirectory) return {};
+  }
+  return SandboxBackend::makeDirectory(sandbox_id, path, mode, deadline);
+}
+
 Result<void> EngineBackend::extractArchive(const std::string& sandbox_id,
                                            const std::string& directory, ByteSource& tar,
                                            Clock::time_point deadline) {
@@ -199,15 +209,11 @@ Result<void> EngineBackend::createArchive(const std::string& sandbox_id, const s
   auto client = clientFor(sandbox_id);
   const ArchiveEndpoint endpoint = archiveEndpoint(sandbox_id);
   if (dialect_.archive_follows_symlinks) {
-    // This engine would archive the link's target under the link's name.
-    GRID_ASSIGN_OR_RETURN(auto stat, statThroughArchive(*client, endpoint, path, deadline));
-    if (!stat || stat->type == FileType::kSymlink) {
-      // A 404 may be a dangling symlink here too.
-      auto fallback = SandboxBackend::createArchive(sandbox_id, path, out, deadline);
-      if (!stat && !fallback.ok() && fallback.error().code == ErrorCode::kUnsupported) {
-        return fail(ErrorCode::kNotFound, dialect_.name + ": no such file or directory: " + path);
-      }
-      return fallback;
+    // This engine would archive a symlink's target under the link's name (and cannot tell a
+    // dangling link from a missing path): statPath() settles both.
+    GRID_ASSIGN_OR_RETURN(const FileInfo stat, statPath(sandbox_id, path, deadline));
+    if (stat.type == FileType::kSymlink) {
+      return SandboxBackend::createArchive(sandbox_id, path, out, deadline);
     }
   }
   return archiveThroughEngine(*client, endpoint, path, out, deadline);

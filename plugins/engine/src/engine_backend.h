@@ -32,12 +32,16 @@ class EngineBackend : public SandboxBackend {
                                                        const ProcessSpec& spec) override;
   Result<void> destroySandbox(const std::string& sandbox_id) override;
 
-  // Files through the engine's archive endpoint (archive_ops.h); listDirectory, makeDirectory
-  // and removePath keep the core's defaults. gVisor sandboxes use the defaults for all: runsc
+  // Files through the engine's archive endpoint (archive_ops.h); listDirectory and removePath
+  // keep the core's defaults. gVisor sandboxes use the defaults for all: runsc
   // serves the container's root file system from its own cache, so the engine's host-side
   // reads and writes of it are not what the sandbox sees.
   Result<FileInfo> statPath(const std::string& sandbox_id, const std::string& path,
                             Clock::time_point deadline) override;
+  /// An existing directory answers at once (one HEAD, the usual case before an upload);
+  /// anything else goes to the core's default.
+  Result<void> makeDirectory(const std::string& sandbox_id, const std::string& path, uint32_t mode,
+                             Clock::time_point deadline) override;
   Result<void> extractArchive(const std::string& sandbox_id, const std::string& directory,
                               ByteSource& tar, Clock::time_point deadline) override;
   Result<void> createArchive(const std::string& sandbox_id, const std::string& path, ByteSink& out,
