@@ -42,11 +42,35 @@ std::string lowerCase(std::string text) {
   return text;
 }
 
-// Sends all of `data`, re-arming the socket timeout before each send.
-void sendAll(UnixSocketSession& session, const char* data, std::size_t size,
-             SteadyClock::time_point deadline) {
+// Sets the socket timeouts to the time left before the next socket operation. Re-armed at most
+// every kRearmInterval (two setsockopt calls per 4 KiB read would dominate a fast transfer):
+// an operation then ends at most kRearmInterval after the deadline.
+class DeadlineTimer {
+ public:
+  static constexpr auto kRearmInterval = std::chrono::milliseconds(100);
+
+  DeadlineTimer(UnixSocketSession& session, SteadyClock::time_point deadline)
+      : session_(session), deadline_(deadline) {}
+
+  void arm() {
+    const auto now = SteadyClock::now();
+    if (armed_ && now - armed_at_ < kRearmInterval) return;
+    session_.setTimeouts(remainingUntil(deadline_));
+    armed_ = true;
+    armed_at_ = now;
+  }
+
+ private:
+  UnixSocketSession& session_;
+  SteadyClock::time_point deadline_;
+  bool armed_ = false;
+  SteadyClock::time_point armed_at_;
+};
+
+// Sends all of `data`.
+void sendAll(UnixSocketSession& session, const char* data, std::size_t size, DeadlineTimer& timer) {
   while (size > 0) {
-    session.setTimeouts(remainingUntil(deadline));
+    timer.arm();
     const int sent = session.socket().sendBytes(data, static_cast<int>(size));
     if (sent <= 0) throw Poco::IOException("connection closed while sending the body");
     data += sent;
@@ -59,6 +83,7 @@ void sendAll(UnixSocketSession& session, const char* data, std::size_t size,
 // requested.
 void sendChunkedBody(UnixSocketSession& session, const BodySource& body,
                      SteadyClock::time_point deadline) {
+  DeadlineTimer timer(session, deadline);
   std::vector<char> piece(kStreamPieceBytes);
   for (;;) {
     Result<std::size_t> got = body(piece.data(), piece.size());
@@ -67,16 +92,17 @@ void sendChunkedBody(UnixSocketSession& session, const BodySource& body,
     if (size == 0) return;
     char frame[24];
     const int frame_size = std::snprintf(frame, sizeof frame, "%zx\r\n", size);
-    sendAll(session, frame, static_cast<std::size_t>(frame_size), deadline);
-    sendAll(session, piece.data(), size, deadline);
-    sendAll(session, "\r\n", 2, deadline);
+    sendAll(session, frame, static_cast<std::size_t>(frame_size), timer);
+    sendAll(session, piece.data(), size, timer);
+    sendAll(session, "\r\n", 2, timer);
   }
 }
 
 // Reads the answer's body to its end and hands it on in pieces of up to kStreamPieceBytes.
-// peek() makes at most one read of the connection, with the socket timeout re-armed first.
+// peek() makes at most one read of the connection.
 void deliverBody(UnixSocketSession& session, std::istream& in, const BodySink& sink,
                  SteadyClock::time_point deadline) {
+  DeadlineTimer timer(session, deadline);
   std::vector<char> piece(kStreamPieceBytes);
   std::size_t filled = 0;
   auto flush = [&] {
@@ -86,7 +112,7 @@ void deliverBody(UnixSocketSession& session, std::istream& in, const BodySink& s
     if (!delivered.ok()) throw CallerFailure{delivered.error()};
   };
   for (;;) {
-    session.setTimeouts(remainingUntil(deadline));
+    timer.arm();
     if (in.peek() == std::char_traits<char>::eof()) break;
     const std::streamsize got =
         in.readsome(piece.data() + filled, static_cast<std::streamsize>(piece.size() - filled));
