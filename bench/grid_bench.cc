@@ -18,6 +18,7 @@
 
 #include "baselines.h"
 #include "bench_support.h"
+#include "files_bench.h"
 #include "grid_server.h"
 
 namespace grid::bench {
@@ -427,6 +428,7 @@ int main(int argc, char** argv) {
   int count = static_cast<int>(args.size());
   grid::bench::removeBaselineLeftovers();
   grid::bench::registerAll();
+  grid::bench::registerFileBenchmarks();
   benchmark::Initialize(&count, args.data());
   if (benchmark::ReportUnrecognizedArguments(count, args.data())) return 2;
   benchmark::RunSpecifiedBenchmarks();

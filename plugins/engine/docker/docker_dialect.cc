@@ -88,6 +88,12 @@ engine::EngineDialect makeDialect() {
     return "/images/" + image + "/json";
   };
   dialect.pull_path = pullPath;
+  dialect.archive_path = [](const std::string& container) {
+    return "/containers/" + container + "/archive";
+  };
+  // copyUIDGID: files are chowned to the container's configured user; with none (root) the
+  // tar headers' owner is kept, which the core writes as 0:0.
+  dialect.archive_put_query = "noOverwriteDirNonDir=true&copyUIDGID=true";
   dialect.create_body = buildCreateBody;
   dialect.apply_seccomp = applySeccomp;
   dialect.runtime_register_hint = kRegisterHint;

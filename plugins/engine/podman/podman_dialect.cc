@@ -110,6 +110,14 @@ engine::EngineDialect makeDialect() {
   dialect.pull_path = [](const std::string& image) {
     return "/libpod/images/pull?reference=" + engine::urlEncode(image) + "&quiet=true";
   };
+  // libpod chowns what it writes to the container's user (the compat endpoint only with
+  // copyUIDGID=true); it also creates a missing target directory, which the backend checks
+  // first.
+  dialect.archive_path = [](const std::string& container) {
+    return "/libpod/containers/" + container + "/archive";
+  };
+  dialect.archive_put_query = "noOverwriteDirNonDir=true";
+  dialect.archive_follows_symlinks = true;
   dialect.create_body = buildSpecGenerator;
   dialect.apply_seccomp = applySeccomp;
   dialect.seccomp_profile_file = [](const std::string& profile_json) {

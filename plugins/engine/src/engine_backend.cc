@@ -106,9 +106,10 @@ Result<void> EngineBackend::createSandbox(const SandboxSpec& spec) {
       on_gvisor ? *gvisor_client_ : *client_,
       ContainerCreation{spec.id, dialect_.create_path(name), toJson(body),
                         dialect_.start_path(name), dialect_.remove_path(name)});
-  if (created.ok() && on_gvisor) {
+  if (created.ok() && spec.isolation == Isolation::kGvisor) {
     std::lock_guard lock(mutex_);
-    on_gvisor_.insert(spec.id);
+    gvisor_sandboxes_.insert(spec.id);
+    if (on_gvisor) on_gvisor_.insert(spec.id);
   }
   return created;
 }
@@ -130,11 +131,92 @@ Result<void> EngineBackend::destroySandbox(const std::string& sandbox_id) {
   {
     std::lock_guard lock(mutex_);
     on_gvisor_.erase(sandbox_id);
+    gvisor_sandboxes_.erase(sandbox_id);
   }
   // runsc may keep an exec's stream open after its container is gone: end them here, or a
   // session exec (and the stop waiting for it) would last until its deadline.
   execs_.abortAll(sandbox_id);
   return {};
+}
+
+bool EngineBackend::onGvisor(const std::string& sandbox_id) {
+  std::lock_guard lock(mutex_);
+  return gvisor_sandboxes_.count(sandbox_id) != 0;
+}
+
+ArchiveEndpoint EngineBackend::archiveEndpoint(const std::string& sandbox_id) const {
+  return ArchiveEndpoint{dialect_.archive_path(containerName(instance_, sandbox_id)),
+                         dialect_.archive_put_query};
+}
+
+Result<FileInfo> EngineBackend::statPath(const std::string& sandbox_id, const std::string& path,
+                                         Clock::time_point deadline) {
+  if (onGvisor(sandbox_id)) return SandboxBackend::statPath(sandbox_id, path, deadline);
+  auto client = clientFor(sandbox_id);
+  GRID_ASSIGN_OR_RETURN(auto stat,
+                        statThroughArchive(*client, archiveEndpoint(sandbox_id), path, deadline));
+  const Error not_found =
+      fail(ErrorCode::kNotFound, dialect_.name + ": no such file or directory: " + path);
+  if (!stat) {
+    if (!dialect_.archive_follows_symlinks) return not_found;
+    // It may be a dangling symlink, which this engine cannot stat: the default can.
+    auto fallback = SandboxBackend::statPath(sandbox_id, path, deadline);
+    if (!fallback.ok() && fallback.error().code == ErrorCode::kUnsupported) return not_found;
+    return fallback;
+  }
+  if (stat->type != FileType::kSymlink) return std::move(*stat);
+  if (dialect_.archive_follows_symlinks) {
+    return SandboxBackend::statPath(sandbox_id, path, deadline);
+  }
+  GRID_ASSIGN_OR_RETURN(
+      stat->link_target,
+      readLinkThroughArchive(*client, archiveEndpoint(sandbox_id), path, deadline));
+  return std::move(*stat);
+}
+
+Result<void> EngineBackend::makeDirectory(const std::string& sandbox_id, const std::string& path,
+                                          uint32_t mode, Clock::time_point deadline) {
+  if (!onGvisor(sandbox_id)) {
+    auto stat =
+        statThroughArchive(*clientFor(sandbox_id), archiveEndpoint(sandbox_id), path, deadline);
+    if (stat.ok() && stat.value() && stat.value()->type == FileType::kDirectory) return {};
+  }
+  return SandboxBackend::makeDirectory(sandbox_id, path, mode, deadline);
+}
+
+Result<void> EngineBackend::extractArchive(const std::string& sandbox_id,
+                                           const std::string& directory, ByteSource& tar,
+                                           Clock::time_point deadline) {
+  if (onGvisor(sandbox_id))
+    return SandboxBackend::extractArchive(sandbox_id, directory, tar, deadline);
+  auto client = clientFor(sandbox_id);
+  const ArchiveEndpoint endpoint = archiveEndpoint(sandbox_id);
+  // Checked first: Podman would create a missing directory, and an engine that refuses one
+  // may do so only after reading the body.
+  GRID_ASSIGN_OR_RETURN(auto target, statThroughArchive(*client, endpoint, directory, deadline));
+  if (!target) {
+    return fail(ErrorCode::kNotFound, dialect_.name + ": no such directory: " + directory);
+  }
+  if (target->type != FileType::kDirectory) {
+    return fail(ErrorCode::kConflict, dialect_.name + ": not a directory: " + directory);
+  }
+  return extractThroughArchive(*client, endpoint, directory, tar, deadline);
+}
+
+Result<void> EngineBackend::createArchive(const std::string& sandbox_id, const std::string& path,
+                                          ByteSink& out, Clock::time_point deadline) {
+  if (onGvisor(sandbox_id)) return SandboxBackend::createArchive(sandbox_id, path, out, deadline);
+  auto client = clientFor(sandbox_id);
+  const ArchiveEndpoint endpoint = archiveEndpoint(sandbox_id);
+  if (dialect_.archive_follows_symlinks) {
+    // This engine would archive a symlink's target under the link's name (and cannot tell a
+    // dangling link from a missing path): statPath() settles both.
+    GRID_ASSIGN_OR_RETURN(const FileInfo stat, statPath(sandbox_id, path, deadline));
+    if (stat.type == FileType::kSymlink) {
+      return SandboxBackend::createArchive(sandbox_id, path, out, deadline);
+    }
+  }
+  return archiveThroughEngine(*client, endpoint, path, out, deadline);
 }
 
 }  // namespace grid::engine

@@ -11,6 +11,7 @@
 
 #include "engine_dialect.h"
 #include "engine_settings.h"
+#include "grid/engine/archive_ops.h"
 #include "grid/engine/engine_client.h"
 #include "grid/engine/exec_channel.h"
 #include "grid/sandbox_backend.h"
@@ -31,6 +32,21 @@ class EngineBackend : public SandboxBackend {
                                                        const ProcessSpec& spec) override;
   Result<void> destroySandbox(const std::string& sandbox_id) override;
 
+  // Files through the engine's archive endpoint (archive_ops.h); listDirectory and removePath
+  // keep the core's defaults. gVisor sandboxes use the defaults for all: runsc
+  // serves the container's root file system from its own cache, so the engine's host-side
+  // reads and writes of it are not what the sandbox sees.
+  Result<FileInfo> statPath(const std::string& sandbox_id, const std::string& path,
+                            Clock::time_point deadline) override;
+  /// An existing directory answers at once (one HEAD, the usual case before an upload);
+  /// anything else goes to the core's default.
+  Result<void> makeDirectory(const std::string& sandbox_id, const std::string& path, uint32_t mode,
+                             Clock::time_point deadline) override;
+  Result<void> extractArchive(const std::string& sandbox_id, const std::string& directory,
+                              ByteSource& tar, Clock::time_point deadline) override;
+  Result<void> createArchive(const std::string& sandbox_id, const std::string& path, ByteSink& out,
+                             Clock::time_point deadline) override;
+
   /// The Engine API version every request uses (after init()).
   std::string apiVersion() const { return client_ ? client_->apiVersion() : ""; }
 
@@ -41,6 +57,9 @@ class EngineBackend : public SandboxBackend {
   Result<void> checkGvisorService();
   /// The client of the service that created `sandbox_id` (the main one if unknown).
   std::shared_ptr<EngineClient> clientFor(const std::string& sandbox_id);
+  /// Whether the sandbox runs on gVisor (files then go through the core's defaults).
+  bool onGvisor(const std::string& sandbox_id);
+  ArchiveEndpoint archiveEndpoint(const std::string& sandbox_id) const;
   Result<std::vector<std::string>> removeLeftoversOn(EngineClient& client,
                                                      const std::string& filter);
 
@@ -56,7 +75,8 @@ class EngineBackend : public SandboxBackend {
   std::mutex gvisor_check_mutex_;
   bool gvisor_checked_ = false;  // guarded by gvisor_check_mutex_: checkGvisorService() succeeded
   std::mutex mutex_;
-  std::set<std::string> on_gvisor_;  // guarded by mutex_: sandboxes the gVisor service owns
+  std::set<std::string> on_gvisor_;         // guarded by mutex_: sandboxes the gVisor service owns
+  std::set<std::string> gvisor_sandboxes_;  // guarded by mutex_: isolation = gvisor, any service
 };
 
 }  // namespace grid::engine

@@ -59,6 +59,14 @@ struct EngineDialect {
   std::function<std::string(const std::string& image)> image_present_path;  // GET: 2xx or 404
   std::function<std::string(const std::string& image)> pull_path;           // POST
 
+  /// The container's archive endpoint (HEAD, GET, PUT; archive_ops.h) and the query a PUT adds
+  /// so that written files are owned as the session's writes are (the container's user).
+  std::function<std::string(const std::string& container)> archive_path;
+  std::string archive_put_query;
+  /// The engine archives and stats a symlink's target instead of the link itself, and answers
+  /// 404 for a dangling one (Podman 4.3): symlinks then go through the core's defaults.
+  bool archive_follows_symlinks = false;
+
   /// The create body of a sandbox's container; a non-empty `runtime` (engineRuntimeFor()) is
   /// the engine runtime to run it on.
   std::function<Poco::JSON::Object::Ptr(const std::string& instance, const SandboxSpec& spec,

@@ -8,6 +8,8 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -41,6 +43,35 @@ struct HijackedStream {
 
 inline constexpr std::chrono::milliseconds kDefaultRequestTimeout{60'000};
 
+/// The size of the pieces a streamed request sends and delivers (archive up- and downloads).
+inline constexpr std::size_t kStreamPieceBytes = 64 * 1024;
+/// How much of a non-2xx answer's body a streamed request keeps (the engine's error).
+inline constexpr std::size_t kMaxErrorBodyBytes = 64 * 1024;
+
+/// Fills up to `capacity` bytes of `buffer` with the next bytes of a request body; 0 at its end.
+using BodySource = std::function<Result<std::size_t>(char* buffer, std::size_t capacity)>;
+/// Receives the next piece (at most kStreamPieceBytes) of a 2xx answer's body, in order.
+using BodySink = std::function<Result<void>(std::string_view piece)>;
+
+/// A request whose body is sent and whose answer is read in pieces, never whole.
+struct StreamedRequest {
+  std::string method;                              // "GET", "HEAD", "PUT"
+  std::string path;                                // as for request(): may carry a query string
+  std::string content_type = "application/x-tar";  // of the body, if any
+  BodySource body;  // empty: no body; else sent with chunked transfer encoding
+  BodySink sink;    // receives a 2xx answer's body; empty: the body is read and dropped
+  std::chrono::steady_clock::time_point deadline;  // bounds every read and write of the call
+};
+
+/// The answer to a streamed request: its status and headers (names lower-cased, as bounded
+/// by Poco's header limits) and, unless 2xx, the start of its body.
+struct StreamedResponse {
+  int status = 0;
+  std::map<std::string, std::string> headers;
+  std::string body;  // non-2xx answers only, at most kMaxErrorBodyBytes
+  bool ok() const { return status >= 200 && status < 300; }
+};
+
 class EngineClient {
  public:
   explicit EngineClient(EngineEndpoint endpoint, std::size_t max_idle_connections = 8);
@@ -69,6 +100,13 @@ class EngineClient {
   Result<HijackedStream> hijack(const std::string& path, const std::string& json_body,
                                 std::chrono::milliseconds timeout = kDefaultRequestTimeout);
 
+  /// Sends a request whose body is pulled from `request.body` in pieces and delivers a 2xx
+  /// answer's body to `request.sink` as it arrives: memory stays bounded by kStreamPieceBytes
+  /// whatever the sizes. Every socket read and write waits at most until `request.deadline`.
+  /// Errors: kTimeout once the deadline passes, the body's or the sink's own error (the call
+  /// ends at once and the connection is dropped), kUnavailable, kInternal (transport).
+  Result<StreamedResponse> stream(const StreamedRequest& request);
+
   /// GET /version; uses min(engine's ApiVersion, max_version), stores and returns it.
   Result<std::string> negotiateApiVersion(const std::string& max_version);
 
@@ -84,6 +122,8 @@ class EngineClient {
   Result<Response> attempt(const std::string& method, const std::string& path,
                            const std::optional<std::string>& json_body,
                            std::chrono::milliseconds timeout, bool* retry);
+
+  Result<StreamedResponse> streamAttempt(const StreamedRequest& request, bool* retry);
 
   const EngineEndpoint endpoint_;
   ConnectionPool pool_;
