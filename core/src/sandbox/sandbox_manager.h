@@ -64,7 +64,6 @@ class SandboxManager {
   /// A sandbox whose container runs (its session may have ended), for the files API, which
   /// does not take the operation lock: a stop meanwhile makes its backend calls fail.
   Result<std::shared_ptr<Sandbox>> findRunning(const std::string& id) const;
-  SandboxBackend& backend() const { return backend_; }
   std::vector<std::shared_ptr<Sandbox>> all() const;
 
   /// Stops every sandbox (in parallel) and refuses new work. Idempotent.
@@ -73,7 +72,8 @@ class SandboxManager {
   size_t runningSlotsInUse() const;
   size_t startsWaiting() const { return slots_.waiting(); }
   const ManagerOptions& options() const { return options_; }
-  /// For calls the routes make themselves without the operation lock (background processes).
+  /// For calls the routes make themselves without the operation lock (files, background
+  /// processes).
   SandboxBackend& backend() const { return backend_; }
 
  private:
