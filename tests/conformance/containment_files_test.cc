@@ -147,8 +147,10 @@ TEST_F(ContainmentFilesSmallListTest, FakeFindCannotGrowMemory) {
   const HttpAnswer endless = get("/tmp", "&list");
   EXPECT_EQ(endless.status, 500) << endless.body.substr(0, 300);
   EXPECT_NE(endless.body.find("malformed"), std::string::npos) << endless.body.substr(0, 300);
+  // Through the process-based default, stat runs the fake find too; the engines stat through
+  // their archive endpoint instead and answer truly.
   const HttpAnswer stat = get("/tmp/anything");
-  EXPECT_EQ(stat.status, 500) << stat.body.substr(0, 300);
+  EXPECT_TRUE(stat.status == 500 || stat.status == 404) << stat.body.substr(0, 300);
   if (peak) {
     EXPECT_LT(procStatusKb("VmHWM") - before, 64 * 1024) << "listing grew memory";
   }

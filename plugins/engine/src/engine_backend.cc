@@ -153,8 +153,13 @@ Result<FileInfo> EngineBackend::statPath(const std::string& sandbox_id, const st
                                          Clock::time_point deadline) {
   if (onGvisor(sandbox_id)) return SandboxBackend::statPath(sandbox_id, path, deadline);
   auto client = clientFor(sandbox_id);
-  GRID_ASSIGN_OR_RETURN(auto stat,
-                        statThroughArchive(*client, archiveEndpoint(sandbox_id), path, deadline));
+  auto answered = statThroughArchive(*client, archiveEndpoint(sandbox_id), path, deadline);
+  // A HEAD answer carries no message (Docker answers a path below a regular file with a bare
+  // 500): the default, run inside the sandbox, says what is wrong.
+  if (!answered.ok() && answered.error().code == ErrorCode::kInternal) {
+    return SandboxBackend::statPath(sandbox_id, path, deadline);
+  }
+  GRID_ASSIGN_OR_RETURN(auto stat, std::move(answered));
   const Error not_found =
       fail(ErrorCode::kNotFound, dialect_.name + ": no such file or directory: " + path);
   if (!stat) {
