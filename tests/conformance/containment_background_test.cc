@@ -109,6 +109,11 @@ TEST_F(ContainmentBackgroundTest, AProcessThatIgnoresTermDiesByDelete) {
 }
 
 TEST_F(ContainmentBackgroundTest, DescendantsThatForkAwayDieWithTheSandbox) {
+  if (conformanceTarget().backend == "podman" &&
+      conformanceTarget().config.default_isolation == Isolation::kGvisor) {
+    GTEST_SKIP() << "known gap (docs/processes.md): on Podman's runsc service a process that "
+                    "forked away is reported exited, not killed, when its sandbox ends";
+  }
   std::random_device device;
   const std::string tag =
       std::to_string(1000 + device() % 9000) + "." + std::to_string(device() % 100000);
