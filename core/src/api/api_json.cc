@@ -15,15 +15,15 @@ namespace {
 using Poco::JSON::Array;
 using Poco::JSON::Object;
 
+Object::Ptr newObject() { return new Object(Poco::JSON_PRESERVE_KEY_ORDER); }
+
+}  // namespace
+
 std::string isoTime(std::chrono::system_clock::time_point t) {
   const auto micros =
       std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
   return Poco::DateTimeFormatter::format(Poco::Timestamp(micros), "%Y-%m-%dT%H:%M:%s%z");
 }
-
-Object::Ptr newObject() { return new Object(Poco::JSON_PRESERVE_KEY_ORDER); }
-
-}  // namespace
 
 std::string toJsonText(const Object::Ptr& object) {
   std::ostringstream out;

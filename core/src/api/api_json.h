@@ -3,6 +3,7 @@
 
 #include <Poco/JSON/Object.h>
 
+#include <chrono>
 #include <string>
 
 #include "grid/result.h"
@@ -22,5 +23,8 @@ Poco::JSON::Object::Ptr trajectoryJson(const SandboxSnapshot& sandbox,
 std::string formattedTrajectory(const std::vector<TrajectoryEntry>& entries);
 
 std::string toJsonText(const Poco::JSON::Object::Ptr& object);
+
+/// A wall-clock time as the API writes every time: ISO 8601 with microseconds and offset.
+std::string isoTime(std::chrono::system_clock::time_point t);
 
 }  // namespace grid

@@ -14,8 +14,9 @@ using Poco::JSON::Object;
 
 Error invalid(const std::string& message) { return fail(ErrorCode::kInvalidArgument, message); }
 
-// An empty body counts as `{}` so clients may POST without one.
-Result<Object::Ptr> parseObject(std::string_view body, size_t max_depth) {
+}  // namespace
+
+Result<Object::Ptr> parseJsonObject(std::string_view body, size_t max_depth) {
   if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) return Object::Ptr(new Object);
   try {
     Poco::JSON::Parser parser;
@@ -29,6 +30,8 @@ Result<Object::Ptr> parseObject(std::string_view body, size_t max_depth) {
     return invalid(std::string("request body is not valid JSON: ") + e.what());
   }
 }
+
+namespace {
 
 bool isNull(const Object& o, const std::string& key) { return !o.has(key) || o.isNull(key); }
 
@@ -90,7 +93,7 @@ Result<void> checkCommand(const std::string& command, const std::string& field,
 }  // namespace
 
 Result<CreateRequest> parseCreateRequest(std::string_view body, const RequestLimits& limits) {
-  GRID_ASSIGN_OR_RETURN(const Object::Ptr parsed, parseObject(body, limits.max_json_depth));
+  GRID_ASSIGN_OR_RETURN(const Object::Ptr parsed, parseJsonObject(body, limits.max_json_depth));
   const Object& o = *parsed;
   CreateRequest request;
   try {
@@ -177,7 +180,7 @@ Result<CreateRequest> parseCreateRequest(std::string_view body, const RequestLim
 }
 
 Result<ExecRequest> parseExecRequest(std::string_view body, const RequestLimits& limits) {
-  GRID_ASSIGN_OR_RETURN(const Object::Ptr parsed, parseObject(body, limits.max_json_depth));
+  GRID_ASSIGN_OR_RETURN(const Object::Ptr parsed, parseJsonObject(body, limits.max_json_depth));
   const Object& o = *parsed;
   ExecRequest request;
   try {
@@ -203,7 +206,7 @@ Result<ExecRequest> parseExecRequest(std::string_view body, const RequestLimits&
 
 Result<StopRequest> parseStopRequest(std::string_view body) {
   GRID_ASSIGN_OR_RETURN(const Object::Ptr parsed,
-                        parseObject(body, RequestLimits{}.max_json_depth));
+                        parseJsonObject(body, RequestLimits{}.max_json_depth));
   StopRequest request;
   GRID_ASSIGN_OR_RETURN(const auto remove, optionalBool(*parsed, "remove"));
   request.remove = remove.value_or(true);

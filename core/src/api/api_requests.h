@@ -1,6 +1,8 @@
 // Parsing and validation of API request bodies, pure so it can be unit-tested and fuzzed.
 #pragma once
 
+#include <Poco/JSON/Object.h>
+
 #include <chrono>
 #include <optional>
 #include <string>
@@ -30,6 +32,10 @@ struct RequestLimits {
 };
 
 /// Each returns kInvalidArgument with a sentence naming the offending field.
+/// A request body that must be one JSON object, nested at most `max_depth` deep; an empty body
+/// counts as `{}` so clients may POST without one.
+Result<Poco::JSON::Object::Ptr> parseJsonObject(std::string_view body, size_t max_depth);
+
 Result<CreateRequest> parseCreateRequest(std::string_view body, const RequestLimits& limits);
 Result<ExecRequest> parseExecRequest(std::string_view body, const RequestLimits& limits);
 Result<StopRequest> parseStopRequest(std::string_view body);

@@ -1,21 +1,17 @@
 #include "api/process_routes.h"
 
-#include <Poco/DateTimeFormatter.h>
 #include <Poco/Exception.h>
 #include <Poco/JSON/Object.h>
-#include <Poco/JSON/Parser.h>
-#include <Poco/Net/HTTPServerRequestImpl.h>
 #include <Poco/NumberParser.h>
-#include <Poco/Timestamp.h>
 #include <Poco/URI.h>
 #include <spdlog/spdlog.h>
-#include <sys/socket.h>
 
-#include <cerrno>
 #include <optional>
 
 #include "api/api_json.h"
+#include "api/api_requests.h"
 #include "api/api_server.h"
+#include "api/ndjson_stream.h"
 #include "net/error_body.h"
 #include "sandbox/sandbox_manager.h"
 #include "util/printable.h"
@@ -42,31 +38,10 @@ constexpr auto kMaxFollow = 1h;
 
 Error invalid(const std::string& message) { return fail(ErrorCode::kInvalidArgument, message); }
 
-std::string isoTime(std::chrono::system_clock::time_point t) {
-  const auto micros =
-      std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
-  return Poco::DateTimeFormatter::format(Poco::Timestamp(micros), "%Y-%m-%dT%H:%M:%s%z");
-}
-
 Object::Ptr newObject() { return new Object(Poco::JSON_PRESERVE_KEY_ORDER); }
 
 Poco::Dynamic::Var orNull(const std::optional<int>& value) {
   return value ? Poco::Dynamic::Var(*value) : Poco::Dynamic::Var();
-}
-
-Result<Object::Ptr> parseObject(std::string_view body, size_t max_depth) {
-  if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) return Object::Ptr(new Object);
-  try {
-    Poco::JSON::Parser parser;
-    parser.setDepth(max_depth);
-    Poco::Dynamic::Var parsed = parser.parse(std::string(body));
-    if (parsed.type() != typeid(Object::Ptr)) return invalid("request body must be a JSON object");
-    return parsed.extract<Object::Ptr>();
-  } catch (const Poco::Exception& e) {
-    return invalid("request body is not valid JSON: " + e.message());
-  } catch (const std::exception& e) {
-    return invalid(std::string("request body is not valid JSON: ") + e.what());
-  }
 }
 
 Object::Ptr processJson(uint64_t handle, const BackgroundProcess& process) {
@@ -102,24 +77,11 @@ std::optional<std::string> readBody(Poco::Net::HTTPServerRequest& request, size_
   return body;
 }
 
-// True when the client has closed its end: the connection reads EOF (or fails) even though
-// no output is being written to it. A client that sent more bytes (a pipelined request) is
-// still there.
-bool clientGone(Poco::Net::HTTPServerRequest& request) {
-  auto* impl = dynamic_cast<Poco::Net::HTTPServerRequestImpl*>(&request);
-  if (impl == nullptr) return false;
-  char byte;
-  const ssize_t n = ::recv(impl->socket().impl()->sockfd(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-  if (n > 0) return false;
-  if (n == 0) return true;
-  return errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
-}
-
 bool wantsStream(const Poco::Net::HTTPServerRequest& request, const Poco::URI::QueryParameters& q) {
   for (const auto& [key, value] : q) {
     if (key == "stream" || key == "follow") return value != "0" && value != "false";
   }
-  return request.get("Accept", std::string()).find("application/x-ndjson") != std::string::npos;
+  return acceptsNdjson(request);
 }
 
 Result<uint64_t> queryNumber(const Poco::URI::QueryParameters& q, const std::string& key,
@@ -144,13 +106,11 @@ Result<uint64_t> parseHandle(const std::string& text) {
   return handle;
 }
 
-std::string eventLine(const Object::Ptr& event) { return toJsonText(event) + "\n"; }
-
 }  // namespace
 
 Result<BackgroundProcessSpec> parseProcessStartRequest(std::string_view body,
                                                        const RequestLimits& limits) {
-  GRID_ASSIGN_OR_RETURN(const Object::Ptr o, parseObject(body, limits.max_json_depth));
+  GRID_ASSIGN_OR_RETURN(const Object::Ptr o, parseJsonObject(body, limits.max_json_depth));
   BackgroundProcessSpec spec;
   if (!o->has("command") || o->isNull("command")) return invalid("'command' is required");
   if (!o->get("command").isString()) return invalid("'command' must be a string");
@@ -179,7 +139,7 @@ Result<BackgroundProcessSpec> parseProcessStartRequest(std::string_view body,
 }
 
 Result<std::string> parseSignalRequest(std::string_view body) {
-  GRID_ASSIGN_OR_RETURN(const Object::Ptr o, parseObject(body, 4));
+  GRID_ASSIGN_OR_RETURN(const Object::Ptr o, parseJsonObject(body, 4));
   if (!o->has("signal") || o->isNull("signal")) return invalid("'signal' is required");
   const Poco::Dynamic::Var value = o->get("signal");
   std::optional<std::string> name;
@@ -327,16 +287,12 @@ Reply ProcessRoutes::route(Poco::Net::HTTPServerRequest& request, const std::str
   Reply reply;
   reply.stream = [process, &request,
                   start = offset.value()](Poco::Net::HTTPServerResponse& response) {
-    response.setStatusAndReason(HTTPResponse::HTTP_OK);
-    response.setContentType("application/x-ndjson");
-    response.setChunkedTransferEncoding(true);
-    response.set("Cache-Control", "no-store");
-    std::ostream& out = response.send();
-    out.flush();
+    NdjsonStream stream(request, response);
+    if (!stream.start()) return;
     const OutputRing& output = process->output();
     const auto give_up_at = Clock::now() + kMaxFollow;
     uint64_t at = start;
-    while (out) {
+    for (;;) {
       auto read = readOutputWhole(output, at, kStreamChunkBytes);
       if (!read.ok()) return;  // cannot happen: `at` never passes the output's end
       const OutputRing::Chunk& chunk = read.value();
@@ -346,8 +302,7 @@ Reply ProcessRoutes::route(Poco::Net::HTTPServerRequest& request, const std::str
         event->set("data", sanitizeUtf8(chunk.data));
         event->set("offset", static_cast<Poco::UInt64>(chunk.offset));
         if (chunk.dropped > 0) event->set("dropped", static_cast<Poco::UInt64>(chunk.dropped));
-        out << eventLine(event);
-        out.flush();
+        if (!stream.write(event)) return;
         at = chunk.next_offset;
         continue;
       }
@@ -357,15 +312,14 @@ Reply ProcessRoutes::route(Poco::Net::HTTPServerRequest& request, const std::str
         event->set("type", "exit");
         event->set("exit_code", orNull(state.exit_code));
         event->set("status", processStatusName(state.status));
-        out << eventLine(event);
-        out.flush();
+        stream.write(event);
         return;
       }
       if (Clock::now() >= give_up_at) return;
       // Beyond what exists now: a partial character at `at` waits for its next bytes.
       const uint64_t beyond = std::max(at, output.totalBytes());
       if (output.waitBeyond(beyond, Clock::now() + kFollowPoll) == OutputRing::Wait::kTimedOut &&
-          clientGone(request)) {
+          !stream.clientConnected()) {
         return;
       }
     }
