@@ -19,6 +19,7 @@
 #include "api/file_routes.h"
 #include "api/process_routes.h"
 #include "api/reply.h"
+#include "api/request_body.h"
 #include "net/error_body.h"
 #include "net/http_connection.h"
 
@@ -114,26 +115,8 @@ class ApiRequestHandler : public HTTPRequestHandler {
 
   // Reads the body up to the configured limit; nullopt means it was too large.
   std::optional<std::string> readBody(HTTPServerRequest& request) {
-    const size_t limit = options_.max_body_bytes;
-    if (request.hasContentLength() &&
-        request.getContentLength64() > static_cast<Poco::Int64>(limit)) {
-      discardBody(request);
-      return std::nullopt;
-    }
-    std::string body;
-    // Without a length or chunked encoding a request has no body (reading would wait for the
-    // client to close).
-    if (!request.hasContentLength() && !request.getChunkedTransferEncoding()) return body;
-    char buf[8192];
-    std::istream& in = request.stream();
-    while (in) {
-      in.read(buf, sizeof buf);
-      body.append(buf, static_cast<size_t>(in.gcount()));
-      if (body.size() > limit) {
-        discardBody(request);
-        return std::nullopt;
-      }
-    }
+    auto body = readBoundedBody(request, options_.max_body_bytes);
+    if (!body) discardBody(request);
     return body;
   }
 

@@ -12,6 +12,7 @@
 
 #include "api/api_json.h"
 #include "api/api_server.h"
+#include "api/request_body.h"
 #include "files/sandbox_path.h"
 #include "files/tar_stream.h"
 #include "net/error_body.h"
@@ -553,26 +554,13 @@ Reply FileRoutes::remove(const std::string& sandbox_id, const std::string& path)
 }
 
 Reply FileRoutes::mkdir(HTTPServerRequest& request, const std::string& sandbox_id) {
-  if (request.hasContentLength() &&
-      request.getContentLength64() > static_cast<Poco::Int64>(kMaxMkdirBodyBytes)) {
+  auto read = readBoundedBody(request, kMaxMkdirBodyBytes);
+  if (!read) {
     request.response().setKeepAlive(false);
     return errorReply(HTTPResponse::HTTP_REQUESTENTITYTOOLARGE, kCodeRequestBodyTooLarge,
                       "mkdir body exceeds " + std::to_string(kMaxMkdirBodyBytes) + " bytes");
   }
-  std::string body;
-  if (request.hasContentLength() || request.getChunkedTransferEncoding()) {
-    char buf[8192];
-    std::istream& in = request.stream();
-    while (in && body.size() <= kMaxMkdirBodyBytes) {
-      in.read(buf, sizeof buf);
-      body.append(buf, static_cast<size_t>(in.gcount()));
-    }
-    if (body.size() > kMaxMkdirBodyBytes) {
-      request.response().setKeepAlive(false);
-      return errorReply(HTTPResponse::HTTP_REQUESTENTITYTOOLARGE, kCodeRequestBodyTooLarge,
-                        "mkdir body exceeds " + std::to_string(kMaxMkdirBodyBytes) + " bytes");
-    }
-  }
+  const std::string& body = *read;
   std::string raw_path;
   uint32_t mode = kDefaultDirectoryMode;
   try {

@@ -12,6 +12,7 @@
 #include "api/api_requests.h"
 #include "api/api_server.h"
 #include "api/ndjson_stream.h"
+#include "api/request_body.h"
 #include "net/error_body.h"
 #include "sandbox/sandbox_manager.h"
 #include "util/printable.h"
@@ -57,24 +58,6 @@ Object::Ptr processJson(uint64_t handle, const BackgroundProcess& process) {
          state.ended_at ? Poco::Dynamic::Var(isoTime(*state.ended_at)) : Poco::Dynamic::Var());
   o->set("output_bytes", static_cast<Poco::UInt64>(process.output().totalBytes()));
   return o;
-}
-
-// Reads the body up to `limit`; nullopt when it is larger.
-std::optional<std::string> readBody(Poco::Net::HTTPServerRequest& request, size_t limit) {
-  if (request.hasContentLength() &&
-      request.getContentLength64() > static_cast<Poco::Int64>(limit)) {
-    return std::nullopt;
-  }
-  std::string body;
-  if (!request.hasContentLength() && !request.getChunkedTransferEncoding()) return body;
-  char buf[8192];
-  std::istream& in = request.stream();
-  while (in) {
-    in.read(buf, sizeof buf);
-    body.append(buf, static_cast<size_t>(in.gcount()));
-    if (body.size() > limit) return std::nullopt;
-  }
-  return body;
 }
 
 bool wantsStream(const Poco::Net::HTTPServerRequest& request, const Poco::URI::QueryParameters& q) {
@@ -182,7 +165,7 @@ Reply ProcessRoutes::route(Poco::Net::HTTPServerRequest& request, const std::str
 
   std::string body;
   if (method == "POST") {
-    auto read = readBody(request, options_.max_body_bytes);
+    auto read = readBoundedBody(request, options_.max_body_bytes);
     if (!read) {
       return errorReply(
           HTTPResponse::HTTP_REQUESTENTITYTOOLARGE, kCodeRequestBodyTooLarge,
