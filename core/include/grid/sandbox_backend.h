@@ -183,9 +183,8 @@ class SandboxBackend {
   // directory where a file is needed or the reverse), kNoSpace (disk or quota full),
   // kInvalidArgument (a malformed archive). No call may outlast `deadline`.
   //
-  // The defaults run standard tools inside the sandbox through startProcess (`tar`, `stat`,
-  // `mkdir`, `rm`; docs/files.md), so any backend has them; a backend overrides what its
-  // engine does natively (the engines' archive endpoints).
+  // The files API that uses these is not served yet: until it is, the defaults answer
+  // kUnsupported, and a backend need not override them.
 
   /// lstat of `path`.
   virtual Result<FileInfo> statPath(const std::string& sandbox_id, const std::string& path,
