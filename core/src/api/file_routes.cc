@@ -194,6 +194,19 @@ void abortStream(HTTPServerRequest& request, HTTPServerResponse& response) {
   }
 }
 
+// Enters a transfer in its sandbox's set: a stop cuts it short by closing the client's
+// connection, which ends the transfer's reads from and writes to the client at once.
+Result<TransferSet::Registration> enterTransfer(Sandbox& sandbox, HTTPServerRequest& request) {
+  auto* impl = dynamic_cast<Poco::Net::HTTPServerRequestImpl*>(&request);
+  if (impl == nullptr) return fail(ErrorCode::kInternal, "a transfer without a connection");
+  return sandbox.transfers().add([socket = impl->socket()]() mutable {
+    try {
+      socket.shutdown();
+    } catch (const Poco::Exception&) {
+    }
+  });
+}
+
 void sendError(HTTPServerResponse& response, const Error& error) {
   const Reply reply = errorReply(error);
   response.setStatusAndReason(reply.status);
@@ -391,6 +404,8 @@ Reply FileRoutes::upload(HTTPServerRequest& request, const std::string& sandbox_
       !made.ok()) {
     return failed(made.error());
   }
+  auto transfer = enterTransfer(*sandbox.value(), request);
+  if (!transfer.ok()) return failed(transfer.error());
   UploadSource source(request.stream(), length, frame);
   auto extracted = backend.extractArchive(sandbox_id, directory, source, deadline);
   if (!extracted.ok()) {
@@ -457,6 +472,11 @@ Reply FileRoutes::download(HTTPServerRequest& request, const std::string& sandbo
       response.setContentType("application/octet-stream");
       response.setContentLength64(static_cast<Poco::Int64>(size));
       response.send();
+      return;
+    }
+    auto transfer = enterTransfer(*record, request);
+    if (!transfer.ok()) {
+      sendError(response, transfer.error());
       return;
     }
     uint64_t sent = 0;

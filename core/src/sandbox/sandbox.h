@@ -14,6 +14,7 @@
 #include "sandbox/fifo_semaphore.h"
 #include "sandbox/process_table.h"
 #include "sandbox/sandbox_lifecycle.h"
+#include "sandbox/transfer_set.h"
 #include "session/exec_result.h"
 #include "session/session_shell.h"
 
@@ -100,6 +101,8 @@ class Sandbox {
   SandboxRuntime& runtime() { return runtime_; }
   /// Its background processes; closed (all killed and forgotten) when the sandbox stops.
   ProcessTable& processes() { return processes_; }
+  /// Its file transfers in flight; closed (all cut short) when the sandbox stops.
+  TransferSet& transfers() { return transfers_; }
 
  private:
   const SandboxSpec spec_;
@@ -110,6 +113,7 @@ class Sandbox {
   std::mutex operation_mutex_;
   SandboxRuntime runtime_;
   ProcessTable processes_;
+  TransferSet transfers_;
 
   // Guards the fields below; held only briefly.
   mutable std::mutex state_mutex_;

@@ -233,6 +233,8 @@ void SandboxManager::teardown(Sandbox& sandbox) {
   const SandboxStatus status = sandbox.lifecycle().status();
   // Its background processes end as killed, and no new one starts.
   sandbox.processes().markSandboxEnding();
+  // Its file transfers end now: an engine may wait for them before it removes the container.
+  sandbox.transfers().close();
   // Kill the sandbox before waiting for its operation lock, so a running exec ends now.
   if (status != SandboxStatus::kCreated && status != SandboxStatus::kStopped) {
     if (auto removed = backend_.destroySandbox(id); !removed.ok()) {
