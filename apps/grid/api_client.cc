@@ -11,6 +11,30 @@ namespace grid::cli {
 ApiClient::ApiClient(const std::string& server, std::string token, std::chrono::seconds timeout)
     : server_(server), token_(std::move(token)), timeout_(timeout) {}
 
+Result<void> ApiClient::checkServer() const {
+  if (server_.getScheme() != "http" || server_.getHost().empty()) {
+    return fail(ErrorCode::kInvalidArgument,
+                "server URL '" + server_.toString() + "' must look like http://HOST:PORT");
+  }
+  return {};
+}
+
+std::string ApiClient::serverPath(const std::string& path) const {
+  std::string base = server_.getPath();
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  return base + path;
+}
+
+Error ApiClient::transportFailure(const Poco::Exception& e, const std::string& doing,
+                                  const std::string& hint) const {
+  const std::string where = server_.toString();
+  if (dynamic_cast<const Poco::TimeoutException*>(&e) != nullptr) {
+    return Error{ErrorCode::kTimeout, "no answer from the Grid server at " + where + " within " +
+                                          std::to_string(timeout_.count()) + " s"};
+  }
+  return Error{ErrorCode::kUnavailable, doing + where + ": " + e.displayText() + hint};
+}
+
 Result<ApiResponse> ApiClient::call(const std::string& method, const std::string& path,
                                     const std::string& json_body) {
   return callStreaming(method, path, json_body, nullptr);
@@ -19,20 +43,14 @@ Result<ApiResponse> ApiClient::call(const std::string& method, const std::string
 Result<ApiResponse> ApiClient::callStreaming(
     const std::string& method, const std::string& path, const std::string& json_body,
     const std::function<void(const std::string&)>& on_line) {
-  const std::string where = server_.toString();
-  if (server_.getScheme() != "http" || server_.getHost().empty()) {
-    return fail(ErrorCode::kInvalidArgument,
-                "server URL '" + where + "' must look like http://HOST:PORT");
-  }
+  GRID_TRY(checkServer());
   try {
     if (!session_) {
       session_ =
           std::make_unique<Poco::Net::HTTPClientSession>(server_.getHost(), server_.getPort());
       session_->setTimeout(Poco::Timespan(timeout_.count(), 0));
     }
-    std::string base = server_.getPath();
-    while (!base.empty() && base.back() == '/') base.pop_back();
-    Poco::Net::HTTPRequest request(method, base + path, Poco::Net::HTTPMessage::HTTP_1_1);
+    Poco::Net::HTTPRequest request(method, serverPath(path), Poco::Net::HTTPMessage::HTTP_1_1);
     if (!token_.empty()) request.set("Authorization", "Bearer " + token_);
     if (on_line) request.set("Accept", "application/x-ndjson, application/json");
     if (!json_body.empty() || method == "POST") {
@@ -54,15 +72,10 @@ Result<ApiResponse> ApiClient::callStreaming(
     }
     Poco::StreamCopier::copyToString(in, out.body);
     return out;
-  } catch (const Poco::TimeoutException&) {
-    session_.reset();
-    return fail(ErrorCode::kTimeout, "no answer from the Grid server at " + where + " within " +
-                                         std::to_string(timeout_.count()) + " s");
   } catch (const Poco::Exception& e) {
     session_.reset();
-    return fail(ErrorCode::kUnavailable,
-                "cannot reach the Grid server at " + where + ": " + e.displayText() +
-                    " (is `grid serve` running? set --server or GRID_SERVER)");
+    return transportFailure(e, "cannot reach the Grid server at ",
+                            " (is `grid serve` running? set --server or GRID_SERVER)");
   }
 }
 
@@ -71,17 +84,11 @@ Result<ApiResponse> ApiClient::exchange(
     const std::function<void(Poco::Net::HTTPRequest&)>& prepare,
     const std::function<Result<void>(std::ostream&)>& write_body,
     const std::function<Result<void>(std::istream&)>& read_body) {
-  const std::string where = server_.toString();
-  if (server_.getScheme() != "http" || server_.getHost().empty()) {
-    return fail(ErrorCode::kInvalidArgument,
-                "server URL '" + where + "' must look like http://HOST:PORT");
-  }
+  GRID_TRY(checkServer());
   try {
     session_ = std::make_unique<Poco::Net::HTTPClientSession>(server_.getHost(), server_.getPort());
     session_->setTimeout(Poco::Timespan(timeout_.count(), 0));
-    std::string base = server_.getPath();
-    while (!base.empty() && base.back() == '/') base.pop_back();
-    Poco::Net::HTTPRequest request(method, base + path, Poco::Net::HTTPMessage::HTTP_1_1);
+    Poco::Net::HTTPRequest request(method, serverPath(path), Poco::Net::HTTPMessage::HTTP_1_1);
     if (!token_.empty()) request.set("Authorization", "Bearer " + token_);
     prepare(request);
     std::ostream& body = session_->sendRequest(request);
@@ -105,14 +112,9 @@ Result<ApiResponse> ApiClient::exchange(
       Poco::StreamCopier::copyToString(in, out.body);
     }
     return out;
-  } catch (const Poco::TimeoutException&) {
-    session_.reset();
-    return fail(ErrorCode::kTimeout, "no answer from the Grid server at " + where + " within " +
-                                         std::to_string(timeout_.count()) + " s");
   } catch (const Poco::Exception& e) {
     session_.reset();
-    return fail(ErrorCode::kUnavailable, "talking to the Grid server at " + where + ": " +
-                                             e.displayText());
+    return transportFailure(e, "talking to the Grid server at ", "");
   }
 }
 

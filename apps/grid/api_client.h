@@ -54,6 +54,12 @@ class ApiClient {
                                const std::function<Result<void>(std::istream&)>& read_body);
 
  private:
+  Result<void> checkServer() const;
+  /// `path` under the server URL's own path prefix.
+  std::string serverPath(const std::string& path) const;
+  /// A failed exchange as the CLI reports it: a timeout, or `doing` + the server + why + `hint`.
+  Error transportFailure(const Poco::Exception& e, const std::string& doing,
+                         const std::string& hint) const;
   Result<ApiResponse> exchange(const std::string& method, const std::string& path,
                                const std::function<void(Poco::Net::HTTPRequest&)>& prepare,
                                const std::function<Result<void>(std::ostream&)>& write_body,
