@@ -9,12 +9,16 @@ IMAGE = sys.argv[1] if len(sys.argv) > 1 else "debian:bookworm"
 ACTIONS = ["cd /tmp", "mkdir -p out && cd out", "echo 42 > answer", "ls", "pwd", "cat answer"]
 
 
+def policy(observation: str, rng: random.Random) -> str:  # a model, in a real trainer
+    return rng.choice(ACTIONS)
+
+
 async def episode(client: AsyncClient, seed: int) -> float:
     rng = random.Random(seed)
     async with client.create(image=IMAGE, labels={"episode": str(seed)}) as sandbox:
         observation = ""
         for _ in range(6):
-            action = rng.choice(ACTIONS)  # policy(observation) in a real trainer
+            action = policy(observation, rng)
             observation = (await sandbox.exec(action, timeout=10)).output
         check = await sandbox.exec("cat /tmp/out/answer 2>/dev/null")
         return 1.0 if check.output.strip() == "42" else 0.0

@@ -30,8 +30,9 @@ class _Transport:
                  retry: RetryPolicy, transport: Optional[httpx.BaseTransport] = None) -> None:
         self.timeout = timeout
         self.retry = retry
-        self.http = httpx.Client(base_url=server, timeout=timeout, transport=transport,
-                                 headers=client_headers(token, f"grid-sandbox-python/{__version__}"))
+        self.http = httpx.Client(
+            base_url=server, timeout=timeout, transport=transport,
+            headers=client_headers(token, f"grid-sandbox-python/{__version__}"))
 
     def run(self, op: ops.Op) -> Any:
         """Drives an operation: sends each call it yields, hands it the reply (or throws the

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from grid_sandbox import NotFound
+from grid_sandbox import Conflict, NotFound
 
 
 def test_pause_and_resume(client, image):
@@ -18,6 +18,8 @@ def test_pause_and_resume(client, image):
             if "no route" in error.message:
                 pytest.skip("this server has no POST /sandboxes/{id}/pause (answers 404)")
             raise
-        assert paused.status == "paused"
+        assert paused.status == "paused" and sb.refresh().status == "paused"
+        with pytest.raises(Conflict):
+            sb.exec("true")  # a paused sandbox runs nothing until resumed
         assert sb.resume().status == "running"
         assert sb.exec("pwd").output == "/tmp\n"

@@ -4,7 +4,6 @@ processes, errors, context managers."""
 from __future__ import annotations
 
 import io
-import os
 import tarfile
 import uuid
 
