@@ -65,7 +65,8 @@ class BodySource:
     def from_file(cls, fileobj: BinaryIO) -> "BodySource":
         """A seekable binary file from its current position to its end."""
         start = fileobj.tell()
-        length = fileobj.seek(0, os.SEEK_END) - start
+        fileobj.seek(0, os.SEEK_END)
+        length = fileobj.tell() - start
 
         def chunks() -> Iterator[bytes]:
             fileobj.seek(start)
@@ -493,7 +494,8 @@ def _open_dir(parent_fd: int, name: str) -> int:
 def extract_tree(fileobj: BinaryIO, destination: str, strip_components: int) -> List[str]:
     """Extracts a tar from a sandbox into ``destination``, dropping the first
     ``strip_components`` parts of every name. Only files and directories are written (links
-    and devices skipped), a ``..`` or absolute name refuses the archive, and every path is
+    and devices skipped) with their permission bits (never setuid, setgid or sticky), owned by
+    whoever runs this; a ``..`` or absolute name refuses the archive, and every path is
     opened component by component without following symlinks, so nothing lands outside
     ``destination``. Returns the relative paths written."""
     os.makedirs(destination, exist_ok=True)
@@ -517,10 +519,11 @@ def extract_tree(fileobj: BinaryIO, destination: str, strip_components: int) -> 
                     for name in dirs:
                         fd = _open_dir(fd, name)
                         fds.append(fd)
+                    # Permission bits only: no setuid, setgid or sticky bit from the tenant.
                     if member.isdir():
-                        os.chmod(fd, member.mode & 0o7777 | 0o700)
+                        os.chmod(fd, member.mode & 0o777 | 0o700)
                     else:
-                        mode = member.mode & 0o7777
+                        mode = member.mode & 0o777
                         out_fd = os.open(parts[-1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC
                                          | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=fd)
                         with os.fdopen(out_fd, "wb") as out:

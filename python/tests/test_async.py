@@ -42,7 +42,7 @@ async def test_eight_sandboxes_at_once(aclient, image):
     assert peak_running[0] >= SANDBOXES
 
 
-async def test_streams_and_processes(aclient, image):
+async def test_streams_files_and_processes(aclient, image, tmp_path):
     sb = await aclient.create(image=image)
     async with sb:
         events = [e async for e in sb.exec_stream("echo one; echo two >&2", standalone=True)]
@@ -63,6 +63,17 @@ async def test_streams_and_processes(aclient, image):
         await sb.files.write("/work/a.bin", b"\x00\xff")
         assert await sb.files.read("/work/a.bin") == b"\x00\xff"
         assert (await sb.files.list("/work")).names() == ["a.bin"]
+
+        # Streamed bodies (a file, a tree) go through the async transport's own chunk feed.
+        (tmp_path / "src" / "sub").mkdir(parents=True)
+        (tmp_path / "src" / "sub" / "big.bin").write_bytes(bytes(range(256)) * 4096)
+        await sb.files.upload_tree(str(tmp_path / "src"), "/work/tree")
+        await sb.files.upload(str(tmp_path / "src" / "sub" / "big.bin"), "/work/copy.bin")
+        assert (await sb.exec("cmp /work/tree/sub/big.bin /work/copy.bin && echo same")).output \
+            == "same\n"
+        assert await sb.files.download_tree("/work/tree", str(tmp_path / "back")) == [
+            "sub", "sub/big.bin"]
+        assert (tmp_path / "back" / "sub" / "big.bin").read_bytes() == bytes(range(256)) * 4096
 
 
 async def test_async_with_removes_the_sandbox_on_an_exception(aclient, image):

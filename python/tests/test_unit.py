@@ -143,11 +143,16 @@ def file_member(name, data=b"x", mode=0o644):
 def test_extraction_writes_files_and_directories_only(tmp_path):
     link = tarfile.TarInfo("top/link")
     link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
-    written = extract_tree(tar_of(file_member("top/a/b.txt", b"hi", 0o600), (link, None)),
+    device = tarfile.TarInfo("top/null")
+    device.type, device.devmajor, device.devminor = tarfile.CHRTYPE, 1, 3
+    written = extract_tree(tar_of(file_member("top/a/b.txt", b"hi", 0o600), (link, None),
+                                  (device, None), file_member("top/suid", b"#!", 0o4755)),
                            str(tmp_path), strip_components=1)
-    assert written == ["a/b.txt"]
+    assert written == ["a/b.txt", "suid"]
     assert (tmp_path / "a" / "b.txt").read_bytes() == b"hi"
-    assert not os.path.lexists(tmp_path / "link")
+    assert (tmp_path / "a" / "b.txt").stat().st_mode & 0o7777 == 0o600
+    assert (tmp_path / "suid").stat().st_mode & 0o7777 == 0o755  # no setuid from a tenant
+    assert not os.path.lexists(tmp_path / "link") and not os.path.lexists(tmp_path / "null")
 
 
 @pytest.mark.parametrize("name", ["top/../../escape", "/etc/evil"])
