@@ -210,7 +210,11 @@ def test_errors_carry_the_servers_code(client, image):
         with pytest.raises(Conflict) as conflict:
             sb.exec("true")
         assert conflict.value.code == "conflict" and conflict.value.status == 409
+        with pytest.raises(Conflict):
+            next(sb.exec_stream("true"))  # refused before the stream starts: a JSON error
         sb.start()
+        with pytest.raises(NotFound):
+            next(sb.processes.follow(7))
         with pytest.raises(InvalidArgument) as invalid:
             sb.exec("true", timeout=-1)
         assert "timeout" in invalid.value.message
