@@ -109,7 +109,11 @@ class Reply:
     body: bytes = b""
 
     def json(self) -> Any:
-        return _json.loads(self.body) if self.body else None
+        try:
+            return _json.loads(self.body) if self.body else None
+        except ValueError as error:
+            raise GridError(f"the answer is not JSON: {error}", code="invalid_response",
+                            status=self.status) from None
 
 
 def error_from_reply(call: Call, status: int, body: bytes) -> GridError:
@@ -182,11 +186,21 @@ class NdjsonDecoder:
     def feed(self, data: bytes) -> List[Dict[str, Any]]:
         self._pending += data
         *lines, self._pending = self._pending.split(b"\n")
-        return [_json.loads(line) for line in lines if line.strip()]
+        return [self._parse(line) for line in lines if line.strip()]
 
     def finish(self) -> List[Dict[str, Any]]:
         rest, self._pending = self._pending, b""
-        return [_json.loads(rest)] if rest.strip() else []
+        return [self._parse(rest)] if rest.strip() else []
+
+    @staticmethod
+    def _parse(line: bytes) -> Dict[str, Any]:
+        try:
+            parsed = _json.loads(line)
+        except ValueError:
+            parsed = None
+        if not isinstance(parsed, dict):
+            raise StreamBroken(f"a stream line is not a JSON object: {line[:100]!r}")
+        return parsed
 
 
 def exec_event(o: Dict[str, Any]) -> Optional[ExecEvent]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 import types
 from typing import (Any, BinaryIO, Callable, Dict, Iterator, List, Mapping, Optional, Sequence,
-                    Type, TypeVar, Union)
+                    Type, Union)
 
 import httpx
 
@@ -19,9 +19,6 @@ from .errors import GridError
 from .types import (DirectoryListing, ExecEvent, ExecResult, Health, Limits, ProcessEvent,
                     ProcessInfo, ProcessOutput, SandboxInfo, Trajectory, WriteResult)
 from .version import __version__
-
-T = TypeVar("T")
-
 
 class _Transport:
     """Sends calls with httpx.Client, retrying as the policy allows."""

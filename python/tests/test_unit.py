@@ -16,7 +16,7 @@ import pytest
 
 import grid_sandbox
 from grid_sandbox import (AsyncClient, Client, Conflict, InternalError, RetryPolicy,
-                          TransportError, UnsafeArchive, Unavailable)
+                          StreamBroken, TransportError, UnsafeArchive, Unavailable)
 from grid_sandbox._protocol import NdjsonDecoder, extract_tree
 
 FAST = RetryPolicy(max_attempts=3, backoff=0.001, max_backoff=0.01)
@@ -123,6 +123,8 @@ def test_ndjson_lines_split_anywhere():
     for i in range(len(text)):
         objects += decoder.feed(text[i:i + 1])
     assert [o["type"] for o in objects] == ["output", "result"] and decoder.finish() == []
+    with pytest.raises(StreamBroken):
+        decoder.feed(b"<html>\n")
 
 
 def tar_of(*members):
