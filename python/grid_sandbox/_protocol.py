@@ -1,5 +1,6 @@
-"""The part of the SDK that does no I/O: requests as data, answers parsed into types, retry
-decisions, the NDJSON decoder and the operations of the API written once as generators.
+"""The part of the SDK that does no network I/O: requests as data, answers parsed into types,
+retry decisions, the NDJSON decoder, the operations of the API written once as generators, and
+the local side of file transfers (plain blocking file I/O, the same for both clients).
 
 An operation is a generator that yields :class:`Call` objects and receives a :class:`Reply`
 for each (or has the call's :class:`GridError` thrown into it), then returns its typed
