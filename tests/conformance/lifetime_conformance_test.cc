@@ -160,6 +160,13 @@ TEST_F(LifetimeTest, ExpiryDuringALongExecAnswersSandboxExpiredAndLeavesNothing)
   auto [late_status, late] = http("POST", "/sandboxes/" + id + "/exec", R"({"command": "true"})");
   EXPECT_EQ(late_status, 409);
   EXPECT_EQ(late->getValue<std::string>("code"), "sandbox_expired");
+  auto [spawn_late_status, spawn_late] =
+      http("POST", "/sandboxes/" + id + "/processes", R"({"command": "true"})");
+  EXPECT_EQ(spawn_late_status, 409);
+  EXPECT_EQ(spawn_late->getValue<std::string>("code"), "sandbox_expired");
+  auto [files_late_status, files_late] = http("GET", "/sandboxes/" + id + "/files?path=/tmp&list");
+  EXPECT_EQ(files_late_status, 409);
+  EXPECT_EQ(files_late->getValue<std::string>("code"), "sandbox_expired");
   expectNothingLeft(id);
 }
 
