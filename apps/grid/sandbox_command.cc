@@ -179,6 +179,8 @@ void addSandboxCommand(CLI::App& root, int* exit_code) {
     int64_t memory_mb = 0, pids = 0;
     bool network = false;
     std::string isolation;
+    std::optional<double> ttl, idle_timeout;  // seconds; 0 asks for none
+    std::string expiry_action;
   };
   auto cf = std::make_shared<CreateFlags>();
   CLI::App* create = sandbox->add_subcommand("create", "Create a sandbox (not started)");
@@ -193,6 +195,14 @@ void addSandboxCommand(CLI::App& root, int* exit_code) {
   create->add_flag("--network", cf->network, "Give the sandbox network access");
   create->add_option("--isolation", cf->isolation,
                      "default or gvisor (default: the server's [sandbox] isolation)");
+  create->add_option("--ttl", cf->ttl,
+                     "Seconds the sandbox may live from its start, 0 for no limit (default: the "
+                     "server's [lifetimes] default_ttl)");
+  create->add_option("--idle-timeout", cf->idle_timeout,
+                     "Seconds without an exec, file operation or process activity before it "
+                     "expires, 0 for none (default: the server's)");
+  create->add_option("--expiry-action", cf->expiry_action,
+                     "What expiry does: stop or pause (default: the server's)");
   create->callback([flags, cf, client, exit_code] {
     Object body;
     if (!cf->image.empty()) body.set("image", cf->image);
@@ -217,6 +227,9 @@ void addSandboxCommand(CLI::App& root, int* exit_code) {
     }
     if (cf->network) body.set("network", true);
     if (!cf->isolation.empty()) body.set("isolation", cf->isolation);
+    if (cf->ttl) body.set("ttl_seconds", *cf->ttl);
+    if (cf->idle_timeout) body.set("idle_timeout_seconds", *cf->idle_timeout);
+    if (!cf->expiry_action.empty()) body.set("expiry_action", cf->expiry_action);
     auto c = client();
     auto created = c.callJson("POST", "/sandboxes", toText(body));
     if (!created.ok()) {

@@ -133,6 +133,11 @@ int runServe(const ServeFlags& flags) {
   manager_options.max_trajectory_bytes = config.max_trajectory_bytes;
   manager_options.process_limits.max_processes = config.max_processes_per_sandbox;
   manager_options.process_limits.max_output_bytes = config.max_process_output_bytes;
+  manager_options.lifetimes.ttl = config.default_ttl;
+  manager_options.lifetimes.idle_timeout = config.default_idle_timeout;
+  manager_options.lifetimes.action =
+      expiryActionFromName(config.default_expiry_action).value_or(ExpiryAction::kStop);
+  manager_options.lifetimes.max_ttl = config.max_ttl;
   auto manager = std::make_unique<SandboxManager>(*backend, manager_options);
 
   raiseDescriptorLimit();

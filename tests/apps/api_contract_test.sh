@@ -3,7 +3,8 @@
 source "$(dirname "$0")/lib.sh"
 IMAGE="$(test_image)"
 port="$(free_port)"
-start_server "$port" "grid-api-test-$$" || exit 1
+# A bound on lifetimes, for the 400 over it (docs/lifetimes.md); an hour leaves the rest alone.
+GRID_LIFETIMES_MAX_TTL=3600 start_server "$port" "grid-api-test-$$" || exit 1
 api="http://127.0.0.1:$port"
 
 r="$(request GET /healthz)"; check "healthz" 200 "${r%% *}"
@@ -38,6 +39,29 @@ check_contains "with its own code" '"code":"request_header_too_large"' "$answer"
 code="$(curl -s -o /dev/null -w '%{http_code}' -H 'Expect:' -X POST "$api/sandboxes" --data-binary @"$work/big.json")"
 check "oversized body sent at once is 413" 413 "$code"
 check_contains "status line has its reason" "404 Not Found" "$(curl -s -i "$api/sandboxes/nope" | head -1)"
+
+# Lifetimes: each bad value is 400 naming its field; nothing is created.
+r="$(request POST /sandboxes '{"ttl_seconds": -1}')"; check "negative ttl is 400" 400 "${r%% *}"
+check_contains "naming the field" "ttl_seconds" "$(echo "${r#* }" | json 'd["error"]')"
+r="$(request POST /sandboxes '{"idle_timeout_seconds": "soon"}')"; check "idle timeout not a number is 400" 400 "${r%% *}"
+check_contains "naming the field" "idle_timeout_seconds" "$(echo "${r#* }" | json 'd["error"]')"
+r="$(request POST /sandboxes '{"ttl_seconds": 3601}')"; check "ttl over the server's maximum is 400" 400 "${r%% *}"
+check_contains "naming the maximum" "maximum of 3600 s" "$(echo "${r#* }" | json 'd["error"]')"
+r="$(request POST /sandboxes '{"ttl_seconds": 0}')"; check "no ttl under a maximum is 400" 400 "${r%% *}"
+r="$(request POST /sandboxes '{"expiry_action": "delete"}')"; check "unknown expiry action is 400" 400 "${r%% *}"
+check_contains "naming the accepted values" "stop, pause" "$(echo "${r#* }" | json 'd["error"]')"
+check "nothing was created" 0 "$(request GET /sandboxes | cut -d' ' -f2- | json 'len(d)')"
+r="$(request POST /sandboxes '{"idle_timeout_seconds": 600}')"; check "lifetime create is 201" 201 "${r%% *}"
+check "the maximum is its ttl" 3600 "$(echo "${r#* }" | json 'd["ttl_seconds"]')"
+check "its idle timeout" 600 "$(echo "${r#* }" | json 'd["idle_timeout_seconds"]')"
+check "stop by default" stop "$(echo "${r#* }" | json 'd["expiry_action"]')"
+lifetime_id="$(echo "${r#* }" | json 'd["id"]')"
+r="$(request DELETE "/sandboxes/$lifetime_id")"; check "lifetime sandbox deleted" 200 "${r%% *}"
+out="$(grid sandbox --server "$api" create --ttl 7200 2>&1)"; check "CLI: --ttl over the maximum fails" 1 "$?"
+check_contains "with the server's reason" "maximum of 3600 s" "$out"
+out="$(grid sandbox --server "$api" --json create --ttl 60 --idle-timeout 30 --expiry-action stop)"
+check "CLI: --ttl and --idle-timeout reach the request" "60 30" "$(echo "$out" | json 'str(d["ttl_seconds"]) + " " + str(d["idle_timeout_seconds"])')"
+r="$(request DELETE "/sandboxes/$(echo "$out" | json 'd["id"]')")"; check "CLI lifetime sandbox deleted" 200 "${r%% *}"
 
 r="$(request POST /sandboxes '{"isolation": "vm"}')"
 check "unknown isolation is 400" 400 "${r%% *}"

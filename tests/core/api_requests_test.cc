@@ -106,3 +106,43 @@ TEST(CreateRequestTest, IsolationIsParsedAndUnknownValuesNameTheAcceptedOnes) {
 
 }  // namespace
 }  // namespace grid
+
+namespace grid {
+namespace {
+
+TEST(CreateRequestTest, LifetimesAreParsed) {
+  auto r = parseCreateRequest(
+      R"({"ttl_seconds": 3600, "idle_timeout_seconds": 1.5, "expiry_action": "pause"})", limits());
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r.value().lifetime.ttl, std::chrono::seconds(3600));
+  EXPECT_EQ(r.value().lifetime.idle_timeout, std::chrono::milliseconds(1500));
+  EXPECT_EQ(r.value().lifetime.action, ExpiryAction::kPause);
+  auto none = parseCreateRequest(R"({"ttl_seconds": 0, "idle_timeout_seconds": null})", limits());
+  ASSERT_TRUE(none.ok()) << none.error().message;
+  EXPECT_EQ(none.value().lifetime.ttl, std::chrono::milliseconds(0));  // asks for none
+  EXPECT_FALSE(none.value().lifetime.idle_timeout);                   // the default
+  EXPECT_FALSE(none.value().lifetime.action);
+}
+
+TEST(CreateRequestTest, BadLifetimesAreNamed) {
+  const std::pair<const char*, const char*> cases[] = {
+      {R"({"ttl_seconds": -1})", "'ttl_seconds' must be a number of seconds from 0"},
+      {R"({"ttl_seconds": "60"})", "'ttl_seconds' must be a number"},
+      {R"({"ttl_seconds": true})", "'ttl_seconds' must be a number"},
+      {R"({"ttl_seconds": 1e12})", "'ttl_seconds' must be a number of seconds from 0"},
+      {R"({"idle_timeout_seconds": -0.5})", "'idle_timeout_seconds' must be a number of seconds"},
+      {R"({"idle_timeout_seconds": 0.0001})", "'idle_timeout_seconds' must be 0 (none) or at least"},
+      {R"({"expiry_action": "delete"})", "'expiry_action' must be one of stop, pause"},
+      {R"({"expiry_action": 1})", "'expiry_action' must be a string"},
+  };
+  for (const auto& [body, message] : cases) {
+    auto r = parseCreateRequest(body, limits());
+    ASSERT_FALSE(r.ok()) << body;
+    EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument) << body;
+    EXPECT_NE(r.error().message.find(message), std::string::npos) << body << ": "
+                                                                   << r.error().message;
+  }
+}
+
+}  // namespace
+}  // namespace grid

@@ -127,5 +127,32 @@ TEST(SandboxLifecycle, SlotTimeoutReturnsToCreatedSoItMayStartAgain) {
   EXPECT_TRUE(lifecycle.apply(E::kStart, std::chrono::system_clock::now()).ok());
 }
 
+TEST(SandboxLifecycle, EndReasonIsTheFirstGivenAndEndedAtTheEnd) {
+  const auto t0 = std::chrono::system_clock::time_point(std::chrono::seconds(1000));
+  SandboxLifecycle stopped;
+  ASSERT_TRUE(stopped.apply(E::kStart, t0).ok());
+  ASSERT_TRUE(stopped.apply(E::kStarted, t0).ok());
+  EXPECT_FALSE(stopped.endReason());
+  stopped.setEndReason(EndReason::kTtl);
+  stopped.setEndReason(EndReason::kStopped);  // a client's stop racing the expiry: too late
+  EXPECT_FALSE(stopped.endedAt());            // not ended yet: only about to
+  ASSERT_TRUE(stopped.apply(E::kStop, t0 + std::chrono::seconds(5)).ok());
+  EXPECT_EQ(stopped.endReason(), EndReason::kTtl);
+  EXPECT_EQ(stopped.endedAt(), t0 + std::chrono::seconds(5));
+  ASSERT_TRUE(stopped.apply(E::kStop, t0 + std::chrono::seconds(9)).ok());  // again: unchanged
+  EXPECT_EQ(stopped.endedAt(), t0 + std::chrono::seconds(5));
+
+  SandboxLifecycle by_client;
+  ASSERT_TRUE(by_client.apply(E::kStop, t0).ok());
+  EXPECT_EQ(by_client.endReason(), EndReason::kStopped);
+  SandboxLifecycle failed;
+  ASSERT_TRUE(failed.apply(E::kStart, t0).ok());
+  ASSERT_TRUE(failed.apply(E::kStartFailed, t0, "no image").ok());
+  EXPECT_EQ(failed.endReason(), EndReason::kFailed);
+  EXPECT_EQ(failed.endedAt(), t0);
+  EXPECT_STREQ(endReasonName(EndReason::kIdle), "idle");
+  EXPECT_STREQ(endReasonName(EndReason::kShutdown), "shutdown");
+}
+
 }  // namespace
 }  // namespace grid

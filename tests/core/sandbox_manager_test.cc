@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
+#include <thread>
+
 namespace grid {
 namespace {
 
@@ -186,6 +189,85 @@ TEST(SandboxManagerTest, ShutdownRefusesNewWork) {
   manager.shutdown();
   EXPECT_TRUE(manager.all().empty());
   EXPECT_EQ(manager.create({}).error().code, ErrorCode::kUnavailable);
+}
+
+// Polls a state change (the expiry thread's work) with a bound that only detects a hang.
+bool eventually(const std::function<bool()>& condition) {
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(5ms);
+  }
+  return true;
+}
+
+TEST(SandboxManagerTest, CreateRefusesATtlAboveTheMaximum) {
+  FakeBackend backend;
+  ManagerOptions o = options();
+  o.lifetimes.max_ttl = 60s;
+  SandboxManager manager(backend, o);
+  CreateRequest request;
+  request.lifetime.ttl = 61s;
+  auto refused = manager.create(request);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_TRUE(manager.all().empty());
+  auto bounded = manager.create({});
+  ASSERT_TRUE(bounded.ok());
+  EXPECT_EQ(bounded.value()->snapshot().lifetime.ttl, 60s);
+}
+
+TEST(SandboxManagerTest, TtlStopsTheSandboxAndTheRecordSaysWhy) {
+  FakeBackend backend;
+  SandboxManager manager(backend, options());
+  CreateRequest request;
+  request.image = "runs";
+  request.lifetime.ttl = 200ms;
+  const std::string id = manager.create(request).value()->spec().id;
+  ASSERT_TRUE(manager.start(id).ok());
+  const auto sandbox = manager.find(id).value();
+  const auto running = sandbox->snapshot();
+  ASSERT_TRUE(running.expires_at);
+  EXPECT_LE(*running.expires_at - *running.started_at, 1s);
+  ASSERT_TRUE(eventually([&] { return sandbox->snapshot().status == SandboxStatus::kStopped; }));
+  const auto ended = sandbox->snapshot();
+  EXPECT_EQ(ended.end_reason, EndReason::kTtl);
+  ASSERT_TRUE(ended.ended_at);
+  EXPECT_FALSE(ended.expires_at);
+  EXPECT_EQ(manager.runningSlotsInUse(), 0u);
+  EXPECT_GE(backend.destroys, 1);
+  auto late = manager.exec(id, "true", false, 1s);
+  ASSERT_FALSE(late.ok());
+  EXPECT_EQ(late.error().code, ErrorCode::kConflict);
+  EXPECT_NE(late.error().message.find("expired: its ttl of 200 ms ran out"), std::string::npos)
+      << late.error().message;
+}
+
+TEST(SandboxManagerTest, ActivityCostsTheSchedulerNothing) {
+  FakeBackend backend;
+  SandboxManager manager(backend, options());
+  CreateRequest request;
+  request.image = "runs";
+  request.lifetime.idle_timeout = 3600s;
+  const std::string id = manager.create(request).value()->spec().id;
+  ASSERT_TRUE(manager.start(id).ok());
+  const uint64_t before = manager.expiryScheduleCount();
+  for (int i = 0; i < 200; ++i) ASSERT_TRUE(manager.exec(id, "true", false, 5s).ok());
+  EXPECT_EQ(manager.expiryScheduleCount(), before);
+  EXPECT_EQ(manager.find(id).value()->snapshot().status, SandboxStatus::kRunning);
+}
+
+TEST(SandboxManagerTest, ShutdownAndClientStopSayWhy) {
+  FakeBackend backend;
+  SandboxManager manager(backend, options());
+  const std::string id = manager.create({}).value()->spec().id;
+  ASSERT_TRUE(manager.stop(id, false).ok());
+  const auto sandbox = manager.find(id).value();
+  EXPECT_EQ(sandbox->snapshot().end_reason, EndReason::kStopped);
+  const auto other = manager.create({}).value();
+  manager.shutdown();
+  EXPECT_EQ(other->snapshot().end_reason, EndReason::kShutdown);
+  EXPECT_EQ(sandbox->snapshot().end_reason, EndReason::kStopped);  // the first reason stays
 }
 
 }  // namespace

@@ -201,5 +201,49 @@ TEST_F(ServerConfigTest, SandboxIsolationDefaultsToDefaultAndRejectsUnknownNames
       << bad.error().message;
 }
 
+TEST_F(ServerConfigTest, LifetimesDefaultToNoneAndAreRead) {
+  ConfigSources sources;
+  sources.file = write("");
+  auto built_in = loadServerConfig(sources);
+  ASSERT_TRUE(built_in.ok()) << built_in.error().message;
+  EXPECT_EQ(built_in.value().default_ttl.count(), 0);
+  EXPECT_EQ(built_in.value().default_idle_timeout.count(), 0);
+  EXPECT_EQ(built_in.value().default_expiry_action, "stop");
+  EXPECT_EQ(built_in.value().max_ttl.count(), 0);
+  sources.file = write(
+      "[lifetimes]\ndefault_ttl = 3600\ndefault_idle_timeout = 1.5\ndefault_action = pause\n"
+      "max_ttl = 86400\n");
+  auto set = loadServerConfig(sources);
+  ASSERT_TRUE(set.ok()) << set.error().message;
+  EXPECT_EQ(set.value().default_ttl, std::chrono::seconds(3600));
+  EXPECT_EQ(set.value().default_idle_timeout, std::chrono::milliseconds(1500));
+  EXPECT_EQ(set.value().default_expiry_action, "pause");
+  EXPECT_EQ(set.value().max_ttl, std::chrono::seconds(86400));
+  sources.environment["GRID_LIFETIMES_DEFAULT_IDLE_TIMEOUT"] = "0";  // none, over the file
+  auto from_env = loadServerConfig(sources);
+  ASSERT_TRUE(from_env.ok()) << from_env.error().message;
+  EXPECT_EQ(from_env.value().default_idle_timeout.count(), 0);
+}
+
+TEST_F(ServerConfigTest, BadLifetimesAreNamed) {
+  ConfigSources sources;
+  sources.file = write(
+      "[lifetimes]\ndefault_ttl = -5\ndefault_idle_timeout = soon\ndefault_action = delete\n");
+  auto bad = loadServerConfig(sources);
+  ASSERT_FALSE(bad.ok());
+  const std::string& message = bad.error().message;
+  EXPECT_NE(message.find("lifetimes.default_ttl = '-5'"), std::string::npos) << message;
+  EXPECT_NE(message.find("lifetimes.default_idle_timeout = 'soon'"), std::string::npos) << message;
+  EXPECT_NE(message.find("lifetimes.default_action = 'delete' is not one of stop, pause"),
+            std::string::npos)
+      << message;
+  sources.file = write("[lifetimes]\ndefault_ttl = 7200\nmax_ttl = 3600\n");
+  auto over = loadServerConfig(sources);
+  ASSERT_FALSE(over.ok());
+  EXPECT_NE(over.error().message.find("lifetimes.default_ttl exceeds lifetimes.max_ttl"),
+            std::string::npos)
+      << over.error().message;
+}
+
 }  // namespace
 }  // namespace grid

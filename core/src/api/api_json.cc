@@ -17,6 +17,17 @@ using Poco::JSON::Object;
 
 Object::Ptr newObject() { return new Object(Poco::JSON_PRESERVE_KEY_ORDER); }
 
+Poco::Dynamic::Var optionalTime(const std::optional<std::chrono::system_clock::time_point>& t) {
+  return t ? Poco::Dynamic::Var(isoTime(*t)) : Poco::Dynamic::Var();
+}
+
+// Seconds as a whole number where they are whole; null for none (zero).
+Poco::Dynamic::Var lifetimeSeconds(std::chrono::milliseconds d) {
+  if (d.count() == 0) return Poco::Dynamic::Var();
+  if (d.count() % 1000 == 0) return Poco::Dynamic::Var(static_cast<Poco::Int64>(d.count() / 1000));
+  return Poco::Dynamic::Var(static_cast<double>(d.count()) / 1000.0);
+}
+
 }  // namespace
 
 std::string isoTime(std::chrono::system_clock::time_point t) {
@@ -101,6 +112,15 @@ Object::Ptr sandboxJson(const SandboxSnapshot& s) {
   if (s.last_exit_code) o->set("last_exit_code", *s.last_exit_code);
   if (s.session_exit_code) o->set("session_exit_code", *s.session_exit_code);
   if (!s.error.empty()) o->set("error", sanitizeUtf8(s.error));
+  // Lifetimes (docs/lifetimes.md).
+  o->set("ttl_seconds", lifetimeSeconds(s.lifetime.ttl));
+  o->set("idle_timeout_seconds", lifetimeSeconds(s.lifetime.idle_timeout));
+  o->set("expiry_action", std::string(expiryActionName(s.lifetime.action)));
+  o->set("expires_at", optionalTime(s.expires_at));
+  o->set("end_reason",
+         s.end_reason ? Poco::Dynamic::Var(std::string(endReasonName(*s.end_reason)))
+                      : Poco::Dynamic::Var());
+  o->set("ended_at", optionalTime(s.ended_at));
   return o;
 }
 

@@ -78,6 +78,23 @@ Result<std::map<std::string, std::string>> stringMap(const Object& o, const std:
   return out;
 }
 
+// A lifetime in seconds (fractions allowed): 0 asks for none, a negative or absurd value is
+// refused.
+Result<std::optional<std::chrono::milliseconds>> optionalLifetime(const Object& o,
+                                                                  const std::string& key) {
+  GRID_ASSIGN_OR_RETURN(const auto seconds, optionalNumber(o, key));
+  if (!seconds) return std::optional<std::chrono::milliseconds>();
+  constexpr double kMaxSeconds = 1e9;  // about 31 years
+  if (*seconds < 0 || *seconds > kMaxSeconds) {
+    return invalid("'" + key + "' must be a number of seconds from 0 (none) to 1000000000");
+  }
+  const auto ms = std::chrono::milliseconds(std::llround(*seconds * 1000));
+  if (ms.count() == 0 && *seconds > 0) {
+    return invalid("'" + key + "' must be 0 (none) or at least 0.001 seconds");
+  }
+  return std::optional<std::chrono::milliseconds>(ms);
+}
+
 Result<void> checkCommand(const std::string& command, const std::string& field,
                           const RequestLimits& limits) {
   if (command.size() > limits.max_command_bytes) {
@@ -173,6 +190,16 @@ Result<CreateRequest> parseCreateRequest(std::string_view body, const RequestLim
         return invalid("label '" + name + "' uses the reserved prefix 'grid.'");
     }
     request.labels = std::move(labels);
+    GRID_ASSIGN_OR_RETURN(request.lifetime.ttl, optionalLifetime(o, "ttl_seconds"));
+    GRID_ASSIGN_OR_RETURN(request.lifetime.idle_timeout,
+                          optionalLifetime(o, "idle_timeout_seconds"));
+    GRID_ASSIGN_OR_RETURN(const auto action, optionalString(o, "expiry_action"));
+    if (action) {
+      request.lifetime.action = expiryActionFromName(*action);
+      if (!request.lifetime.action) {
+        return invalid("'expiry_action' must be one of " + std::string(kExpiryActionNames));
+      }
+    }
   } catch (const Poco::Exception& e) {
     return invalid("invalid request: " + e.message());
   }

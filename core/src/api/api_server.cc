@@ -16,6 +16,7 @@
 
 #include "api/api_json.h"
 #include "api/exec_stream.h"
+#include "api/expiry_reply.h"
 #include "api/file_routes.h"
 #include "api/process_routes.h"
 #include "api/reply.h"
@@ -157,12 +158,16 @@ class ApiRequestHandler : public HTTPRequestHandler {
     }
     // Routes that stream their bodies read the request themselves.
     if (parts.size() >= 3 && parts[2] == "files") {
-      return FileRoutes(manager_, options_)
-          .route(request, parts[1], {parts.begin() + 3, parts.end()});
+      return whileActive(parts[1], [&] {
+        return FileRoutes(manager_, options_)
+            .route(request, parts[1], {parts.begin() + 3, parts.end()});
+      });
     }
     if (parts.size() >= 3 && parts[2] == "processes") {
-      return ProcessRoutes(manager_, options_)
-          .route(request, parts[1], {parts.begin() + 3, parts.end()});
+      return whileActive(parts[1], [&] {
+        return ProcessRoutes(manager_, options_)
+            .route(request, parts[1], {parts.begin() + 3, parts.end()});
+      });
     }
     if (parts.size() > 4) {
       return errorReply(fail(ErrorCode::kNotFound, "no route for " + method + " " + uri.getPath()));
@@ -209,6 +214,22 @@ class ApiRequestHandler : public HTTPRequestHandler {
       return trajectory(id, parts.size() == 4);
     }
     return errorReply(fail(ErrorCode::kNotFound, "no route for " + method + " " + uri.getPath()));
+  }
+
+  // Runs a files or processes route as activity of the sandbox (docs/lifetimes.md), a streamed
+  // answer until its stream ends.
+  template <typename Route>
+  Reply whileActive(const std::string& id, Route route) {
+    auto found = manager_.find(id);
+    if (!found.ok()) return route();
+    auto active = std::make_shared<ActivityTracker::Scope>(found.value()->activity().begin());
+    Reply reply = route();
+    if (reply.stream) {
+      reply.stream = [active, stream = std::move(reply.stream)](HTTPServerResponse& response) {
+        stream(response);
+      };
+    }
+    return reply;
   }
 
   // Constant-time comparison, so response timing reveals nothing about the token.
@@ -274,7 +295,7 @@ class ApiRequestHandler : public HTTPRequestHandler {
     }
     auto result = manager_.exec(id, request.value().command, request.value().standalone,
                                 request.value().timeout);
-    if (!result.ok()) return errorReply(result.error());
+    if (!result.ok()) return sandboxErrorReply(manager_, id, result.error());
     return json(HTTPResponse::HTTP_OK, execResultJson(result.value()));
   }
 

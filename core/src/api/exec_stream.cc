@@ -5,6 +5,7 @@
 #include <array>
 
 #include "api/api_json.h"
+#include "api/expiry_reply.h"
 #include "api/ndjson_stream.h"
 #include "sandbox/sandbox_manager.h"
 #include "session/exec_listener.h"
@@ -69,7 +70,8 @@ Reply streamExec(SandboxManager& manager, Poco::Net::HTTPServerRequest& request,
     LiveOutput live(out);
     auto result = manager.exec(id, exec.command, exec.standalone, exec.timeout, &live);
     if (!result.ok()) {
-      out.fail(result.error());  // a JSON error if the stream has not started
+      // A JSON error if the stream has not started.
+      out.fail(result.error(), sandboxErrorCode(manager, id, result.error()));
       return;
     }
     if (!live.finish()) return;  // gone: the exec was interrupted and is in the trajectory

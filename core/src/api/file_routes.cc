@@ -12,6 +12,7 @@
 
 #include "api/api_json.h"
 #include "api/api_server.h"
+#include "api/expiry_reply.h"
 #include "api/request_body.h"
 #include "files/sandbox_path.h"
 #include "files/tar_stream.h"
@@ -376,7 +377,10 @@ Reply FileRoutes::upload(HTTPServerRequest& request, const std::string& sandbox_
     request.response().setKeepAlive(false);  // the body may be partly unread
     return errorReply(error);
   };
-  if (!sandbox.ok()) return failed(sandbox.error());
+  if (!sandbox.ok()) {
+    request.response().setKeepAlive(false);
+    return sandboxErrorReply(manager_, sandbox_id, sandbox.error());
+  }
   SandboxBackend& backend = manager_.backend();
   const auto deadline = Clock::now() + options_.file_timeout;
   const bool tree = isTar(request.getContentType());
@@ -429,7 +433,7 @@ Reply FileRoutes::upload(HTTPServerRequest& request, const std::string& sandbox_
 Reply FileRoutes::download(HTTPServerRequest& request, const std::string& sandbox_id,
                            const std::string& requested, bool as_archive) {
   auto sandbox = manager_.findRunning(sandbox_id);
-  if (!sandbox.ok()) return errorReply(sandbox.error());
+  if (!sandbox.ok()) return sandboxErrorReply(manager_, sandbox_id, sandbox.error());
   SandboxBackend& backend = manager_.backend();
   const auto deadline = Clock::now() + options_.file_timeout;
   // Follow a symlink at the path as the sandbox would: each target resolved against the link's
@@ -521,7 +525,7 @@ Reply FileRoutes::download(HTTPServerRequest& request, const std::string& sandbo
 
 Reply FileRoutes::list(const std::string& sandbox_id, const std::string& path) {
   auto sandbox = manager_.findRunning(sandbox_id);
-  if (!sandbox.ok()) return errorReply(sandbox.error());
+  if (!sandbox.ok()) return sandboxErrorReply(manager_, sandbox_id, sandbox.error());
   const auto deadline = Clock::now() + options_.file_timeout;
   const size_t max = options_.max_list_entries;
   auto entries = manager_.backend().listDirectory(sandbox_id, path, max + 1, deadline);
@@ -561,7 +565,7 @@ Reply FileRoutes::list(const std::string& sandbox_id, const std::string& path) {
 Reply FileRoutes::remove(const std::string& sandbox_id, const std::string& path) {
   if (path == "/") return errorReply(fail(ErrorCode::kInvalidArgument, "refusing to remove /"));
   auto sandbox = manager_.findRunning(sandbox_id);
-  if (!sandbox.ok()) return errorReply(sandbox.error());
+  if (!sandbox.ok()) return sandboxErrorReply(manager_, sandbox_id, sandbox.error());
   const auto deadline = Clock::now() + options_.file_timeout;
   if (auto removed = manager_.backend().removePath(sandbox_id, path, deadline); !removed.ok()) {
     return errorReply(removed.error());
@@ -614,7 +618,7 @@ Reply FileRoutes::mkdir(HTTPServerRequest& request, const std::string& sandbox_i
   if (!path.ok())
     return errorReply(fail(ErrorCode::kInvalidArgument, sanitizeUtf8(path.error().message)));
   auto sandbox = manager_.findRunning(sandbox_id);
-  if (!sandbox.ok()) return errorReply(sandbox.error());
+  if (!sandbox.ok()) return sandboxErrorReply(manager_, sandbox_id, sandbox.error());
   const auto deadline = Clock::now() + options_.file_timeout;
   if (auto made = manager_.backend().makeDirectory(sandbox_id, path.value(), mode, deadline);
       !made.ok()) {

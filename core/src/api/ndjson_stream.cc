@@ -94,10 +94,14 @@ bool NdjsonStream::clientConnected() {
   return !gone_;
 }
 
-void NdjsonStream::fail(const Error& error) {
+void NdjsonStream::fail(const Error& error) { fail(error, errorCodeToken(error.code)); }
+
+void NdjsonStream::fail(const Error& error, const char* code) {
   if (gone_) return;
+  auto event = errorJson(error);
+  event->set("code", code);
   if (out_ == nullptr) {
-    const std::string body = toJsonText(errorJson(error)) + "\n";
+    const std::string body = toJsonText(event) + "\n";
     try {
       response_.setStatusAndReason(statusFor(error.code));
       response_.setContentType("application/json");
@@ -108,7 +112,6 @@ void NdjsonStream::fail(const Error& error) {
     }
     return;
   }
-  auto event = errorJson(error);
   Poco::JSON::Object::Ptr line = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
   line->set("type", "error");
   line->set("error", event->get("error"));

@@ -47,6 +47,8 @@ class NdjsonStream {
   /// Before start(): answers with a normal JSON error (status of `error.code`) instead of a
   /// stream. After it: writes the final {"type":"error","error","code"} event.
   void fail(const Error& error);
+  /// The same with `code` as the code token instead of error.code's.
+  void fail(const Error& error, const char* code);
 
  private:
   void markGone(const std::string& why);

@@ -11,6 +11,7 @@
 #include "api/api_json.h"
 #include "api/api_requests.h"
 #include "api/api_server.h"
+#include "api/expiry_reply.h"
 #include "api/ndjson_stream.h"
 #include "api/request_body.h"
 #include "net/error_body.h"
@@ -193,7 +194,8 @@ Reply ProcessRoutes::route(Poco::Net::HTTPServerRequest& request, const std::str
     const SandboxLifecycle lifecycle = sandbox->lifecycle();
     if (lifecycle.status() != SandboxStatus::kRunning &&
         lifecycle.status() != SandboxStatus::kExited) {
-      return errorReply(
+      return sandboxErrorReply(
+          manager_, sandbox_id,
           fail(ErrorCode::kConflict, std::string("sandbox is ") + statusName(lifecycle.status()) +
                                          "; background processes need a running sandbox"));
     }

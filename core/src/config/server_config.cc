@@ -55,6 +55,10 @@ const char* const kKnownKeys[] = {
     "sandbox.isolation",
     "processes.max_per_sandbox",
     "processes.max_output_bytes",
+    "lifetimes.default_ttl",
+    "lifetimes.default_idle_timeout",
+    "lifetimes.default_action",
+    "lifetimes.max_ttl",
 };
 
 std::string upperSnake(std::string s) {
@@ -102,6 +106,17 @@ class Reader {
     if (value > 0) {
       out = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(value));
     }
+  }
+  // A duration in seconds where 0 means none.
+  void secondsOrNone(const std::string& key, std::chrono::milliseconds& out) {
+    double value = -1;
+    real(key, value, 0);
+    if (value < 0) return;
+    if (value > 1e9) {
+      addError(key, config_.getString(key), "a number of seconds from 0 to 1000000000");
+      return;
+    }
+    out = std::chrono::milliseconds(static_cast<int64_t>(value * 1000 + 0.5));
   }
   const std::string& errors() const { return errors_; }
 
@@ -207,6 +222,10 @@ Result<ServerConfig> loadServerConfigOrThrow(const ConfigSources& sources) {
   read.integer("sandbox.pids", config.default_limits.pids, 0, 1LL << 31);
   std::string isolation = isolationName(config.default_isolation);
   read.text("sandbox.isolation", isolation);
+  read.secondsOrNone("lifetimes.default_ttl", config.default_ttl);
+  read.secondsOrNone("lifetimes.default_idle_timeout", config.default_idle_timeout);
+  read.text("lifetimes.default_action", config.default_expiry_action);
+  read.secondsOrNone("lifetimes.max_ttl", config.max_ttl);
 
   // [backend.NAME] sections from the file, then GRID_BACKEND_<NAME>_<KEY> for the chosen one.
   AbstractConfiguration::Keys names;
@@ -256,6 +275,14 @@ Result<ServerConfig> loadServerConfigOrThrow(const ConfigSources& sources) {
     config.default_isolation = *level;
   } else {
     addError("sandbox.isolation = '" + isolation + "' is not one of " + kIsolationNames);
+  }
+  // The names of sandbox/lifetime.h's ExpiryAction (this layer does not include sandbox/).
+  if (config.default_expiry_action != "stop" && config.default_expiry_action != "pause") {
+    addError("lifetimes.default_action = '" + config.default_expiry_action +
+             "' is not one of stop, pause");
+  }
+  if (config.max_ttl.count() > 0 && config.default_ttl > config.max_ttl) {
+    addError("lifetimes.default_ttl exceeds lifetimes.max_ttl");
   }
   if (config.default_exec_timeout > config.max_exec_timeout) {
     addError("exec.default_timeout exceeds exec.max_timeout");

@@ -48,6 +48,11 @@ struct ServerConfig {
   std::string default_image;  // empty: the backend's default (see defaultImageFor)
   ResourceLimits default_limits{0, 4096, 2048};       // cpus unlimited, 4 GiB, 2048 processes
   Isolation default_isolation = Isolation::kDefault;  // of a create request that names none
+  // [lifetimes] (docs/lifetimes.md): zero durations mean none
+  std::chrono::milliseconds default_ttl{0};
+  std::chrono::milliseconds default_idle_timeout{0};
+  std::string default_expiry_action = "stop";  // stop | pause
+  std::chrono::milliseconds max_ttl{0};         // no sandbox lives longer; 0: no bound
   // [backend.NAME] sections, keys without the prefix
   std::map<std::string, std::map<std::string, std::string>> backend_settings;
   // Deprecated names the sources used, one sentence each, for `grid serve` to log at start-up.

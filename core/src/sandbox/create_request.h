@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "grid/sandbox_backend.h"
+#include "sandbox/lifetime.h"
 
 namespace grid {
 
@@ -19,6 +20,7 @@ struct CreateRequest {
   std::map<std::string, std::string> env;
   std::map<std::string, std::string> labels;
   std::optional<Isolation> isolation;  // nullopt: ManagerOptions::default_isolation
+  LifetimeRequest lifetime;            // unset values: ManagerOptions::lifetimes
 };
 
 }  // namespace grid

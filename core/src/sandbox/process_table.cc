@@ -81,4 +81,13 @@ void ProcessTable::closeAll() {
   for (auto& [handle, process] : processes) process->stop();
 }
 
+std::chrono::steady_clock::time_point ProcessTable::lastOutputAt() const {
+  std::chrono::steady_clock::time_point latest{};
+  std::lock_guard lock(mutex_);
+  for (const auto& [handle, process] : processes_) {
+    latest = std::max(latest, process->output().lastAppendAt());
+  }
+  return latest;
+}
+
 }  // namespace grid

@@ -3,6 +3,7 @@
 // reader thread, so the bound also bounds the threads a sandbox can make the server run.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -45,6 +46,10 @@ class ProcessTable {
 
   /// kNotFound for a handle the table does not hold (never given, or made room for).
   Result<std::shared_ptr<BackgroundProcess>> find(uint64_t handle) const;
+
+  /// When one of its processes last printed (the epoch when none has): process output is
+  /// activity for the idle timeout, read only when a deadline comes (docs/lifetimes.md).
+  std::chrono::steady_clock::time_point lastOutputAt() const;
 
   /// Called before the sandbox is destroyed: every process ends as killed (not as exited when
   /// the destroy ends its output first), and later starts are refused.

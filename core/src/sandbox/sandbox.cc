@@ -28,7 +28,40 @@ SandboxSnapshot Sandbox::snapshot() const {
     s.last_exit_code = entry.result.exit_code;
   }
   s.session_exit_code = lifecycle_.sessionExitCode();
+  s.lifetime = lifetime_;
+  s.end_reason = lifecycle_.endReason();
+  s.ended_at = lifecycle_.endedAt();
+  const bool running = s.status == SandboxStatus::kRunning || s.status == SandboxStatus::kExited;
+  if (running && lifetime_start_ && lifetime_.limited()) {
+    const auto now = ActivityTracker::Clock::now();
+    const auto last = std::max(activity_.last(), processes_.lastOutputAt());
+    if (const auto deadline =
+            expiryDeadline(lifetime_, *lifetime_start_, last, activity_.busy(), now)) {
+      s.expires_at = std::chrono::system_clock::now() +
+                     std::chrono::duration_cast<std::chrono::system_clock::duration>(*deadline - now);
+    }
+  }
   return s;
+}
+
+void Sandbox::startLifetime(ActivityTracker::Clock::time_point now) {
+  activity_.touch(now);
+  std::lock_guard lock(state_mutex_);
+  lifetime_start_ = now;
+}
+
+std::optional<ActivityTracker::Clock::time_point> Sandbox::lifetimeStart() const {
+  std::lock_guard lock(state_mutex_);
+  return lifetime_start_;
+}
+
+ActivityTracker::Clock::time_point Sandbox::lastActivity() const {
+  return std::max(activity_.last(), processes_.lastOutputAt());
+}
+
+void Sandbox::setEndReason(EndReason reason) {
+  std::lock_guard lock(state_mutex_);
+  lifecycle_.setEndReason(reason);
 }
 
 std::vector<TrajectoryEntry> Sandbox::trajectory() const {

@@ -12,6 +12,7 @@
 
 #include "grid/sandbox_backend.h"
 #include "sandbox/fifo_semaphore.h"
+#include "sandbox/lifetime.h"
 #include "sandbox/process_table.h"
 #include "sandbox/sandbox_lifecycle.h"
 #include "sandbox/transfer_set.h"
@@ -56,6 +57,11 @@ struct SandboxSnapshot {
   size_t command_count = 0;
   std::optional<int> last_exit_code;
   std::optional<int> session_exit_code;
+  // Lifetimes (docs/lifetimes.md).
+  LifetimePolicy lifetime;
+  std::optional<std::chrono::system_clock::time_point> expires_at;  // while it runs
+  std::optional<EndReason> end_reason;
+  std::optional<std::chrono::system_clock::time_point> ended_at;
 };
 
 /// What the manager holds while it starts, runs and removes a sandbox. Everything but
@@ -69,11 +75,13 @@ struct SandboxRuntime {
 
 class Sandbox {
  public:
-  Sandbox(SandboxSpec spec, std::vector<std::string> setup_commands, std::string backend)
+  Sandbox(SandboxSpec spec, std::vector<std::string> setup_commands, std::string backend,
+          LifetimePolicy lifetime = {})
       : spec_(std::move(spec)),
         setup_commands_(std::move(setup_commands)),
         backend_(std::move(backend)),
-        created_at_(std::chrono::system_clock::now()) {}
+        created_at_(std::chrono::system_clock::now()),
+        lifetime_(lifetime) {}
 
   const SandboxSpec& spec() const { return spec_; }
   const std::vector<std::string>& setupCommands() const { return setup_commands_; }
@@ -104,11 +112,25 @@ class Sandbox {
   /// Its file transfers in flight; closed (all cut short) when the sandbox stops.
   TransferSet& transfers() { return transfers_; }
 
+  const LifetimePolicy& lifetime() const { return lifetime_; }
+  /// What a client does through the API, for the idle timeout (ActivityTracker::begin()).
+  ActivityTracker& activity() { return activity_; }
+  /// Its lifetime starts (it runs): the ttl counts from `now`, and so does idleness.
+  void startLifetime(ActivityTracker::Clock::time_point now);
+  /// When its lifetime started; nullopt before.
+  std::optional<ActivityTracker::Clock::time_point> lifetimeStart() const;
+  /// The latest activity: the API's, or output of one of its background processes.
+  ActivityTracker::Clock::time_point lastActivity() const;
+  /// Records why the sandbox is about to end (SandboxLifecycle::setEndReason).
+  void setEndReason(EndReason reason);
+
  private:
   const SandboxSpec spec_;
   const std::vector<std::string> setup_commands_;
   const std::string backend_;
   const std::chrono::system_clock::time_point created_at_;
+  const LifetimePolicy lifetime_;
+  ActivityTracker activity_;
 
   std::mutex operation_mutex_;
   SandboxRuntime runtime_;
@@ -120,6 +142,7 @@ class Sandbox {
   SandboxLifecycle lifecycle_;
   std::vector<TrajectoryEntry> trajectory_;
   size_t trajectory_bytes_ = 0;  // output bytes held by trajectory_
+  std::optional<ActivityTracker::Clock::time_point> lifetime_start_;
 };
 
 }  // namespace grid

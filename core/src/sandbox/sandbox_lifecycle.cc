@@ -38,6 +38,22 @@ const char* eventName(SandboxEvent event) {
   return "unknown";
 }
 
+const char* endReasonName(EndReason reason) {
+  switch (reason) {
+    case EndReason::kStopped:
+      return "stopped";
+    case EndReason::kTtl:
+      return "ttl";
+    case EndReason::kIdle:
+      return "idle";
+    case EndReason::kShutdown:
+      return "shutdown";
+    case EndReason::kFailed:
+      return "failed";
+  }
+  return "stopped";
+}
+
 std::optional<SandboxStatus> nextStatus(SandboxStatus from, SandboxEvent event) {
   using S = SandboxStatus;
   switch (event) {
@@ -78,6 +94,10 @@ Result<void> SandboxLifecycle::apply(SandboxEvent event, TimePoint now, std::str
   if (exit_code) session_exit_code_ = exit_code;
   if (status_ == SandboxStatus::kRunning && !started_at_) started_at_ = now;
   if (status_ == SandboxStatus::kStopped) stopped_at_ = now;
+  if ((status_ == SandboxStatus::kStopped || status_ == SandboxStatus::kFailed) && !ended_at_) {
+    setEndReason(status_ == SandboxStatus::kFailed ? EndReason::kFailed : EndReason::kStopped);
+    ended_at_ = now;
+  }
   return {};
 }
 

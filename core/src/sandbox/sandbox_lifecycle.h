@@ -27,6 +27,18 @@ enum class SandboxEvent {
 
 const char* eventName(SandboxEvent event);
 
+/// Why a sandbox ended (stopped, or failed to start): the record's end_reason.
+enum class EndReason {
+  kStopped,   // a client stopped or deleted it
+  kTtl,       // its ttl passed (docs/lifetimes.md)
+  kIdle,      // its idle timeout passed
+  kShutdown,  // the server shut down
+  kFailed,    // its start failed
+};
+
+/// "stopped", "ttl", "idle", "shutdown", "failed".
+const char* endReasonName(EndReason reason);
+
 /// The status `event` leads to from `from`, or nullopt when the table does not allow it.
 std::optional<SandboxStatus> nextStatus(SandboxStatus from, SandboxEvent event);
 
@@ -47,12 +59,24 @@ class SandboxLifecycle {
   const std::optional<TimePoint>& stoppedAt() const { return stopped_at_; }
   const std::optional<int>& sessionExitCode() const { return session_exit_code_; }
 
+  /// Says why the sandbox is about to end, before the event that ends it; the first reason
+  /// given stays (an expiry racing a client's stop keeps whichever came first). Without one,
+  /// kStop records kStopped and kStartFailed kFailed.
+  void setEndReason(EndReason reason) {
+    if (!end_reason_) end_reason_ = reason;
+  }
+  const std::optional<EndReason>& endReason() const { return end_reason_; }
+  /// When it stopped or failed.
+  const std::optional<TimePoint>& endedAt() const { return ended_at_; }
+
  private:
   SandboxStatus status_ = SandboxStatus::kCreated;
   std::string error_;  // why it failed, when it did
   std::optional<TimePoint> started_at_;
   std::optional<TimePoint> stopped_at_;
   std::optional<int> session_exit_code_;
+  std::optional<EndReason> end_reason_;
+  std::optional<TimePoint> ended_at_;
 };
 
 }  // namespace grid

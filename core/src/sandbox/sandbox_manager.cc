@@ -28,10 +28,34 @@ std::string joinSetup(const std::vector<std::string>& commands) {
   return joined;
 }
 
+std::string durationText(std::chrono::milliseconds d) {
+  if (d.count() % 1000 == 0) return std::to_string(d.count() / 1000) + " s";
+  return std::to_string(d.count()) + " ms";
+}
+
+// kConflict saying why, when the sandbox ended by expiry; `then` ends the sentence.
+std::optional<Error> expiredError(const Sandbox& sandbox, const std::string& then) {
+  const auto reason = sandbox.lifecycle().endReason();
+  if (reason != EndReason::kTtl && reason != EndReason::kIdle) return std::nullopt;
+  const LifetimePolicy& lifetime = sandbox.lifetime();
+  return fail(ErrorCode::kConflict,
+              "sandbox " + sandbox.spec().id + " expired: " +
+                  (reason == EndReason::kTtl
+                       ? "its ttl of " + durationText(lifetime.ttl) + " ran out"
+                       : "it was idle for its idle timeout of " +
+                             durationText(lifetime.idle_timeout)) +
+                  then);
+}
+
 }  // namespace
 
 SandboxManager::SandboxManager(SandboxBackend& backend, ManagerOptions options)
-    : backend_(backend), options_(std::move(options)), slots_(options_.max_running_sandboxes) {}
+    : backend_(backend),
+      options_(std::move(options)),
+      slots_(options_.max_running_sandboxes),
+      expiry_([this](const std::string& id) { onExpiryDue(id); }) {
+  expiry_.start();
+}
 
 SandboxManager::~SandboxManager() { shutdown(); }
 
@@ -57,9 +81,11 @@ Result<std::shared_ptr<Sandbox>> SandboxManager::create(CreateRequest request) {
   spec.env = std::move(request.env);
   spec.labels = std::move(request.labels);
   spec.isolation = request.isolation.value_or(options_.default_isolation);
+  GRID_ASSIGN_OR_RETURN(const LifetimePolicy lifetime,
+                        resolveLifetime(request.lifetime, options_.lifetimes));
   GRID_TRY(backend_.checkSpec(spec));
   auto sandbox = std::make_shared<Sandbox>(std::move(spec), std::move(request.setup_commands),
-                                           options_.backend_name);
+                                           options_.backend_name, lifetime);
   std::lock_guard lock(registry_mutex_);
   if (sandboxes_.size() >= options_.max_sandbox_records) {
     return fail(ErrorCode::kResourceExhausted, "the server holds its maximum of " +
@@ -82,6 +108,7 @@ Result<std::shared_ptr<Sandbox>> SandboxManager::findRunning(const std::string& 
   const SandboxLifecycle lifecycle = found->lifecycle();
   if (lifecycle.status() != SandboxStatus::kRunning &&
       lifecycle.status() != SandboxStatus::kExited) {
+    if (auto expired = expiredError(*found, "; it is stopped")) return *expired;
     return fail(ErrorCode::kConflict, "sandbox " + id + " is not running (status " +
                                           statusName(lifecycle.status()) + ")");
   }
@@ -163,6 +190,7 @@ Result<void> SandboxManager::start(const std::string& id, std::optional<ExecResu
   if (runtime.stopping)
     return failStart(fail(ErrorCode::kConflict, "sandbox was stopped while starting"));
   advance(sandbox, SandboxEvent::kStarted);
+  armLifetime(sandbox);
   return {};
 }
 
@@ -189,6 +217,7 @@ Result<ExecResult> SandboxManager::exec(const std::string& id, const std::string
                         std::to_string(lifecycle.sessionExitCode().value_or(-1)) +
                         "); standalone execs still work");
       case SandboxStatus::kStopped:
+        if (auto expired = expiredError(sandbox, "; it is stopped")) return *expired;
         return fail(ErrorCode::kConflict, "sandbox is stopped");
       case SandboxStatus::kFailed:
         return fail(ErrorCode::kConflict, "sandbox failed to start: " + lifecycle.error());
@@ -197,6 +226,8 @@ Result<ExecResult> SandboxManager::exec(const std::string& id, const std::string
   };
   if (auto refused = refuse()) return *refused;
 
+  // Activity from here until the command ends, waiting for the lock included.
+  const ActivityTracker::Scope active = sandbox.activity().begin();
   std::lock_guard operation(sandbox.operationMutex());
   // The state may have moved while we waited behind another operation.
   if (auto refused = refuse()) return *refused;
@@ -213,6 +244,15 @@ Result<ExecResult> SandboxManager::exec(const std::string& id, const std::string
   const auto at = std::chrono::system_clock::now();
   Result<ExecResult> result = standalone ? runStandalone(backend_, id, command, limits, listener)
                                          : runtime.session->run(command, limits, listener);
+  // Its expiry killed the sandbox under the command: whatever the run made of that, the
+  // answer says so (the output so far stays in the trajectory).
+  const auto expired = expiredError(sandbox, "; the command was cut short");
+  if (expired && result.ok()) {
+    sandbox.recordExec(
+        TrajectoryEntry{TrajectoryKind::kExec, command, standalone, at, result.value()},
+        options_.max_trajectory_bytes, false, std::nullopt);
+  }
+  if (expired) return *expired;
   if (!result.ok()) {
     if (!standalone && !runtime.session->alive()) advance(sandbox, SandboxEvent::kSessionEnded);
     return result.error();
@@ -227,6 +267,7 @@ Result<ExecResult> SandboxManager::exec(const std::string& id, const std::string
 
 void SandboxManager::teardown(Sandbox& sandbox) {
   const std::string& id = sandbox.spec().id;
+  expiry_.cancel(id);
   SandboxRuntime& runtime = sandbox.runtime();
   runtime.stopping = true;
   slots_.wakeAll();
@@ -267,15 +308,76 @@ Result<void> SandboxManager::stop(const std::string& id, bool remove) {
 
 void SandboxManager::shutdown() {
   if (shutting_down_.exchange(true)) return;
+  expiry_.stop();
+  {
+    std::lock_guard lock(expiring_mutex_);
+    for (auto& f : expiring_) f.wait();
+    expiring_.clear();
+  }
   auto sandboxes = all();
   if (!sandboxes.empty()) spdlog::info("shutting down: removing {} sandboxes", sandboxes.size());
   std::vector<std::future<void>> pending;
   for (auto& sandbox : sandboxes) {
-    pending.push_back(std::async(std::launch::async, [this, sandbox] { teardown(*sandbox); }));
+    pending.push_back(std::async(std::launch::async, [this, sandbox] {
+      sandbox->setEndReason(EndReason::kShutdown);
+      teardown(*sandbox);
+    }));
   }
   for (auto& f : pending) f.wait();
   std::lock_guard lock(registry_mutex_);
   sandboxes_.clear();
+}
+
+void SandboxManager::armLifetime(Sandbox& sandbox) {
+  const auto now = ActivityTracker::Clock::now();
+  sandbox.startLifetime(now);
+  if (!sandbox.lifetime().limited()) return;
+  const ExpiryCheck first = grid::checkExpiry(sandbox.lifetime(), now, now, false, now);
+  expiry_.schedule(sandbox.spec().id, first.recheck_at);
+}
+
+void SandboxManager::onExpiryDue(const std::string& id) {
+  if (shutting_down_) return;
+  auto found = find(id);
+  if (!found.ok()) return;  // deleted meanwhile
+  const std::shared_ptr<Sandbox> sandbox = found.value();
+  const SandboxStatus status = sandbox->lifecycle().status();
+  // Only a sandbox whose container runs expires; a stopped (or paused) one has no deadline.
+  if (status != SandboxStatus::kRunning && status != SandboxStatus::kExited) return;
+  const auto start = sandbox->lifetimeStart();
+  if (!start) return;
+  const LifetimePolicy& lifetime = sandbox->lifetime();
+  const ExpiryCheck check =
+      grid::checkExpiry(lifetime, *start, sandbox->lastActivity(), sandbox->activity().busy(),
+                        ActivityTracker::Clock::now());
+  if (check.cause == ExpiryCause::kNone) {
+    expiry_.schedule(id, check.recheck_at);  // activity moved the idle deadline
+    return;
+  }
+  const EndReason reason = check.cause == ExpiryCause::kTtl ? EndReason::kTtl : EndReason::kIdle;
+  spdlog::info("{}: expired ({} of {}); {}", id,
+               reason == EndReason::kTtl ? "ttl" : "idle timeout",
+               durationText(reason == EndReason::kTtl ? lifetime.ttl : lifetime.idle_timeout),
+               expiryActionName(lifetime.action));
+  if (lifetime.action == ExpiryAction::kPause) {
+    auto paused = expireByPausing(id);
+    if (paused.ok()) return;
+    spdlog::warn("{}: pausing on expiry failed: {}; stopping it instead", id,
+                 paused.error().message);
+  }
+  sandbox->setEndReason(reason);
+  // On a thread of its own: one engine's slow removal must not hold up other expiries.
+  std::lock_guard lock(expiring_mutex_);
+  std::erase_if(expiring_, [](const std::future<void>& f) {
+    return f.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+  });
+  expiring_.push_back(std::async(std::launch::async, [this, sandbox] { teardown(*sandbox); }));
+}
+
+Result<void> SandboxManager::expireByPausing(const std::string& id) {
+  // The manager has no pause operation yet (a backend pause call and a paused status are
+  // needed to freeze a sandbox and keep it resumable).
+  return fail(ErrorCode::kUnsupported, "sandbox " + id + ": pausing is not available");
 }
 
 }  // namespace grid

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -12,6 +13,7 @@
 
 #include "grid/sandbox_backend.h"
 #include "sandbox/create_request.h"
+#include "sandbox/expiry_scheduler.h"
 #include "sandbox/fifo_semaphore.h"
 #include "sandbox/sandbox.h"
 #include "session/exec_listener.h"
@@ -34,6 +36,7 @@ struct ManagerOptions {
   // (command, status and times stay), so a long rollout cannot grow the server without bound.
   size_t max_trajectory_bytes = 64 << 20;
   ProcessTableLimits process_limits;  // background processes per sandbox ([processes])
+  LifetimeDefaults lifetimes;         // ttl and idle timeout ([lifetimes]; docs/lifetimes.md)
 };
 
 class SandboxManager {
@@ -75,11 +78,21 @@ class SandboxManager {
   /// For calls the routes make themselves without the operation lock (files, background
   /// processes).
   SandboxBackend& backend() const { return backend_; }
+  /// Deadlines the expiry scheduler has been given so far: activity must not add to them
+  /// (docs/lifetimes.md), which tests check.
+  uint64_t expiryScheduleCount() const { return expiry_.scheduleCount(); }
 
  private:
   /// Applies an event the manager's own sequence guarantees; a refusal is a bug, logged.
   static void advance(Sandbox& sandbox, SandboxEvent event, std::string error = {});
   void teardown(Sandbox& sandbox);
+  /// The expiry scheduler's handler: expires the sandbox whose deadline came, or sets its next.
+  void onExpiryDue(const std::string& id);
+  /// Expires with action pause. Pausing is not available in this build (no backend pause
+  /// call yet): kUnsupported, and the caller stops the sandbox instead.
+  Result<void> expireByPausing(const std::string& id);
+  /// Schedules the first expiry check of a sandbox that just started, if it has a lifetime.
+  void armLifetime(Sandbox& sandbox);
 
   SandboxBackend& backend_;
   const ManagerOptions options_;
@@ -87,6 +100,10 @@ class SandboxManager {
   std::atomic<bool> shutting_down_{false};
   mutable std::mutex registry_mutex_;
   std::map<std::string, std::shared_ptr<Sandbox>> sandboxes_;
+  std::mutex expiring_mutex_;
+  std::vector<std::future<void>> expiring_;  // teardowns of expired sandboxes under way
+  // Last: its thread calls into the members above, and stops first on destruction.
+  ExpiryScheduler expiry_;
 };
 
 }  // namespace grid

@@ -28,6 +28,7 @@ void OutputRing::append(std::string_view data) {
     std::lock_guard lock(mutex_);
     if (closed_) return;
     total_ += data.size();
+    last_append_at_ = std::chrono::steady_clock::now();
     if (head_.size() < head_budget_) {
       const size_t take = std::min(data.size(), head_budget_ - head_.size());
       reserveWithin(head_, head_.size() + take, head_budget_);
@@ -133,6 +134,11 @@ OutputRing::Wait OutputRing::waitBeyond(uint64_t offset,
   changed_.wait_until(lock, deadline, [&] { return total_ > offset || closed_; });
   if (total_ > offset) return Wait::kReady;
   return closed_ ? Wait::kClosed : Wait::kTimedOut;
+}
+
+std::chrono::steady_clock::time_point OutputRing::lastAppendAt() const {
+  std::lock_guard lock(mutex_);
+  return last_append_at_;
 }
 
 uint64_t OutputRing::totalBytes() const {

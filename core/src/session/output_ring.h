@@ -59,6 +59,9 @@ class OutputRing {
   /// Blocks until output beyond `offset` exists, the ring is closed, or `deadline` passes.
   Wait waitBeyond(uint64_t offset, std::chrono::steady_clock::time_point deadline) const;
 
+  /// When bytes were last appended (the epoch before any): one clock read per append, under
+  /// the lock the append takes anyway.
+  std::chrono::steady_clock::time_point lastAppendAt() const;
   /// Bytes ever appended.
   uint64_t totalBytes() const;
   /// Bytes dropped from the middle so far.
@@ -84,6 +87,7 @@ class OutputRing {
   size_t tail_len_ = 0;
   uint64_t total_ = 0;
   bool closed_ = false;
+  std::chrono::steady_clock::time_point last_append_at_{};
 };
 
 }  // namespace grid
