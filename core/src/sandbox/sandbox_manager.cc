@@ -80,6 +80,10 @@ Result<std::shared_ptr<Sandbox>> SandboxManager::find(const std::string& id) con
 Result<std::shared_ptr<Sandbox>> SandboxManager::findRunning(const std::string& id) const {
   GRID_ASSIGN_OR_RETURN(std::shared_ptr<Sandbox> found, find(id));
   const SandboxLifecycle lifecycle = found->lifecycle();
+  if (lifecycle.status() == SandboxStatus::kPaused) {
+    return fail(ErrorCode::kConflict,
+                "sandbox " + id + " is paused; POST /sandboxes/" + id + "/resume first");
+  }
   if (lifecycle.status() != SandboxStatus::kRunning &&
       lifecycle.status() != SandboxStatus::kExited) {
     return fail(ErrorCode::kConflict, "sandbox " + id + " is not running (status " +
@@ -169,7 +173,7 @@ Result<void> SandboxManager::start(const std::string& id, std::optional<ExecResu
 Result<ExecResult> SandboxManager::exec(const std::string& id, const std::string& command,
                                         bool standalone,
                                         std::optional<std::chrono::milliseconds> timeout,
-                                        ExecListener* listener) {
+                                        ExecListener* listener, bool auto_resume) {
   GRID_ASSIGN_OR_RETURN(const std::shared_ptr<Sandbox> found, find(id));
   Sandbox& sandbox = *found;
   SandboxRuntime& runtime = sandbox.runtime();
@@ -192,6 +196,10 @@ Result<ExecResult> SandboxManager::exec(const std::string& id, const std::string
         return fail(ErrorCode::kConflict, "sandbox is stopped");
       case SandboxStatus::kFailed:
         return fail(ErrorCode::kConflict, "sandbox failed to start: " + lifecycle.error());
+      case SandboxStatus::kPaused:
+        if (auto_resume) return std::nullopt;
+        return fail(ErrorCode::kConflict, "sandbox is paused; POST /sandboxes/" + id +
+                                              "/resume first, or send \"auto_resume\": true");
     }
     return std::nullopt;
   };
@@ -203,6 +211,7 @@ Result<ExecResult> SandboxManager::exec(const std::string& id, const std::string
   if (sandbox.lifecycle().status() == SandboxStatus::kStarting) {
     return fail(ErrorCode::kConflict, "sandbox is still starting");
   }
+  if (sandbox.lifecycle().status() == SandboxStatus::kPaused) GRID_TRY(resumeLocked(sandbox));
 
   ExecLimits limits{
       std::min(timeout.value_or(options_.default_exec_timeout), options_.max_exec_timeout),
@@ -223,6 +232,67 @@ Result<ExecResult> SandboxManager::exec(const std::string& id, const std::string
       options_.max_trajectory_bytes, session_ended,
       session_ended ? std::optional<int>(result.value().exit_code) : std::nullopt);
   return result;
+}
+
+Result<void> SandboxManager::pause(const std::string& id) {
+  GRID_ASSIGN_OR_RETURN(const std::shared_ptr<Sandbox> found, find(id));
+  Sandbox& sandbox = *found;
+  // Refused before waiting behind an exec: a repeated pause answers at once.
+  if (auto allowed = nextStatus(sandbox.lifecycle().status(), SandboxEvent::kPause); !allowed) {
+    SandboxLifecycle copy = sandbox.lifecycle();
+    return copy.apply(SandboxEvent::kPause, std::chrono::system_clock::now());
+  }
+  // Behind an exec in progress: freezing its command would only run its deadline down.
+  std::lock_guard operation(sandbox.operationMutex());
+  if (shutting_down_) return fail(ErrorCode::kUnavailable, "the server is shutting down");
+  SandboxLifecycle copy = sandbox.lifecycle();
+  GRID_TRY(copy.apply(SandboxEvent::kPause, std::chrono::system_clock::now()));
+  if (auto paused = backend_.pauseSandbox(id); !paused.ok()) {
+    spdlog::warn("{}: pause failed: {}", id, paused.error().message);
+    return paused.error();
+  }
+  advance(sandbox, SandboxEvent::kPause);
+  sandbox.runtime().permit.reset();
+  return {};
+}
+
+Result<void> SandboxManager::resume(const std::string& id) {
+  GRID_ASSIGN_OR_RETURN(const std::shared_ptr<Sandbox> found, find(id));
+  Sandbox& sandbox = *found;
+  if (sandbox.lifecycle().status() != SandboxStatus::kPaused) {
+    SandboxLifecycle copy = sandbox.lifecycle();
+    return copy.apply(SandboxEvent::kResume, std::chrono::system_clock::now());
+  }
+  std::lock_guard operation(sandbox.operationMutex());
+  return resumeLocked(sandbox);
+}
+
+Result<void> SandboxManager::resumeLocked(Sandbox& sandbox) {
+  const std::string& id = sandbox.spec().id;
+  SandboxRuntime& runtime = sandbox.runtime();
+  if (shutting_down_) return fail(ErrorCode::kUnavailable, "the server is shutting down");
+  // The state may have moved while we waited behind another operation.
+  SandboxLifecycle copy = sandbox.lifecycle();
+  GRID_TRY(copy.apply(SandboxEvent::kResume, std::chrono::system_clock::now()));
+  const auto outcome =
+      slots_.acquire(options_.start_wait_timeout, runtime.permit, &runtime.stopping);
+  if (outcome == FifoSemaphore::Outcome::kTimedOut) {
+    return fail(ErrorCode::kUnavailable,
+                "no free sandbox slot within " +
+                    std::to_string(options_.start_wait_timeout.count() / 1000) + " s (" +
+                    std::to_string(options_.max_running_sandboxes) +
+                    " running) to resume in; it stays paused, retry later");
+  }
+  if (outcome == FifoSemaphore::Outcome::kCancelled) {
+    return fail(ErrorCode::kConflict, "sandbox was stopped while waiting to resume");
+  }
+  if (auto resumed = backend_.resumeSandbox(id); !resumed.ok()) {
+    runtime.permit.reset();
+    spdlog::warn("{}: resume failed: {}", id, resumed.error().message);
+    return resumed.error();
+  }
+  advance(sandbox, SandboxEvent::kResume);
+  return {};
 }
 
 void SandboxManager::teardown(Sandbox& sandbox) {
