@@ -152,7 +152,19 @@ class ApiRequestHandler : public HTTPRequestHandler {
       return errorReply(HTTPResponse::HTTP_UNAUTHORIZED, kCodeUnauthorized,
                         "missing or wrong bearer token (send `Authorization: Bearer <token>`)");
     }
-    if (parts.empty() || parts[0] != "sandboxes" || parts.size() > 4) {
+    if (parts.empty() || parts[0] != "sandboxes") {
+      return errorReply(fail(ErrorCode::kNotFound, "no route for " + method + " " + uri.getPath()));
+    }
+    // Routes that stream their bodies read the request themselves.
+    if (parts.size() >= 3 && parts[2] == "files") {
+      return FileRoutes(manager_, options_)
+          .route(request, parts[1], {parts.begin() + 3, parts.end()});
+    }
+    if (parts.size() >= 3 && parts[2] == "processes") {
+      return ProcessRoutes(manager_, options_)
+          .route(request, parts[1], {parts.begin() + 3, parts.end()});
+    }
+    if (parts.size() > 4) {
       return errorReply(fail(ErrorCode::kNotFound, "no route for " + method + " " + uri.getPath()));
     }
     std::string body;
