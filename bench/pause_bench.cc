@@ -3,8 +3,10 @@
 // of a container the CLI started. Counters give each half and the round trip.
 #include "pause_bench.h"
 
+#include <chrono>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 #include "baselines.h"
 #include "bench_support.h"
@@ -55,9 +57,21 @@ void enginePauseResume(benchmark::State& state, const std::string& product) {
       if (!answer.ok()) throw std::runtime_error(answer.error().message);
       if (!answer.value().ok()) {
         throw std::runtime_error(product + " POST " + path + ": HTTP " +
-                                 std::to_string(answer.value().status));
+                                 std::to_string(answer.value().status) + " " + answer.value().body);
       }
     };
+    // Untimed first round: right after `run -d` returns, Docker may still refuse a pause (409)
+    // for a moment.
+    for (int attempt = 0;; ++attempt) {
+      try {
+        post("pause");
+        post("unpause");
+        break;
+      } catch (const std::runtime_error&) {
+        if (attempt == 50) throw;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+    }
     LatencyRecorder pause;
     LatencyRecorder resume;
     LatencyRecorder round_trip;
