@@ -20,6 +20,7 @@
 #include "bench_support.h"
 #include "files_bench.h"
 #include "grid_server.h"
+#include "pause_bench.h"
 
 namespace grid::bench {
 namespace {
@@ -429,6 +430,7 @@ int main(int argc, char** argv) {
   grid::bench::removeBaselineLeftovers();
   grid::bench::registerAll();
   grid::bench::registerFileBenchmarks();
+  grid::bench::registerPauseBenchmarks();
   benchmark::Initialize(&count, args.data());
   if (benchmark::ReportUnrecognizedArguments(count, args.data())) return 2;
   benchmark::RunSpecifiedBenchmarks();

@@ -179,6 +179,21 @@ class Report:
         self.table("Live output: `echo x; sleep 1` streamed, request to first output event, ms",
                    ["backend", "p50", "p90", "p99", "note"], rows)
 
+    def pause_section(self):
+        rows = []
+        for name, label in (
+                ("pause/grid/local-namespace", "Grid, local-namespace (cgroup freezer)"),
+                ("pause/grid/docker", "Grid, docker"),
+                ("pause/baseline/engine_api/docker", "Docker Engine API pause/unpause"),
+                ("pause/grid/podman", "Grid, podman"),
+                ("pause/baseline/engine_api/podman", "Podman compat API pause/unpause")):
+            rows.append([label, fmt(self.get(name, "pause_p50_ms")),
+                         fmt(self.get(name, "resume_p50_ms")), fmt(self.get(name, "p50_ms")),
+                         fmt(self.get(name, "p90_ms")), self.status(name)])
+        self.table("Pause and resume round trip, ms",
+                   ["what", "pause p50", "resume p50", "round trip p50", "round trip p90",
+                    "note"], rows)
+
     def target(self, label, value, limit, unit="x"):
         self.targets.append((label, value, limit, unit))
 
@@ -203,6 +218,7 @@ def main():
     report.scale_section()
     report.output_section()
     report.stream_section()
+    report.pause_section()
     report.targets_section()
 
 

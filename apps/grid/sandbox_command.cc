@@ -268,6 +268,10 @@ void addSandboxCommand(CLI::App& root, int* exit_code) {
   simple("stop", "Stop a sandbox and remove its container", "POST", "/stop", "{\"remove\":true}",
          "stopped");
   simple("delete", "Stop a sandbox and forget it", "DELETE", "", "", "deleted");
+  simple("pause", "Freeze a sandbox's processes and free its running slot", "POST", "/pause", "",
+         "paused");
+  simple("resume", "Thaw a paused sandbox once a running slot is free", "POST", "/resume", "",
+         "resumed");
   simple("inspect", "Describe a sandbox", "GET", "", "", "");
 
   // exec
@@ -276,6 +280,7 @@ void addSandboxCommand(CLI::App& root, int* exit_code) {
     std::vector<std::string> command;
     bool standalone = false;
     double timeout = 0;
+    bool auto_resume = false;
   };
   auto ef = std::make_shared<ExecFlags>();
   CLI::App* exec = sandbox->add_subcommand(
@@ -288,6 +293,7 @@ void addSandboxCommand(CLI::App& root, int* exit_code) {
       ->required();
   exec->add_flag("--standalone", ef->standalone, "Run in a fresh process instead of the session");
   exec->add_option("--exec-timeout", ef->timeout, "Seconds before the command is interrupted");
+  exec->add_flag("--auto-resume", ef->auto_resume, "Resume the sandbox first if it is paused");
   exec->positionals_at_end(true);
   exec->callback([flags, ef, client, exit_code] {
     std::string command;
@@ -296,6 +302,7 @@ void addSandboxCommand(CLI::App& root, int* exit_code) {
     body.set("command", command);
     if (ef->standalone) body.set("standalone", true);
     if (ef->timeout > 0) body.set("timeout", ef->timeout);
+    if (ef->auto_resume) body.set("auto_resume", true);
     auto c = client();
     if (!flags->json) {
       *exit_code = execLive(c, "/sandboxes/" + ef->id + "/exec", toText(body));

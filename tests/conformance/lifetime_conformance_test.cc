@@ -170,12 +170,24 @@ TEST_F(LifetimeTest, ExpiryDuringALongExecAnswersSandboxExpiredAndLeavesNothing)
   expectNothingLeft(id);
 }
 
-TEST_F(LifetimeTest, PauseActionEndsTheSandboxAtItsDeadlineWherePausingIsUnavailable) {
+TEST_F(LifetimeTest, PauseActionPausesAtTheDeadlineAndAResumeRestartsTheClocks) {
   const std::string id = startWithLifetime(0ms, 1s, ExpiryAction::kPause);
   ASSERT_FALSE(id.empty());
   EXPECT_EQ(snapshot(id).lifetime.action, ExpiryAction::kPause);
-  ASSERT_TRUE(waitStopped(id));
-  EXPECT_EQ(snapshot(id).end_reason, EndReason::kIdle);
+  ASSERT_TRUE(waitUntil([&] { return snapshot(id).status != SandboxStatus::kRunning; }, 120s));
+  const auto paused = snapshot(id);
+  ASSERT_EQ(paused.status, SandboxStatus::kPaused);
+  EXPECT_TRUE(paused.paused_at);
+  EXPECT_FALSE(paused.end_reason);  // paused, not ended
+  const auto refused = manager_->exec(id, "echo still here", false, 30s);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::kConflict);
+  ASSERT_TRUE(manager_->resume(id).ok());
+  EXPECT_EQ(run(id, "echo still here").output, "still here\n");
+  // Idle again after the resume: paused again, by the same rule.
+  ASSERT_TRUE(waitUntil([&] { return snapshot(id).status == SandboxStatus::kPaused; }, 120s));
+  ASSERT_TRUE(manager_->stop(id, false).ok());
+  EXPECT_EQ(snapshot(id).end_reason, EndReason::kStopped);
   expectNothingLeft(id);
 }
 

@@ -76,6 +76,16 @@ TEST(ExecRequestTest, ParsesAndValidates) {
   EXPECT_FALSE(parseExecRequest(R"({"command":"12345"})", small).ok());
 }
 
+TEST(ExecRequestTest, AutoResumeIsOptInAndABoolean) {
+  EXPECT_FALSE(parseExecRequest(R"({"command":"ls"})", limits()).value().auto_resume);
+  auto resumed = parseExecRequest(R"({"command":"ls","auto_resume":true})", limits());
+  ASSERT_TRUE(resumed.ok());
+  EXPECT_TRUE(resumed.value().auto_resume);
+  auto mistyped = parseExecRequest(R"({"command":"ls","auto_resume":"yes"})", limits());
+  ASSERT_FALSE(mistyped.ok());
+  EXPECT_NE(mistyped.error().message.find("auto_resume"), std::string::npos);
+}
+
 TEST(StopRequestTest, RemoveDefaultsToTrue) {
   EXPECT_TRUE(parseStopRequest("").value().remove);
   EXPECT_FALSE(parseStopRequest(R"({"remove":false})").value().remove);

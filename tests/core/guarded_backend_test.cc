@@ -78,6 +78,14 @@ TEST(GuardedBackendTest, DirectCallsAreGuardedToo) {
   EXPECT_EQ(destroyed.error().code, ErrorCode::kInternal);
   EXPECT_EQ(destroyed.error().message,
             "backend throwing: destroySandbox threw: destroySandbox exploded");
+  auto paused = backend->pauseSandbox("x");
+  ASSERT_FALSE(paused.ok());
+  EXPECT_EQ(paused.error().message, "backend throwing: pauseSandbox threw: pauseSandbox exploded");
+  // Not overridden: the SDK's default, through the guard.
+  auto resumed = backend->resumeSandbox("x");
+  ASSERT_FALSE(resumed.ok());
+  EXPECT_EQ(resumed.error().code, ErrorCode::kUnsupported);
+  EXPECT_NE(resumed.error().message.find("throwing"), std::string::npos);
   auto channel = backend->startProcess("x", ProcessSpec{{"true"}, false});
   ASSERT_TRUE(channel.ok());
   channel.value()->closeStdin();  // logged, not thrown

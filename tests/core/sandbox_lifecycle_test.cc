@@ -11,10 +11,10 @@ namespace {
 using S = SandboxStatus;
 using E = SandboxEvent;
 
-constexpr S kAllStatuses[] = {S::kCreated, S::kStarting, S::kRunning,
-                              S::kExited,  S::kStopped,  S::kFailed};
-constexpr E kAllEvents[] = {E::kStart,       E::kSlotTimedOut, E::kStarted,
-                            E::kStartFailed, E::kSessionEnded, E::kStop};
+constexpr S kAllStatuses[] = {S::kCreated, S::kStarting, S::kRunning, S::kExited,
+                              S::kStopped, S::kFailed,   S::kPaused};
+constexpr E kAllEvents[] = {E::kStart,        E::kSlotTimedOut, E::kStarted, E::kStartFailed,
+                            E::kSessionEnded, E::kStop,         E::kPause,   E::kResume};
 
 // The whole table, written out: every pair not listed here must be refused.
 const std::map<std::pair<S, E>, S>& allowedTransitions() {
@@ -24,12 +24,15 @@ const std::map<std::pair<S, E>, S>& allowedTransitions() {
       {{S::kStarting, E::kStarted}, S::kRunning},
       {{S::kStarting, E::kStartFailed}, S::kFailed},
       {{S::kRunning, E::kSessionEnded}, S::kExited},
+      {{S::kRunning, E::kPause}, S::kPaused},
+      {{S::kPaused, E::kResume}, S::kRunning},
       {{S::kCreated, E::kStop}, S::kStopped},
       {{S::kStarting, E::kStop}, S::kStopped},
       {{S::kRunning, E::kStop}, S::kStopped},
       {{S::kExited, E::kStop}, S::kStopped},
       {{S::kStopped, E::kStop}, S::kStopped},
       {{S::kFailed, E::kStop}, S::kStopped},
+      {{S::kPaused, E::kStop}, S::kStopped},
   };
   return table;
 }
@@ -63,6 +66,10 @@ SandboxLifecycle lifecycleIn(S target) {
   }
   step(E::kStarted);
   if (target == S::kRunning) return lifecycle;
+  if (target == S::kPaused) {
+    step(E::kPause);
+    return lifecycle;
+  }
   if (target == S::kExited) {
     step(E::kSessionEnded);
     return lifecycle;
@@ -79,8 +86,9 @@ TEST(SandboxLifecycle, RefusedTransitionChangesNothing) {
       ASSERT_EQ(lifecycle.status(), from);
       const auto refused = lifecycle.apply(event, std::chrono::system_clock::now(), "why", 3);
       ASSERT_FALSE(refused.ok()) << statusName(from) << " + " << eventName(event);
-      EXPECT_EQ(refused.error().code,
-                event == E::kStart ? ErrorCode::kConflict : ErrorCode::kInternal);
+      // The requests a client may repeat are conflicts; the rest would be the core's bug.
+      const bool client_request = event == E::kStart || event == E::kPause || event == E::kResume;
+      EXPECT_EQ(refused.error().code, client_request ? ErrorCode::kConflict : ErrorCode::kInternal);
       EXPECT_EQ(lifecycle.status(), from);
       EXPECT_TRUE(lifecycle.error().empty());
       EXPECT_FALSE(lifecycle.sessionExitCode().has_value());
@@ -152,6 +160,36 @@ TEST(SandboxLifecycle, EndReasonIsTheFirstGivenAndEndedAtTheEnd) {
   EXPECT_EQ(failed.endedAt(), t0);
   EXPECT_STREQ(endReasonName(EndReason::kIdle), "idle");
   EXPECT_STREQ(endReasonName(EndReason::kShutdown), "shutdown");
+}
+
+TEST(SandboxLifecycle, PauseAndResumeStampPausedAtOnlyWhilePaused) {
+  SandboxLifecycle lifecycle = lifecycleIn(S::kRunning);
+  const auto started = lifecycle.startedAt();
+  const auto t = std::chrono::system_clock::time_point(std::chrono::seconds(500));
+  EXPECT_FALSE(lifecycle.pausedAt().has_value());
+  ASSERT_TRUE(lifecycle.apply(E::kPause, t).ok());
+  EXPECT_EQ(lifecycle.status(), S::kPaused);
+  EXPECT_EQ(lifecycle.pausedAt(), t);
+  ASSERT_TRUE(lifecycle.apply(E::kResume, t + std::chrono::seconds(1)).ok());
+  EXPECT_EQ(lifecycle.status(), S::kRunning);
+  EXPECT_FALSE(lifecycle.pausedAt().has_value());
+  EXPECT_EQ(lifecycle.startedAt(), started);  // a resume is not a new start
+
+  ASSERT_TRUE(lifecycle.apply(E::kPause, t).ok());
+  ASSERT_TRUE(lifecycle.apply(E::kStop, t).ok());
+  EXPECT_FALSE(lifecycle.pausedAt().has_value());
+}
+
+TEST(SandboxLifecycle, PauseTwiceAndResumeOfARunningSandboxSayWhy) {
+  SandboxLifecycle lifecycle = lifecycleIn(S::kPaused);
+  const auto twice = lifecycle.apply(E::kPause, std::chrono::system_clock::now());
+  ASSERT_FALSE(twice.ok());
+  EXPECT_EQ(twice.error().message, "sandbox is already paused");
+  SandboxLifecycle running = lifecycleIn(S::kRunning);
+  const auto resumed = running.apply(E::kResume, std::chrono::system_clock::now());
+  ASSERT_FALSE(resumed.ok());
+  EXPECT_EQ(resumed.error().message,
+            "sandbox is running, not paused; only a paused sandbox resumes");
 }
 
 }  // namespace

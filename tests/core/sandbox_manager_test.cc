@@ -76,6 +76,18 @@ class FakeBackend : public SandboxBackend {
     ++destroys;
     return {};
   }
+  Result<void> pauseSandbox(const std::string& id) override {
+    if (!can_pause) return SandboxBackend::pauseSandbox(id);
+    ++pauses;
+    return {};
+  }
+  Result<void> resumeSandbox(const std::string&) override {
+    ++resumes;
+    return {};
+  }
+  bool can_pause = true;
+  int pauses = 0;
+  int resumes = 0;
   SandboxSpec last_spec;
   int creates = 0;
   int destroys = 0;
@@ -180,6 +192,104 @@ TEST(SandboxManagerTest, TrajectoryOutputIsBoundedOldestFirst) {
   EXPECT_NE(entries[0].result.output.find("output dropped"), std::string::npos);
   EXPECT_FALSE(entries[4].output_dropped);
   EXPECT_EQ(entries[4].result.output, std::string(1000, 'x'));
+}
+
+std::string startedSandbox(SandboxManager& manager) {
+  CreateRequest request;
+  request.image = "runs";
+  const std::string id = manager.create(request).value()->spec().id;
+  EXPECT_TRUE(manager.start(id).ok());
+  return id;
+}
+
+TEST(SandboxManagerTest, PauseFreesTheRunningSlotAndResumeWaitsForOne) {
+  FakeBackend backend;
+  ManagerOptions o = options();
+  o.start_wait_timeout = 200ms;
+  SandboxManager manager(backend, o);
+  const std::string a = startedSandbox(manager);
+  ASSERT_TRUE(manager.pause(a).ok());
+  EXPECT_EQ(backend.pauses, 1);
+  EXPECT_EQ(manager.runningSlotsInUse(), 0u);
+  const auto snapshot = manager.find(a).value()->snapshot();
+  EXPECT_EQ(snapshot.status, SandboxStatus::kPaused);
+  EXPECT_TRUE(snapshot.paused_at.has_value());
+
+  const std::string b = startedSandbox(manager);  // the slot A gave up
+  auto waited = manager.resume(a);
+  ASSERT_FALSE(waited.ok());
+  EXPECT_EQ(waited.error().code, ErrorCode::kUnavailable);
+  EXPECT_NE(waited.error().message.find("stays paused"), std::string::npos);
+  EXPECT_EQ(backend.resumes, 0);
+  EXPECT_EQ(manager.find(a).value()->snapshot().status, SandboxStatus::kPaused);
+
+  ASSERT_TRUE(manager.stop(b, true).ok());
+  ASSERT_TRUE(manager.resume(a).ok());
+  EXPECT_EQ(backend.resumes, 1);
+  EXPECT_EQ(manager.runningSlotsInUse(), 1u);
+  EXPECT_FALSE(manager.find(a).value()->snapshot().paused_at.has_value());
+  EXPECT_TRUE(manager.exec(a, "true", false, 5s).ok());
+}
+
+TEST(SandboxManagerTest, PauseAndResumeOutOfTurnAreConflicts) {
+  FakeBackend backend;
+  SandboxManager manager(backend, options());
+  const std::string created = manager.create({}).value()->spec().id;
+  EXPECT_EQ(manager.pause(created).error().code, ErrorCode::kConflict);
+  const std::string id = startedSandbox(manager);
+  EXPECT_EQ(manager.resume(id).error().code, ErrorCode::kConflict);
+  ASSERT_TRUE(manager.pause(id).ok());
+  auto twice = manager.pause(id);
+  ASSERT_FALSE(twice.ok());
+  EXPECT_EQ(twice.error().code, ErrorCode::kConflict);
+  EXPECT_EQ(backend.pauses, 1);
+  EXPECT_EQ(manager.pause("missing").error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(manager.resume("missing").error().code, ErrorCode::kNotFound);
+}
+
+TEST(SandboxManagerTest, ExecOnAPausedSandboxNeedsAutoResume) {
+  FakeBackend backend;
+  SandboxManager manager(backend, options());
+  const std::string id = startedSandbox(manager);
+  ASSERT_TRUE(manager.pause(id).ok());
+  for (const bool standalone : {false, true}) {
+    auto refused = manager.exec(id, "true", standalone, 5s);
+    ASSERT_FALSE(refused.ok());
+    EXPECT_EQ(refused.error().code, ErrorCode::kConflict);
+    EXPECT_NE(refused.error().message.find("auto_resume"), std::string::npos);
+  }
+  EXPECT_EQ(manager.findRunning(id).error().code, ErrorCode::kConflict);
+  auto resumed = manager.exec(id, "true", false, 5s, nullptr, true);
+  ASSERT_TRUE(resumed.ok()) << resumed.error().message;
+  EXPECT_EQ(backend.resumes, 1);
+  EXPECT_EQ(manager.find(id).value()->snapshot().status, SandboxStatus::kRunning);
+  EXPECT_EQ(manager.runningSlotsInUse(), 1u);
+}
+
+TEST(SandboxManagerTest, BackendWithoutPauseKeepsTheSandboxRunning) {
+  FakeBackend backend;
+  backend.can_pause = false;
+  SandboxManager manager(backend, options());
+  const std::string id = startedSandbox(manager);
+  auto paused = manager.pause(id);
+  ASSERT_FALSE(paused.ok());
+  EXPECT_EQ(paused.error().code, ErrorCode::kUnsupported);
+  EXPECT_NE(paused.error().message.find("fake"), std::string::npos);
+  EXPECT_EQ(manager.find(id).value()->snapshot().status, SandboxStatus::kRunning);
+  EXPECT_EQ(manager.runningSlotsInUse(), 1u);
+}
+
+TEST(SandboxManagerTest, StopOfAPausedSandboxRemovesItAndItsSlotStaysFree) {
+  FakeBackend backend;
+  SandboxManager manager(backend, options());
+  const std::string id = startedSandbox(manager);
+  ASSERT_TRUE(manager.pause(id).ok());
+  const int destroys = backend.destroys;
+  ASSERT_TRUE(manager.stop(id, false).ok());
+  EXPECT_GT(backend.destroys, destroys);
+  EXPECT_EQ(manager.find(id).value()->snapshot().status, SandboxStatus::kStopped);
+  EXPECT_EQ(manager.runningSlotsInUse(), 0u);
+  EXPECT_EQ(manager.resume(id).error().code, ErrorCode::kConflict);
 }
 
 TEST(SandboxManagerTest, ShutdownRefusesNewWork) {

@@ -28,8 +28,8 @@ class NullBackend : public grid::SandboxBackend {
 };
 
 // Throws from createSandbox (what, by image: "throw/std" a std::runtime_error, "throw/poco" a
-// Poco::IOException, "throw/other" an int), from destroySandbox always, and otherwise creates
-// nothing but starts processes whose channel throws from read().
+// Poco::IOException, "throw/other" an int), from destroySandbox and pauseSandbox always, and
+// otherwise creates nothing but starts processes whose channel throws from read().
 class ThrowingBackend : public NullBackend {
  public:
   std::string name() const override { return "throwing"; }
@@ -45,6 +45,9 @@ class ThrowingBackend : public NullBackend {
   }
   grid::Result<void> destroySandbox(const std::string&) override {
     throw std::logic_error("destroySandbox exploded");
+  }
+  grid::Result<void> pauseSandbox(const std::string&) override {
+    throw std::runtime_error("pauseSandbox exploded");
   }
 
  private:

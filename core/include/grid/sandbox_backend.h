@@ -23,7 +23,7 @@
 
 /// Bumped on every incompatible change of this header. The loader refuses a plugin built
 /// against another version.
-#define GRID_SDK_VERSION 3
+#define GRID_SDK_VERSION 4
 
 namespace grid {
 
@@ -175,6 +175,15 @@ class SandboxBackend {
   /// Kills every process of the sandbox and removes all it holds. Removing an unknown or
   /// already removed sandbox succeeds.
   virtual Result<void> destroySandbox(const std::string& sandbox_id) = 0;
+
+  /// Freezes every process of the sandbox (none runs until resumeSandbox()); returns once they
+  /// are all frozen. Its memory, files and open streams stay as they are. destroySandbox() of a
+  /// paused sandbox must still leave nothing. The default answers kUnsupported, naming the
+  /// backend: the core then refuses the pause and the sandbox runs on.
+  virtual Result<void> pauseSandbox(const std::string& sandbox_id);
+
+  /// Thaws what pauseSandbox() froze. Resuming a sandbox that is not paused succeeds.
+  virtual Result<void> resumeSandbox(const std::string& sandbox_id);
 
   // Files of a running sandbox. Every `path` is absolute and normalised (no ".", "..", "//" or
   // NUL). It resolves inside the sandbox exactly as the sandbox's own processes resolve it (its

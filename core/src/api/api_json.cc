@@ -105,6 +105,8 @@ Object::Ptr sandboxJson(const SandboxSnapshot& s) {
          s.started_at ? Poco::Dynamic::Var(isoTime(*s.started_at)) : Poco::Dynamic::Var());
   o->set("stopped_at",
          s.stopped_at ? Poco::Dynamic::Var(isoTime(*s.stopped_at)) : Poco::Dynamic::Var());
+  o->set("paused_at",
+         s.paused_at ? Poco::Dynamic::Var(isoTime(*s.paused_at)) : Poco::Dynamic::Var());
   o->set("command_count", static_cast<Poco::UInt64>(s.command_count));
   // Deprecated (removed in 0.3.0): the same count as command_count, standalone execs included,
   // under a name that suggests session commands only.

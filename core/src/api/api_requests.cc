@@ -218,6 +218,8 @@ Result<ExecRequest> parseExecRequest(std::string_view body, const RequestLimits&
     GRID_ASSIGN_OR_RETURN(const auto standalone, optionalBool(o, "standalone"));
     request.standalone = standalone.value_or(false);
     GRID_ASSIGN_OR_RETURN(request.stream, optionalBool(o, "stream"));
+    GRID_ASSIGN_OR_RETURN(const auto auto_resume, optionalBool(o, "auto_resume"));
+    request.auto_resume = auto_resume.value_or(false);
     GRID_ASSIGN_OR_RETURN(const auto timeout, optionalNumber(o, "timeout"));
     if (timeout) {
       if (*timeout <= 0 || *timeout > 1e7) {

@@ -18,6 +18,7 @@ struct ExecRequest {
   bool standalone = false;
   std::optional<std::chrono::milliseconds> timeout;
   std::optional<bool> stream;  // live output (NDJSON); unset: as the Accept header asks
+  bool auto_resume = false;    // a paused sandbox resumes first instead of answering 409
 };
 
 struct StopRequest {

@@ -209,6 +209,10 @@ class ApiRequestHandler : public HTTPRequestHandler {
       if (!parsed.ok()) return errorReply(parsed.error());
       return stop(id, parsed.value().remove);
     }
+    if (parts.size() == 3 && (action == "pause" || action == "resume")) {
+      if (method != "POST") return notAllowed("POST");
+      return pauseOrResume(id, action == "pause");
+    }
     if (action == "trajectory" && (parts.size() == 3 || parts[3] == "formatted")) {
       if (!allow({"GET"})) return notAllowed("GET");
       return trajectory(id, parts.size() == 4);
@@ -287,6 +291,13 @@ class ApiRequestHandler : public HTTPRequestHandler {
     return describe(id);
   }
 
+  // Answers the sandbox's description, as start does.
+  Reply pauseOrResume(const std::string& id, bool pause) {
+    auto done = pause ? manager_.pause(id) : manager_.resume(id);
+    if (!done.ok()) return errorReply(done.error());
+    return describe(id);
+  }
+
   Reply exec(HTTPServerRequest& http, const std::string& id, const std::string& body) {
     auto request = parseExecRequest(body, options_.request_limits);
     if (!request.ok()) return errorReply(request.error());
@@ -294,7 +305,7 @@ class ApiRequestHandler : public HTTPRequestHandler {
       return streamExec(manager_, http, id, std::move(request.value()));
     }
     auto result = manager_.exec(id, request.value().command, request.value().standalone,
-                                request.value().timeout);
+                                request.value().timeout, nullptr, request.value().auto_resume);
     if (!result.ok()) return sandboxErrorReply(manager_, id, result.error());
     return json(HTTPResponse::HTTP_OK, execResultJson(result.value()));
   }

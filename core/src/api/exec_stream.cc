@@ -68,7 +68,8 @@ Reply streamExec(SandboxManager& manager, Poco::Net::HTTPServerRequest& request,
                   exec = std::move(exec)](Poco::Net::HTTPServerResponse& response) {
     NdjsonStream out(request, response);
     LiveOutput live(out);
-    auto result = manager.exec(id, exec.command, exec.standalone, exec.timeout, &live);
+    auto result =
+        manager.exec(id, exec.command, exec.standalone, exec.timeout, &live, exec.auto_resume);
     if (!result.ok()) {
       // A JSON error if the stream has not started.
       out.fail(result.error(), sandboxErrorCode(manager, id, result.error()));

@@ -215,6 +215,11 @@ Reply ProcessRoutes::route(Poco::Net::HTTPServerRequest& request, const std::str
   auto looked_up = table.find(handle.value());
   if (!looked_up.ok()) return errorReply(looked_up.error());
   const std::shared_ptr<BackgroundProcess> process = looked_up.value();
+  // A signal is delivered by a process started in the sandbox, which a frozen one never runs.
+  if (method != "GET" && sandbox->lifecycle().status() == SandboxStatus::kPaused) {
+    return errorReply(fail(ErrorCode::kConflict, "sandbox is paused; POST /sandboxes/" +
+                                                     sandbox_id + "/resume before signalling"));
+  }
 
   if (rest.size() == 1 && method == "GET") {
     return json(HTTPResponse::HTTP_OK, processJson(handle.value(), *process));

@@ -112,6 +112,14 @@ Result<void> GuardedBackend::destroySandbox(const std::string& sandbox_id) {
   return guarded(label_, "destroySandbox", [&] { return inner_->destroySandbox(sandbox_id); });
 }
 
+Result<void> GuardedBackend::pauseSandbox(const std::string& sandbox_id) {
+  return guarded(label_, "pauseSandbox", [&] { return inner_->pauseSandbox(sandbox_id); });
+}
+
+Result<void> GuardedBackend::resumeSandbox(const std::string& sandbox_id) {
+  return guarded(label_, "resumeSandbox", [&] { return inner_->resumeSandbox(sandbox_id); });
+}
+
 Result<FileInfo> GuardedBackend::statPath(const std::string& sandbox_id, const std::string& path,
                                           Clock::time_point deadline) {
   return guarded(label_, "statPath", [&] { return inner_->statPath(sandbox_id, path, deadline); });

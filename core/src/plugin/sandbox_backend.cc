@@ -15,6 +15,16 @@ Result<void> SandboxBackend::checkSpec(const SandboxSpec& spec) {
                                            "' is not supported by this backend");
 }
 
+Result<void> SandboxBackend::pauseSandbox(const std::string&) {
+  return fail(ErrorCode::kUnsupported,
+              name() + ": pausing a sandbox is not supported by this backend");
+}
+
+Result<void> SandboxBackend::resumeSandbox(const std::string&) {
+  return fail(ErrorCode::kUnsupported,
+              name() + ": resuming a sandbox is not supported by this backend");
+}
+
 // The file calls' defaults are defined in core/src/files/process_file_ops.cc.
 
 }  // namespace grid

@@ -22,6 +22,7 @@ SandboxSnapshot Sandbox::snapshot() const {
   s.error = lifecycle_.error();
   s.started_at = lifecycle_.startedAt();
   s.stopped_at = lifecycle_.stoppedAt();
+  s.paused_at = lifecycle_.pausedAt();
   for (const auto& entry : trajectory_) {
     if (entry.kind != TrajectoryKind::kExec) continue;
     ++s.command_count;

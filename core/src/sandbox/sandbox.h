@@ -54,6 +54,7 @@ struct SandboxSnapshot {
   std::chrono::system_clock::time_point created_at;
   std::optional<std::chrono::system_clock::time_point> started_at;
   std::optional<std::chrono::system_clock::time_point> stopped_at;
+  std::optional<std::chrono::system_clock::time_point> paused_at;  // while paused
   size_t command_count = 0;
   std::optional<int> last_exit_code;
   std::optional<int> session_exit_code;

@@ -16,6 +16,8 @@ const char* statusName(SandboxStatus status) {
       return "stopped";
     case SandboxStatus::kFailed:
       return "failed";
+    case SandboxStatus::kPaused:
+      return "paused";
   }
   return "failed";
 }
@@ -34,6 +36,10 @@ const char* eventName(SandboxEvent event) {
       return "session-ended";
     case SandboxEvent::kStop:
       return "stop";
+    case SandboxEvent::kPause:
+      return "pause";
+    case SandboxEvent::kResume:
+      return "resume";
   }
   return "unknown";
 }
@@ -74,6 +80,12 @@ std::optional<SandboxStatus> nextStatus(SandboxStatus from, SandboxEvent event) 
       break;
     case SandboxEvent::kStop:
       return S::kStopped;
+    case SandboxEvent::kPause:
+      if (from == S::kRunning) return S::kPaused;
+      break;
+    case SandboxEvent::kResume:
+      if (from == S::kPaused) return S::kRunning;
+      break;
   }
   return std::nullopt;
 }
@@ -86,6 +98,16 @@ Result<void> SandboxLifecycle::apply(SandboxEvent event, TimePoint now, std::str
       return fail(ErrorCode::kConflict, std::string("sandbox is already ") + statusName(status_) +
                                             "; start it only once");
     }
+    if (event == SandboxEvent::kPause) {
+      return fail(ErrorCode::kConflict, status_ == SandboxStatus::kPaused
+                                            ? std::string("sandbox is already paused")
+                                            : std::string("sandbox is ") + statusName(status_) +
+                                                  "; only a running sandbox pauses");
+    }
+    if (event == SandboxEvent::kResume) {
+      return fail(ErrorCode::kConflict, std::string("sandbox is ") + statusName(status_) +
+                                            ", not paused; only a paused sandbox resumes");
+    }
     return fail(ErrorCode::kInternal, std::string("sandbox status ") + statusName(status_) +
                                           " does not allow the event " + eventName(event));
   }
@@ -97,6 +119,11 @@ Result<void> SandboxLifecycle::apply(SandboxEvent event, TimePoint now, std::str
   if ((status_ == SandboxStatus::kStopped || status_ == SandboxStatus::kFailed) && !ended_at_) {
     setEndReason(status_ == SandboxStatus::kFailed ? EndReason::kFailed : EndReason::kStopped);
     ended_at_ = now;
+  }
+  if (status_ == SandboxStatus::kPaused) {
+    paused_at_ = now;
+  } else {
+    paused_at_.reset();
   }
   return {};
 }

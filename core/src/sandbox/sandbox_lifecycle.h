@@ -10,8 +10,9 @@
 
 namespace grid {
 
-/// created -> starting -> running -> (exited) -> stopped; starting -> failed; any -> stopped.
-enum class SandboxStatus { kCreated, kStarting, kRunning, kExited, kStopped, kFailed };
+/// created -> starting -> running -> (exited) -> stopped; starting -> failed; running <-> paused;
+/// any -> stopped.
+enum class SandboxStatus { kCreated, kStarting, kRunning, kExited, kStopped, kFailed, kPaused };
 
 const char* statusName(SandboxStatus status);
 
@@ -23,6 +24,8 @@ enum class SandboxEvent {
   kStartFailed,   // creating it, its setup or its session failed (or the server shuts down)
   kSessionEnded,  // the persistent session's shell exited
   kStop,          // stopped and removed (from any status, again when already stopped)
+  kPause,         // its processes are frozen and its running slot is free
+  kResume,        // it holds a running slot again and its processes are thawed
 };
 
 const char* eventName(SandboxEvent event);
@@ -49,7 +52,8 @@ class SandboxLifecycle {
   /// Moves to nextStatus(status(), event), stamping `now` where the event starts or stops
   /// the sandbox. `error` (kStartFailed) says why it failed; `exit_code` (kSessionEnded) is the
   /// session's status when known. A transition the table does not allow changes nothing and
-  /// is kConflict for kStart ("sandbox is already running; ..."), kInternal otherwise.
+  /// is kConflict for kStart ("sandbox is already running; ..."), kPause and kResume (requests
+  /// a client may repeat), kInternal otherwise.
   Result<void> apply(SandboxEvent event, TimePoint now, std::string error = {},
                      std::optional<int> exit_code = std::nullopt);
 
@@ -58,6 +62,8 @@ class SandboxLifecycle {
   const std::optional<TimePoint>& startedAt() const { return started_at_; }
   const std::optional<TimePoint>& stoppedAt() const { return stopped_at_; }
   const std::optional<int>& sessionExitCode() const { return session_exit_code_; }
+  /// When it was paused; set only while the status is paused.
+  const std::optional<TimePoint>& pausedAt() const { return paused_at_; }
 
   /// Says why the sandbox is about to end, before the event that ends it; the first reason
   /// given stays (an expiry racing a client's stop keeps whichever came first). Without one,
@@ -77,6 +83,7 @@ class SandboxLifecycle {
   std::optional<int> session_exit_code_;
   std::optional<EndReason> end_reason_;
   std::optional<TimePoint> ended_at_;
+  std::optional<TimePoint> paused_at_;
 };
 
 }  // namespace grid

@@ -106,6 +106,10 @@ Result<std::shared_ptr<Sandbox>> SandboxManager::find(const std::string& id) con
 Result<std::shared_ptr<Sandbox>> SandboxManager::findRunning(const std::string& id) const {
   GRID_ASSIGN_OR_RETURN(std::shared_ptr<Sandbox> found, find(id));
   const SandboxLifecycle lifecycle = found->lifecycle();
+  if (lifecycle.status() == SandboxStatus::kPaused) {
+    return fail(ErrorCode::kConflict,
+                "sandbox " + id + " is paused; POST /sandboxes/" + id + "/resume first");
+  }
   if (lifecycle.status() != SandboxStatus::kRunning &&
       lifecycle.status() != SandboxStatus::kExited) {
     if (auto expired = expiredError(*found, "; it is stopped")) return *expired;
@@ -197,7 +201,7 @@ Result<void> SandboxManager::start(const std::string& id, std::optional<ExecResu
 Result<ExecResult> SandboxManager::exec(const std::string& id, const std::string& command,
                                         bool standalone,
                                         std::optional<std::chrono::milliseconds> timeout,
-                                        ExecListener* listener) {
+                                        ExecListener* listener, bool auto_resume) {
   GRID_ASSIGN_OR_RETURN(const std::shared_ptr<Sandbox> found, find(id));
   Sandbox& sandbox = *found;
   SandboxRuntime& runtime = sandbox.runtime();
@@ -221,6 +225,10 @@ Result<ExecResult> SandboxManager::exec(const std::string& id, const std::string
         return fail(ErrorCode::kConflict, "sandbox is stopped");
       case SandboxStatus::kFailed:
         return fail(ErrorCode::kConflict, "sandbox failed to start: " + lifecycle.error());
+      case SandboxStatus::kPaused:
+        if (auto_resume) return std::nullopt;
+        return fail(ErrorCode::kConflict, "sandbox is paused; POST /sandboxes/" + id +
+                                              "/resume first, or send \"auto_resume\": true");
     }
     return std::nullopt;
   };
@@ -234,6 +242,7 @@ Result<ExecResult> SandboxManager::exec(const std::string& id, const std::string
   if (sandbox.lifecycle().status() == SandboxStatus::kStarting) {
     return fail(ErrorCode::kConflict, "sandbox is still starting");
   }
+  if (sandbox.lifecycle().status() == SandboxStatus::kPaused) GRID_TRY(resumeLocked(sandbox));
 
   ExecLimits limits{
       std::min(timeout.value_or(options_.default_exec_timeout), options_.max_exec_timeout),
@@ -263,6 +272,70 @@ Result<ExecResult> SandboxManager::exec(const std::string& id, const std::string
       options_.max_trajectory_bytes, session_ended,
       session_ended ? std::optional<int>(result.value().exit_code) : std::nullopt);
   return result;
+}
+
+Result<void> SandboxManager::pause(const std::string& id) {
+  GRID_ASSIGN_OR_RETURN(const std::shared_ptr<Sandbox> found, find(id));
+  Sandbox& sandbox = *found;
+  // Refused before waiting behind an exec: a repeated pause answers at once.
+  if (auto allowed = nextStatus(sandbox.lifecycle().status(), SandboxEvent::kPause); !allowed) {
+    SandboxLifecycle copy = sandbox.lifecycle();
+    return copy.apply(SandboxEvent::kPause, std::chrono::system_clock::now());
+  }
+  // Behind an exec in progress: freezing its command would only run its deadline down.
+  std::lock_guard operation(sandbox.operationMutex());
+  if (shutting_down_) return fail(ErrorCode::kUnavailable, "the server is shutting down");
+  SandboxLifecycle copy = sandbox.lifecycle();
+  GRID_TRY(copy.apply(SandboxEvent::kPause, std::chrono::system_clock::now()));
+  if (auto paused = backend_.pauseSandbox(id); !paused.ok()) {
+    spdlog::warn("{}: pause failed: {}", id, paused.error().message);
+    return paused.error();
+  }
+  advance(sandbox, SandboxEvent::kPause);
+  sandbox.runtime().permit.reset();
+  return {};
+}
+
+Result<void> SandboxManager::resume(const std::string& id) {
+  GRID_ASSIGN_OR_RETURN(const std::shared_ptr<Sandbox> found, find(id));
+  Sandbox& sandbox = *found;
+  if (sandbox.lifecycle().status() != SandboxStatus::kPaused) {
+    SandboxLifecycle copy = sandbox.lifecycle();
+    return copy.apply(SandboxEvent::kResume, std::chrono::system_clock::now());
+  }
+  std::lock_guard operation(sandbox.operationMutex());
+  return resumeLocked(sandbox);
+}
+
+Result<void> SandboxManager::resumeLocked(Sandbox& sandbox) {
+  const std::string& id = sandbox.spec().id;
+  SandboxRuntime& runtime = sandbox.runtime();
+  if (shutting_down_) return fail(ErrorCode::kUnavailable, "the server is shutting down");
+  // The state may have moved while we waited behind another operation.
+  SandboxLifecycle copy = sandbox.lifecycle();
+  GRID_TRY(copy.apply(SandboxEvent::kResume, std::chrono::system_clock::now()));
+  const auto outcome =
+      slots_.acquire(options_.start_wait_timeout, runtime.permit, &runtime.stopping);
+  if (outcome == FifoSemaphore::Outcome::kTimedOut) {
+    return fail(ErrorCode::kUnavailable,
+                "no free sandbox slot within " +
+                    std::to_string(options_.start_wait_timeout.count() / 1000) + " s (" +
+                    std::to_string(options_.max_running_sandboxes) +
+                    " running) to resume in; it stays paused, retry later");
+  }
+  if (outcome == FifoSemaphore::Outcome::kCancelled) {
+    return fail(ErrorCode::kConflict, "sandbox was stopped while waiting to resume");
+  }
+  if (auto resumed = backend_.resumeSandbox(id); !resumed.ok()) {
+    runtime.permit.reset();
+    spdlog::warn("{}: resume failed: {}", id, resumed.error().message);
+    return resumed.error();
+  }
+  advance(sandbox, SandboxEvent::kResume);
+  // Its ttl and idle clocks start again: a sandbox paused on expiry would otherwise be due at
+  // once.
+  armLifetime(sandbox);
+  return {};
 }
 
 void SandboxManager::teardown(Sandbox& sandbox) {
@@ -359,25 +432,23 @@ void SandboxManager::onExpiryDue(const std::string& id) {
                reason == EndReason::kTtl ? "ttl" : "idle timeout",
                durationText(reason == EndReason::kTtl ? lifetime.ttl : lifetime.idle_timeout),
                expiryActionName(lifetime.action));
-  if (lifetime.action == ExpiryAction::kPause) {
-    auto paused = expireByPausing(id);
-    if (paused.ok()) return;
-    spdlog::warn("{}: pausing on expiry failed: {}; stopping it instead", id,
-                 paused.error().message);
-  }
-  sandbox->setEndReason(reason);
-  // On a thread of its own: one engine's slow removal must not hold up other expiries.
+  // On a thread of its own: one engine's slow removal (or a pause waiting behind an exec) must
+  // not hold up other expiries.
   std::lock_guard lock(expiring_mutex_);
   std::erase_if(expiring_, [](const std::future<void>& f) {
     return f.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
   });
-  expiring_.push_back(std::async(std::launch::async, [this, sandbox] { teardown(*sandbox); }));
-}
-
-Result<void> SandboxManager::expireByPausing(const std::string& id) {
-  // The manager has no pause operation yet (a backend pause call and a paused status are
-  // needed to freeze a sandbox and keep it resumable).
-  return fail(ErrorCode::kUnsupported, "sandbox " + id + ": pausing is not available");
+  expiring_.push_back(std::async(std::launch::async, [this, sandbox, reason] {
+    if (sandbox->lifetime().action == ExpiryAction::kPause) {
+      auto paused = pause(sandbox->spec().id);
+      if (paused.ok()) return;
+      // An exited session's sandbox, or a backend that cannot pause: it ends instead.
+      spdlog::warn("{}: pausing on expiry failed: {}; stopping it instead", sandbox->spec().id,
+                   paused.error().message);
+    }
+    sandbox->setEndReason(reason);
+    teardown(*sandbox);
+  }));
 }
 
 }  // namespace grid

@@ -56,9 +56,20 @@ class SandboxManager {
 
   /// Runs a command in the session or standalone. With a `listener` (live output), it is told
   /// once the command starts and gets the output as it is read (session/exec_listener.h).
+  /// On a paused sandbox it is kConflict, unless `auto_resume`: then it resumes the sandbox
+  /// first (waiting for a slot as resume() does).
   Result<ExecResult> exec(const std::string& id, const std::string& command, bool standalone,
                           std::optional<std::chrono::milliseconds> timeout,
-                          ExecListener* listener = nullptr);
+                          ExecListener* listener = nullptr, bool auto_resume = false);
+
+  /// Freezes every process of a running sandbox (the backend's pauseSandbox) and frees its
+  /// running slot. Waits for an exec in progress to end first. Not running, or already
+  /// paused: kConflict; a backend that cannot pause: kUnsupported, and it runs on.
+  Result<void> pause(const std::string& id);
+
+  /// Waits for a running slot like start() does (same timeout, same line), then thaws a paused
+  /// sandbox. Not paused: kConflict; no slot in time: kUnavailable, and it stays paused.
+  Result<void> resume(const std::string& id);
 
   /// Stops the sandbox, removes its container and frees its slot; `remove` also forgets it.
   Result<void> stop(const std::string& id, bool remove);
@@ -88,11 +99,10 @@ class SandboxManager {
   void teardown(Sandbox& sandbox);
   /// The expiry scheduler's handler: expires the sandbox whose deadline came, or sets its next.
   void onExpiryDue(const std::string& id);
-  /// Expires with action pause. Pausing is not available in this build (no backend pause
-  /// call yet): kUnsupported, and the caller stops the sandbox instead.
-  Result<void> expireByPausing(const std::string& id);
   /// Schedules the first expiry check of a sandbox that just started, if it has a lifetime.
   void armLifetime(Sandbox& sandbox);
+  /// resume() with the sandbox's operation lock held.
+  Result<void> resumeLocked(Sandbox& sandbox);
 
   SandboxBackend& backend_;
   const ManagerOptions options_;

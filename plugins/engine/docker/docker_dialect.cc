@@ -84,6 +84,12 @@ engine::EngineDialect makeDialect() {
     return "/containers/" + container + "/start";
   };
   dialect.remove_path = removePath;
+  dialect.pause_path = [](const std::string& container) {
+    return "/containers/" + container + "/pause";
+  };
+  dialect.unpause_path = [](const std::string& container) {
+    return "/containers/" + container + "/unpause";
+  };
   dialect.image_present_path = [](const std::string& image) {
     return "/images/" + image + "/json";
   };

@@ -103,6 +103,12 @@ engine::EngineDialect makeDialect() {
   dialect.remove_path = [](const std::string& name_or_id) {
     return "/libpod/containers/" + name_or_id + "?force=true&timeout=0";
   };
+  dialect.pause_path = [](const std::string& container) {
+    return "/libpod/containers/" + container + "/pause";
+  };
+  dialect.unpause_path = [](const std::string& container) {
+    return "/libpod/containers/" + container + "/unpause";
+  };
   // Short names ("grid-test/debian:bookworm") resolve to localhost/... like `podman run` does.
   dialect.image_present_path = [](const std::string& image) {
     return "/libpod/images/" + image + "/exists";

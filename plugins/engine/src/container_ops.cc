@@ -108,6 +108,23 @@ Result<void> removeContainer(EngineClient& client, const std::string& path) {
   return client.errorFor("DELETE", path, answer);
 }
 
+Result<void> pauseContainer(EngineClient& client, const std::string& path, bool pause) {
+  GRID_ASSIGN_OR_RETURN(const Response answer, client.request("POST", path));
+  if (answer.ok()) return {};
+  // Docker answers 500 "... is not paused", Podman 500 "... is not paused, can't unpause".
+  const std::string message = engineMessage(answer.body);
+  if (!pause && contains(message, "is not paused")) return {};
+  Error error = client.errorFor("POST", path, answer);
+  if (answer.status == 404) {
+    error.code = ErrorCode::kNotFound;
+  } else if (answer.status == 409 || contains(message, "already paused") ||
+             contains(message, "state improper")) {
+    // Docker answers 409, Podman 500 "... container state improper".
+    error.code = ErrorCode::kConflict;
+  }
+  return error;
+}
+
 Result<void> removeSandboxContainer(
     EngineClient& client, const std::string& instance, const std::string& sandbox_id,
     const std::function<std::string(const std::string& name)>& remove_path) {

@@ -125,7 +125,42 @@ Result<std::unique_ptr<ProcessChannel>> EngineBackend::startProcess(const std::s
   return startSandboxProcess(clientFor(sandbox_id), instance_, sandbox_id, spec, &execs_);
 }
 
+Result<void> EngineBackend::pauseSandbox(const std::string& sandbox_id) {
+  if (!isValidSandboxId(sandbox_id)) {
+    return fail(ErrorCode::kNotFound, dialect_.name + ": no sandbox '" + sandbox_id + "'");
+  }
+  GRID_TRY(pauseContainer(*clientFor(sandbox_id),
+                          dialect_.pause_path(containerName(instance_, sandbox_id)), true));
+  std::lock_guard lock(mutex_);
+  paused_.insert(sandbox_id);
+  return {};
+}
+
+Result<void> EngineBackend::resumeSandbox(const std::string& sandbox_id) {
+  if (!isValidSandboxId(sandbox_id)) {
+    return fail(ErrorCode::kNotFound, dialect_.name + ": no sandbox '" + sandbox_id + "'");
+  }
+  GRID_TRY(pauseContainer(*clientFor(sandbox_id),
+                          dialect_.unpause_path(containerName(instance_, sandbox_id)), false));
+  std::lock_guard lock(mutex_);
+  paused_.erase(sandbox_id);
+  return {};
+}
+
 Result<void> EngineBackend::destroySandbox(const std::string& sandbox_id) {
+  bool paused = false;
+  {
+    std::lock_guard lock(mutex_);
+    paused = paused_.erase(sandbox_id) != 0;
+  }
+  // Docker removes a paused gVisor container only after its 10 s stop timeout: thaw it first
+  // (best effort; the forced removal follows either way). runc's paused containers go at once.
+  if (paused && onGvisor(sandbox_id)) {
+    if (auto thawed = resumeSandbox(sandbox_id); !thawed.ok()) {
+      spdlog::warn("{}: unpausing sandbox {} before removing it: {}", dialect_.name, sandbox_id,
+                   thawed.error().message);
+    }
+  }
   GRID_TRY(
       removeSandboxContainer(*clientFor(sandbox_id), instance_, sandbox_id, dialect_.remove_path));
   {

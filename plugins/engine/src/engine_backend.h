@@ -31,6 +31,9 @@ class EngineBackend : public SandboxBackend {
   Result<std::unique_ptr<ProcessChannel>> startProcess(const std::string& sandbox_id,
                                                        const ProcessSpec& spec) override;
   Result<void> destroySandbox(const std::string& sandbox_id) override;
+  /// The engine's pause (the cgroup freezer under runc, runsc's own pause under gVisor).
+  Result<void> pauseSandbox(const std::string& sandbox_id) override;
+  Result<void> resumeSandbox(const std::string& sandbox_id) override;
 
   // Files through the engine's archive endpoint (archive_ops.h); listDirectory and removePath
   // keep the core's defaults. gVisor sandboxes use the defaults for all: runsc
@@ -77,6 +80,7 @@ class EngineBackend : public SandboxBackend {
   std::mutex mutex_;
   std::set<std::string> on_gvisor_;         // guarded by mutex_: sandboxes the gVisor service owns
   std::set<std::string> gvisor_sandboxes_;  // guarded by mutex_: isolation = gvisor, any service
+  std::set<std::string> paused_;            // guarded by mutex_: paused by pauseSandbox()
 };
 
 }  // namespace grid::engine

@@ -56,6 +56,8 @@ struct EngineDialect {
   std::function<std::string(const std::string& container)> create_path;     // POST
   std::function<std::string(const std::string& container)> start_path;      // POST
   std::function<std::string(const std::string& name_or_id)> remove_path;    // DELETE, forced
+  std::function<std::string(const std::string& container)> pause_path;      // POST
+  std::function<std::string(const std::string& container)> unpause_path;    // POST
   std::function<std::string(const std::string& image)> image_present_path;  // GET: 2xx or 404
   std::function<std::string(const std::string& image)> pull_path;           // POST
 

@@ -58,6 +58,34 @@ TEST(CgroupPlanTest, OnlyPidsLimit) {
   EXPECT_EQ(planCgroupV2(limits), (std::vector<CgroupWrite>{{"", "pids.max", "7", false}}));
 }
 
+TEST(FreezerPlanTest, V1WritesFreezerStateAndReadsItBack) {
+  const FreezerPlan freeze = planFreezerV1(true);
+  EXPECT_EQ(freeze.write, (CgroupWrite{"freezer", "freezer.state", "FROZEN", false}));
+  EXPECT_EQ(freeze.state_file, "freezer.state");
+  EXPECT_TRUE(freezerReached(freeze, "FROZEN\n"));
+  // Still on the way: some task has not stopped yet.
+  EXPECT_FALSE(freezerReached(freeze, "FREEZING\n"));
+  EXPECT_FALSE(freezerReached(freeze, "THAWED\n"));
+  const FreezerPlan thaw = planFreezerV1(false);
+  EXPECT_EQ(thaw.write.value, "THAWED");
+  EXPECT_TRUE(freezerReached(thaw, "THAWED\n"));
+  EXPECT_FALSE(freezerReached(thaw, "FROZEN\n"));
+}
+
+TEST(FreezerPlanTest, V2WritesCgroupFreezeAndWaitsForTheEvent) {
+  const FreezerPlan freeze = planFreezerV2(true);
+  EXPECT_EQ(freeze.write, (CgroupWrite{"", "cgroup.freeze", "1", false}));
+  EXPECT_EQ(freeze.state_file, "cgroup.events");
+  EXPECT_TRUE(freezerReached(freeze, "populated 1\nfrozen 1\n"));
+  EXPECT_FALSE(freezerReached(freeze, "populated 1\nfrozen 0\n"));
+  // Whole lines only.
+  EXPECT_FALSE(freezerReached(freeze, "populated 1\nfrozen 10\n"));
+  EXPECT_FALSE(freezerReached(freeze, ""));
+  const FreezerPlan thaw = planFreezerV2(false);
+  EXPECT_EQ(thaw.write.value, "0");
+  EXPECT_TRUE(freezerReached(thaw, "populated 0\nfrozen 0"));
+}
+
 TEST(RlimitPlanTest, NeverRaisesNofileAboveTheCurrentHardLimit) {
   auto low = planRlimits(4096);
   ASSERT_EQ(low.size(), 2u);

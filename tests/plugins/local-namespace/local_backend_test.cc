@@ -263,6 +263,29 @@ TEST_F(LocalBackendTest, LimitsLandInTheSandboxCgroup) {
   expectGone("lim-1");
 }
 
+TEST_F(LocalBackendTest, PauseFreezesTheCgroupAndAPausedSandboxIsDestroyedWhole) {
+  create(spec("frz-1"));
+  ASSERT_TRUE(backend_->pauseSandbox("frz-1").ok());
+  const bool v2 = detectCgroupVersion() == CgroupVersion::kV2;
+  const std::string state_file =
+      v2 ? "/sys/fs/cgroup/" + cgroup_root_ + "/frz-1/cgroup.events"
+         : "/sys/fs/cgroup/freezer/" + cgroup_root_ + "/frz-1/freezer.state";
+  const std::string frozen = readFileText(state_file);
+  EXPECT_NE(frozen.find(v2 ? "frozen 1" : "FROZEN"), std::string::npos) << frozen;
+  // No process starts into a frozen sandbox (it would hang), and a second pause is refused.
+  auto started = backend_->startProcess("frz-1", ProcessSpec{{"true"}, false});
+  ASSERT_FALSE(started.ok());
+  EXPECT_EQ(started.error().code, ErrorCode::kConflict);
+  EXPECT_EQ(backend_->pauseSandbox("frz-1").error().code, ErrorCode::kConflict);
+  ASSERT_TRUE(backend_->resumeSandbox("frz-1").ok());
+  EXPECT_EQ(runIn(*backend_, "frz-1", {"echo", "thawed"}).out, "thawed\n");
+  // Destroyed while frozen: the frozen members are killed and everything goes.
+  ASSERT_TRUE(backend_->pauseSandbox("frz-1").ok());
+  ASSERT_TRUE(backend_->destroySandbox("frz-1").ok());
+  expectGone("frz-1");
+  EXPECT_EQ(backend_->pauseSandbox("frz-1").error().code, ErrorCode::kNotFound);
+}
+
 TEST_F(LocalBackendTest, MemoryHogIsOomKilledInside) {
   auto s = spec("mem-1");
   s.limits.memory_mb = 64;

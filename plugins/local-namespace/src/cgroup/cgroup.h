@@ -2,6 +2,7 @@
 // cgroup_v1.cc implements the per-controller hierarchies, cgroup_v2.cc the unified one.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -27,6 +28,12 @@ class Cgroup {
   /// The cgroup.procs files a process writes "0" into to join the sandbox.
   virtual std::vector<std::string> procsFiles() const = 0;
 
+  /// Freezes (`frozen`) or thaws every member and returns once the kernel reports it done.
+  /// A freeze that does not complete within `timeout` (a task stuck in the kernel) is thawed
+  /// again and answered kUnavailable; no freezer (v1 without the hierarchy, v2 before Linux
+  /// 5.2) is kUnsupported.
+  virtual Result<void> setFrozen(bool frozen, std::chrono::milliseconds timeout) = 0;
+
   /// SIGKILLs every member and returns once none is left.
   virtual Result<void> killAll() = 0;
 
@@ -47,6 +54,10 @@ std::unique_ptr<Cgroup> makeCgroup(CgroupVersion version, const std::string& roo
 Result<void> writeCgroupFile(const std::string& path, const std::string& value);
 Result<std::string> readCgroupFile(const std::string& path);
 std::vector<int> parsePids(const std::string& procs);
+/// Applies `plan` to the cgroup dir `dir` and polls its state file until reached or `timeout`
+/// passes (kUnavailable naming the last state). A missing control file is kUnsupported.
+Result<void> applyFreezerPlan(const std::string& dir, const FreezerPlan& plan,
+                              std::chrono::milliseconds timeout);
 /// rmdir, retried briefly on EBUSY (the kernel frees exited members asynchronously).
 Result<void> removeCgroupDir(const std::string& path);
 

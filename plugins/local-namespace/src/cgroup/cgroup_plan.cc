@@ -43,6 +43,27 @@ std::vector<CgroupWrite> planCgroupV2(const ResourceLimits& limits) {
   return writes;
 }
 
+FreezerPlan planFreezerV1(bool frozen) {
+  const char* state = frozen ? "FROZEN" : "THAWED";
+  return {{"freezer", "freezer.state", state}, "freezer.state", state};
+}
+
+FreezerPlan planFreezerV2(bool frozen) {
+  return {
+      {"", "cgroup.freeze", frozen ? "1" : "0"}, "cgroup.events", frozen ? "frozen 1" : "frozen 0"};
+}
+
+bool freezerReached(const FreezerPlan& plan, const std::string& state_text) {
+  size_t pos = 0;
+  while (pos < state_text.size()) {
+    size_t end = state_text.find('\n', pos);
+    if (end == std::string::npos) end = state_text.size();
+    if (state_text.compare(pos, end - pos, plan.reached) == 0) return true;
+    pos = end + 1;
+  }
+  return false;
+}
+
 std::vector<std::string> cgroupV1Hierarchies() { return {"memory", "pids", "cpu", "freezer"}; }
 
 }  // namespace grid::localns

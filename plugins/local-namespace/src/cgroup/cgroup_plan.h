@@ -27,6 +27,24 @@ std::vector<CgroupWrite> planCgroupV1(const ResourceLimits& limits);
 /// v2: memory.max (+ memory.swap.max = 0, optional), pids.max, cpu.max "quota period".
 std::vector<CgroupWrite> planCgroupV2(const ResourceLimits& limits);
 
+/// Freezing or thawing a sandbox's cgroup: one write, then the state read back until the
+/// kernel reports the target reached (freezing waits for every task to stop).
+struct FreezerPlan {
+  CgroupWrite write;
+  std::string state_file;  // in the same dir as write.file
+  std::string reached;     // a whole line of state_file once done
+  bool operator==(const FreezerPlan&) const = default;
+};
+
+/// v1: freezer.state "FROZEN" / "THAWED", read back from freezer.state ("FREEZING" meanwhile).
+FreezerPlan planFreezerV1(bool frozen);
+
+/// v2: cgroup.freeze "1" / "0", read back from cgroup.events ("frozen 1" / "frozen 0").
+FreezerPlan planFreezerV2(bool frozen);
+
+/// Whether `state_text` (the contents of plan.state_file) shows the plan's target.
+bool freezerReached(const FreezerPlan& plan, const std::string& state_text);
+
 /// v1 hierarchies a sandbox joins: the limit controllers plus freezer (used to kill).
 std::vector<std::string> cgroupV1Hierarchies();
 

@@ -2,6 +2,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <thread>
@@ -58,6 +59,39 @@ std::vector<int> parsePids(const std::string& procs) {
     pos = end + 1;
   }
   return pids;
+}
+
+Result<void> applyFreezerPlan(const std::string& dir, const FreezerPlan& plan,
+                              std::chrono::milliseconds timeout) {
+  const std::string control = dir + "/" + plan.write.file;
+  const std::string state = dir + "/" + plan.state_file;
+  struct stat st;
+  if (::stat(control.c_str(), &st) != 0) {
+    if (errno == ENOENT) {
+      return fail(ErrorCode::kUnsupported,
+                  "local-namespace: no " + control + ": this kernel's cgroup has no freezer");
+    }
+    return sysFail(ErrorCode::kInternal, "stat", control, errno);
+  }
+  GRID_TRY(writeCgroupFile(control, plan.write.value));
+  // The kernel settles this on its own: freezing ends once every task has stopped.
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto pause = std::chrono::microseconds(50);
+  for (;;) {
+    GRID_ASSIGN_OR_RETURN(std::string now, readCgroupFile(state));
+    if (freezerReached(plan, now)) return {};
+    if (std::chrono::steady_clock::now() >= deadline) {
+      while (!now.empty() && (now.back() == '\n' || now.back() == ' ')) now.pop_back();
+      for (char& c : now) {
+        if (c == '\n') c = ',';
+      }
+      return fail(ErrorCode::kUnavailable,
+                  "local-namespace: " + state + " did not reach '" + plan.reached + "' within " +
+                      std::to_string(timeout.count()) + " ms (it shows '" + now + "')");
+    }
+    std::this_thread::sleep_for(pause);
+    pause = std::min<std::chrono::microseconds>(pause * 2, std::chrono::milliseconds(2));
+  }
 }
 
 Result<void> removeCgroupDir(const std::string& path) {

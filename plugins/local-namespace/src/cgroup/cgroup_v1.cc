@@ -61,6 +61,24 @@ class CgroupV1 : public Cgroup {
     return files;
   }
 
+  Result<void> setFrozen(bool frozen, std::chrono::milliseconds timeout) override {
+    if (!has("freezer")) {
+      return fail(ErrorCode::kUnsupported,
+                  "local-namespace: pausing needs the cgroup v1 freezer hierarchy, which is not "
+                  "mounted under " +
+                      mount_root_);
+    }
+    const std::string dir = dirOf("freezer");
+    auto done = applyFreezerPlan(dir, planFreezerV1(frozen), timeout);
+    if (!done && frozen && done.error().code != ErrorCode::kUnsupported) {
+      // Half frozen (FREEZING) helps nobody: the sandbox runs on instead.
+      if (auto thawed = applyFreezerPlan(dir, planFreezerV1(false), timeout); !thawed) {
+        spdlog::warn("{}", thawed.error().message);
+      }
+    }
+    return done;
+  }
+
   Result<void> killAll() override {
     std::string procs_file = trackingDir() + "/cgroup.procs";
     // Thaw on every way out, also after a freeze that never got past FREEZING (a busy machine):

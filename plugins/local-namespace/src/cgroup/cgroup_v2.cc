@@ -50,6 +50,16 @@ class CgroupV2 : public Cgroup {
 
   std::vector<std::string> procsFiles() const override { return {dir_ + "/cgroup.procs"}; }
 
+  Result<void> setFrozen(bool frozen, std::chrono::milliseconds timeout) override {
+    auto done = applyFreezerPlan(dir_, planFreezerV2(frozen), timeout);
+    if (!done && frozen && done.error().code != ErrorCode::kUnsupported) {
+      if (auto thawed = applyFreezerPlan(dir_, planFreezerV2(false), timeout); !thawed) {
+        spdlog::warn("{}", thawed.error().message);
+      }
+    }
+    return done;
+  }
+
   Result<void> killAll() override {
     struct stat st;
     if (::stat(dir_.c_str(), &st) != 0) return {};

@@ -50,6 +50,9 @@ class LocalNamespaceBackend : public SandboxBackend {
   Result<std::unique_ptr<ProcessChannel>> startProcess(const std::string& sandbox_id,
                                                        const ProcessSpec& spec) override;
   Result<void> destroySandbox(const std::string& sandbox_id) override;
+  /// The sandbox's cgroup freezer (v1 freezer.state, v2 cgroup.freeze).
+  Result<void> pauseSandbox(const std::string& sandbox_id) override;
+  Result<void> resumeSandbox(const std::string& sandbox_id) override;
 
  private:
   struct Sandbox {
@@ -64,7 +67,13 @@ class LocalNamespaceBackend : public SandboxBackend {
     // after destroy has emptied it.
     std::shared_mutex lifecycle;
     bool destroyed = false;
+    // Guarded by `lifecycle` (exclusive to change): a new process would join the frozen
+    // cgroup and hang its start, so none starts while it is set.
+    bool paused = false;
   };
+
+  std::shared_ptr<Sandbox> find(const std::string& sandbox_id);
+  Result<void> setFrozen(const std::string& sandbox_id, bool frozen);
 
   Result<void> buildSandbox(Sandbox* sandbox, const SandboxSpec& spec, const std::string& lower);
   // Kills, reaps and removes everything of `sandbox`; safe on partly built ones.

@@ -56,6 +56,11 @@ Result<void> removeSandboxContainer(
     EngineClient& client, const std::string& instance, const std::string& sandbox_id,
     const std::function<std::string(const std::string& name)>& remove_path);
 
+/// POST `path`: the engine's pause (`pause` true) or unpause of a container. Pausing a paused
+/// container is kConflict; unpausing one that is not paused succeeds (the SDK's resume rule);
+/// an absent container is kNotFound.
+Result<void> pauseContainer(EngineClient& client, const std::string& path, bool pause);
+
 /// GET `list_path` (a JSON array of containers with "Id" and "Labels"), then removes each
 /// through DELETE `remove_path(id)`. Returns the sandbox ids removed; failures are collected
 /// into one kInternal error after trying every container.
