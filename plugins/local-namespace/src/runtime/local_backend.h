@@ -50,6 +50,8 @@ class LocalNamespaceBackend : public SandboxBackend {
   Result<std::unique_ptr<ProcessChannel>> startProcess(const std::string& sandbox_id,
                                                        const ProcessSpec& spec) override;
   Result<void> destroySandbox(const std::string& sandbox_id) override;
+  Result<SandboxStats> sandboxStats(const std::string& sandbox_id,
+                                    Clock::time_point deadline) override;
 
  private:
   struct Sandbox {
