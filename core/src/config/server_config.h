@@ -48,6 +48,10 @@ struct ServerConfig {
   std::string default_image;  // empty: the backend's default (see defaultImageFor)
   ResourceLimits default_limits{0, 4096, 2048};       // cpus unlimited, 4 GiB, 2048 processes
   Isolation default_isolation = Isolation::kDefault;  // of a create request that names none
+  // [metrics]
+  std::string metrics_bind;  // host:port of a metrics-only listener (no token); empty: none
+  // [ui]
+  std::string ui_dir;  // the dashboard's files; empty: <dir of grid>/../share/grid/ui
   // [backend.NAME] sections, keys without the prefix
   std::map<std::string, std::map<std::string, std::string>> backend_settings;
   // Deprecated names the sources used, one sentence each, for `grid serve` to log at start-up.

@@ -14,6 +14,7 @@
 #include "sandbox/create_request.h"
 #include "sandbox/fifo_semaphore.h"
 #include "sandbox/sandbox.h"
+#include "sandbox/sandbox_metrics.h"
 #include "session/exec_listener.h"
 #include "session/exec_result.h"
 
@@ -75,6 +76,8 @@ class SandboxManager {
   /// For calls the routes make themselves without the operation lock (files, background
   /// processes).
   SandboxBackend& backend() const { return backend_; }
+  /// Latencies and failures for GET /metrics.
+  SandboxMetrics& metrics() { return metrics_; }
 
  private:
   /// Applies an event the manager's own sequence guarantees; a refusal is a bug, logged.
@@ -84,6 +87,7 @@ class SandboxManager {
   SandboxBackend& backend_;
   const ManagerOptions options_;
   FifoSemaphore slots_;
+  SandboxMetrics metrics_{options_.backend_name};
   std::atomic<bool> shutting_down_{false};
   mutable std::mutex registry_mutex_;
   std::map<std::string, std::shared_ptr<Sandbox>> sandboxes_;
