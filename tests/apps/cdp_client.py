@@ -88,7 +88,7 @@ class Browser:
             [chromium, "--headless=new", "--no-sandbox", "--disable-gpu",
              "--disable-dev-shm-usage", "--no-first-run", "--no-default-browser-check",
              "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0",
-             "--user-data-dir=" + self.profile, "--window-size=1400,900", "about:blank"],
+             "--user-data-dir=" + self.profile, "--window-size=1600,1000", "about:blank"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         port = None
         deadline = time.monotonic() + 60

@@ -101,9 +101,11 @@
 
   async function act(id, what) {
     try {
-      if (what === "stop") await api("POST", "/sandboxes/" + encodeURIComponent(id) + "/stop", {});
+      // Stop keeps the record (status stopped); Delete forgets it.
+      const path = "/sandboxes/" + encodeURIComponent(id);
+      if (what === "stop") await api("POST", path + "/stop", { remove: false });
       if (what === "delete") {
-        await api("DELETE", "/sandboxes/" + encodeURIComponent(id));
+        await api("DELETE", path);
         if (selectedId === id) select(null);
       }
       showError("");
@@ -128,7 +130,9 @@
     const row = el("tr");
     row.dataset.id = s.id;
     if (s.id === selectedId) row.classList.add("selected");
-    row.append(el("td", "id", s.id));
+    const idCell = el("td", "id", s.id.slice(0, 8));  // the full id on hover
+    idCell.title = s.id;
+    row.append(idCell);
     const status = el("td", "status status-" + s.status, s.status);
     row.append(status);
     row.append(el("td", "image", s.image));
