@@ -16,16 +16,17 @@ code() { curl -s -o "$work/body" -w '%{http_code}' "$@"; }
 sample() { awk -v key="$1" '$1 == key { print $2; found = 1 } END { if (!found) print "absent" }' "$work/body"; }
 
 check "metrics without a token is 401" 401 "$(code "$api/metrics")"
+check "POST /metrics is 405" 405 "$(code "${auth[@]}" -X POST "$api/metrics")"
 check "metrics with the token is 200" 200 "$(code "${auth[@]}" "$api/metrics")"
 check_contains "in the text exposition format" "text/plain; version=0.0.4" \
   "$(curl -s -o /dev/null -w '%{content_type}' "${auth[@]}" "$api/metrics")"
-check "POST /metrics is 405" 405 "$(code "${auth[@]}" -X POST "$api/metrics")"
 check "the running limit" 10 "$(sample grid_running_limit)"
 check "no sandbox yet" 0 "$(sample 'grid_sandboxes{status="running"}')"
 check "paused is exposed" 0 "$(sample grid_sandboxes_paused)"
 check_contains "session exec histogram exists" \
   "grid_exec_duration_seconds_count{backend=\"$GRID_TEST_BACKEND\",mode=\"session\"} 0" "$(cat "$work/body")"
 check "the 401 was counted" 1 "$(sample 'grid_request_failures_total{code="unauthorized"}')"
+check "the 405 was counted" 1 "$(sample 'grid_request_failures_total{code="method_not_allowed"}')"
 
 created="$(curl -s "${auth[@]}" -X POST "$api/sandboxes" -H 'Content-Type: application/json' \
   --data-binary "{\"image\":\"$IMAGE\",\"limits\":{\"memory_mb\":256}}")"
