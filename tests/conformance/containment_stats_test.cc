@@ -48,8 +48,8 @@ TEST_F(ContainmentStatsTest, BusyTenantCannotStallTheCall) {
   // of the session and answer by their deadline (generous: this detects a hang, not speed).
   auto busy = std::async(std::launch::async, [&] {
     return run(
-        "for n in 1 2 3 4; do (i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done) & "
-        "done; wait; echo idle");
+        "(for n in 1 2 3 4; do (i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done) & "
+        "done; wait); echo idle");
   });
   const auto asked = Clock::now();
   auto stats = backend().sandboxStats(id_, asked + 10s);
