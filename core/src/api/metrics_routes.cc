@@ -1,6 +1,10 @@
 #include "api/metrics_routes.h"
 
+#include <algorithm>
+#include <atomic>
+#include <future>
 #include <map>
+#include <optional>
 
 #include "api/api_json.h"
 
@@ -30,6 +34,28 @@ void writeGauge(metrics::ExpositionWriter& out, const std::string& name, const s
                 double value) {
   out.family(name, help, "gauge");
   out.sample(name, {}, value);
+}
+
+// Asks the backend for each sandbox's use, kStatsWorkers calls at a time (an engine may take
+// a second per call: Docker answers at its collector's next tick), all by `deadline`. A
+// sandbox not asked in time has no result.
+std::vector<std::optional<Result<SandboxStats>>> statsOf(
+    SandboxBackend& backend, const std::vector<std::pair<std::string, SandboxStatus>>& running,
+    Clock::time_point deadline) {
+  std::vector<std::optional<Result<SandboxStats>>> results(running.size());
+  std::atomic<size_t> next{0};
+  const auto work = [&] {
+    for (size_t i = next++; i < running.size(); i = next++) {
+      if (Clock::now() >= deadline) continue;
+      results[i] = backend.sandboxStats(running[i].first, deadline);
+    }
+  };
+  std::vector<std::future<void>> workers;
+  const size_t count = std::min(kStatsWorkers, running.size());
+  for (size_t w = 1; w < count; ++w) workers.push_back(std::async(std::launch::async, work));
+  if (count > 0) work();
+  for (auto& worker : workers) worker.wait();
+  return results;
 }
 
 }  // namespace
@@ -65,23 +91,23 @@ std::string metricsText(SandboxManager& manager, std::chrono::milliseconds stats
   // Per-sandbox use: gauges labelled by sandbox id, bounded by max_sandbox_records; never on a
   // histogram. One budget for the whole scrape, so a slow engine cannot hold it up.
   const auto deadline = Clock::now() + stats_budget;
+  const auto results = statsOf(manager.backend(), running, deadline);
   std::vector<std::pair<std::string, double>> cpu;
   std::vector<std::pair<std::string, double>> memory;
   double skipped = 0;
-  for (const auto& [id, status] : running) {
-    if (Clock::now() >= deadline) {
+  for (size_t i = 0; i < running.size(); ++i) {
+    const std::string& id = running[i].first;
+    if (!results[i]) {
       ++skipped;
       continue;
     }
-    auto stats = manager.backend().sandboxStats(id, deadline);
-    if (!stats.ok()) {
-      if (stats.error().code != ErrorCode::kUnsupported) ++skipped;
+    if (!results[i]->ok()) {
+      if (results[i]->error().code != ErrorCode::kUnsupported) ++skipped;
       continue;
     }
-    if (stats.value().cpu_seconds) cpu.emplace_back(id, *stats.value().cpu_seconds);
-    if (stats.value().memory_bytes) {
-      memory.emplace_back(id, static_cast<double>(*stats.value().memory_bytes));
-    }
+    const SandboxStats& stats = results[i]->value();
+    if (stats.cpu_seconds) cpu.emplace_back(id, *stats.cpu_seconds);
+    if (stats.memory_bytes) memory.emplace_back(id, static_cast<double>(*stats.memory_bytes));
   }
   out.family("grid_sandbox_cpu_seconds_total",
              "CPU time used by a running sandbox's processes, where the backend can tell.",

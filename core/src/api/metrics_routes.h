@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <string>
 
 #include "api/reply.h"
@@ -12,7 +13,9 @@ namespace grid {
 
 /// How long one scrape may spend asking the backend for per-sandbox use, all sandboxes
 /// together; sandboxes not reached in time are left out of that scrape (and counted).
-inline constexpr std::chrono::milliseconds kScrapeStatsBudget{2000};
+inline constexpr std::chrono::milliseconds kScrapeStatsBudget{4000};
+/// Backend calls one scrape makes at a time for per-sandbox use.
+inline constexpr size_t kStatsWorkers = 32;
 /// How long GET /sandboxes/{id}/stats waits for the backend.
 inline constexpr std::chrono::milliseconds kStatsTimeout{5000};
 
