@@ -34,7 +34,7 @@ id="$(echo "$created" | json 'd["id"]')"
 check "sandbox started" 200 "$(curl -s -o /dev/null -w '%{http_code}' "${auth[@]}" -X POST "$api/sandboxes/$id/start")"
 
 artifacts="${GRID_ARTIFACT_DIR:-$work/artifacts}"
-if python3 "$(dirname "$0")/dashboard_test.py" "$api" "$token" "$id" "$IMAGE" \
+if PYTHONDONTWRITEBYTECODE=1 python3 "$(dirname "$0")/dashboard_test.py" "$api" "$token" "$id" "$IMAGE" \
     "$artifacts/$GRID_TEST_BACKEND" "$chromium_bin"; then
   echo "ok: the dashboard test in Chromium"
 else
