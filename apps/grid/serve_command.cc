@@ -2,12 +2,14 @@
 // API until SIGINT/SIGTERM, then remove every sandbox before exiting.
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <csignal>
 #include <iostream>
 #include <memory>
 
 #include "api/api_server.h"
+#include "api/metrics_server.h"
 #include "commands.h"
 #include "config/server_config.h"
 #include "plugin/plugin_loader.h"
@@ -46,6 +48,18 @@ void raiseDescriptorLimit() {
   if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) {
     spdlog::warn("grid serve: cannot raise the open-files limit to {}", limit.rlim_max);
   }
+}
+
+// The dashboard's files: <dir of grid>/../share/grid/ui, both in the build tree (bin/grid,
+// share/grid/ui) and in an installed prefix.
+std::string defaultUiDir() {
+  char buf[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return "";
+  std::string exe(buf, static_cast<size_t>(n));
+  const size_t slash = exe.rfind('/');
+  if (slash == std::string::npos) return "";
+  return exe.substr(0, slash) + "/../share/grid/ui";
 }
 
 int waitForTerminationSignal() {
@@ -152,8 +166,24 @@ int runServe(const ServeFlags& flags) {
   server_options.request_limits.max_command_bytes = config.max_command_bytes;
   server_options.request_limits.max_json_depth = config.max_json_depth;
   server_options.auth_token = config.auth_token;
+  server_options.ui_dir = config.ui_dir.empty() ? defaultUiDir() : config.ui_dir;
+  std::unique_ptr<MetricsServer> metrics_server;
+  if (!config.metrics_bind.empty()) {
+    auto address = parseHostPort(config.metrics_bind);
+    if (!address.ok()) return fatal("[metrics] bind: " + address.error().message);
+    metrics_server =
+        std::make_unique<MetricsServer>(*manager, address.value().first, address.value().second);
+  }
   ApiServer server(*manager, server_options);
   if (auto listening = server.start(); !listening.ok()) return fatal(listening.error().message);
+  if (metrics_server) {
+    if (auto listening = metrics_server->start(); !listening.ok()) {
+      return fatal(listening.error().message);
+    }
+    spdlog::info("grid serve: metrics without a token on http://{}:{}/metrics",
+                 config.metrics_bind.substr(0, config.metrics_bind.rfind(':')),
+                 metrics_server->port());
+  }
   spdlog::info(
       "grid serve: listening on http://{}:{} (backend {}, instance {}, max running {}, "
       "default image {}, default isolation {})",
@@ -164,6 +194,7 @@ int runServe(const ServeFlags& flags) {
   spdlog::info("grid serve: signal {} received; removing all sandboxes", signal);
   // Sandboxes go first: killing them ends in-flight execs, so the server then stops promptly.
   manager->shutdown();
+  if (metrics_server) metrics_server->stop();
   server.stop();
   manager.reset();
   backend.reset();

@@ -131,6 +131,25 @@ TEST_F(ServerConfigTest, FileThenEnvironmentThenFlags) {
   EXPECT_EQ(from_flags.value().bind, "0.0.0.0");
 }
 
+TEST_F(ServerConfigTest, MetricsBindAndUiDirFromFileAndEnvironment) {
+  ConfigSources sources;
+  sources.file = write("[metrics]\nbind = 127.0.0.1:9100\n[ui]\ndir = /opt/grid/ui\n");
+  auto from_file = loadServerConfig(sources);
+  ASSERT_TRUE(from_file.ok()) << from_file.error().message;
+  EXPECT_EQ(from_file.value().metrics_bind, "127.0.0.1:9100");
+  EXPECT_EQ(from_file.value().ui_dir, "/opt/grid/ui");
+  sources.environment = {{"GRID_METRICS_BIND", "[::1]:9200"}, {"GRID_UI_DIR", "/env/ui"}};
+  auto from_env = loadServerConfig(sources);
+  ASSERT_TRUE(from_env.ok());
+  EXPECT_EQ(from_env.value().metrics_bind, "[::1]:9200");
+  EXPECT_EQ(from_env.value().ui_dir, "/env/ui");
+  ConfigSources none;
+  none.file = write("");
+  auto defaults = loadServerConfig(none);
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults.value().metrics_bind, "");  // no metrics-only listener unless asked
+}
+
 TEST_F(ServerConfigTest, InvalidValuesAreNamed) {
   ConfigSources sources;
   sources.file = write("[server]\nport = abc\nmax_running_sandboxes = 0\n");

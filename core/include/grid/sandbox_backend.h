@@ -133,6 +133,12 @@ struct FileInfo {
   std::string link_target;  // for kSymlink
 };
 
+/// What a running sandbox uses now, as far as the backend can tell (nullopt: it cannot).
+struct SandboxStats {
+  std::optional<double> cpu_seconds;     // CPU time of all its processes since it started
+  std::optional<uint64_t> memory_bytes;  // memory in use now (as its cgroup counts it)
+};
+
 /// What the core hands a backend at init(): Grid's instance name and the backend's own
 /// `[backend.NAME]` section of grid.ini, keys without the prefix, values as written.
 struct BackendConfig {
@@ -222,6 +228,12 @@ class SandboxBackend {
   /// directory's whole tree under that name. A symlink is archived as a symlink.
   virtual Result<void> createArchive(const std::string& sandbox_id, const std::string& path,
                                      ByteSink& out, Clock::time_point deadline);
+
+  /// CPU and memory use of a running sandbox, read by the time `deadline` passes (for metrics
+  /// and the dashboard, polled often: keep it cheap). The default is kUnsupported. An unknown
+  /// sandbox is kNotFound.
+  virtual Result<SandboxStats> sandboxStats(const std::string& sandbox_id,
+                                            Clock::time_point deadline);
 };
 
 }  // namespace grid

@@ -1,6 +1,7 @@
 #include "api/api_server.h"
 
 #include <Poco/Exception.h>
+#include <Poco/JSON/Parser.h>
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
 #include <Poco/Net/HTTPServerParams.h>
@@ -18,9 +19,11 @@
 #include "api/exec_stream.h"
 #include "api/expiry_reply.h"
 #include "api/file_routes.h"
+#include "api/metrics_routes.h"
 #include "api/process_routes.h"
 #include "api/reply.h"
 #include "api/request_body.h"
+#include "api/ui_routes.h"
 #include "net/error_body.h"
 #include "net/http_connection.h"
 
@@ -51,6 +54,16 @@ std::vector<std::string> splitPath(const std::string& path) {
   return parts;
 }
 
+// The code token of an error reply's JSON body, for the failure counter ("other" if none).
+std::string errorCodeOf(const Reply& reply) {
+  try {
+    auto parsed = Poco::JSON::Parser().parse(reply.body).extract<Poco::JSON::Object::Ptr>();
+    if (parsed && parsed->has("code")) return parsed->getValue<std::string>("code");
+  } catch (const Poco::Exception&) {
+  }
+  return "other";
+}
+
 class ApiRequestHandler : public HTTPRequestHandler {
  public:
   ApiRequestHandler(SandboxManager& manager, const ApiServerOptions& options)
@@ -66,6 +79,7 @@ class ApiRequestHandler : public HTTPRequestHandler {
     } catch (const std::exception& e) {
       reply = errorReply(Error{ErrorCode::kInternal, e.what()});
     }
+    if (reply.status >= 400) manager_.metrics().requestFailed(errorCodeOf(reply));
     if (reply.stream) {  // the route sends status, head and body itself
       try {
         reply.stream(response);
@@ -147,11 +161,22 @@ class ApiRequestHandler : public HTTPRequestHandler {
       o->set("max_running", static_cast<Poco::UInt64>(manager_.options().max_running_sandboxes));
       o->set("waiting", static_cast<Poco::UInt64>(manager_.startsWaiting()));
       o->set("backend", manager_.options().backend_name);
+      o->set("sandboxes", static_cast<Poco::UInt64>(manager_.all().size()));
+      o->set("max_sandboxes", static_cast<Poco::UInt64>(manager_.options().max_sandbox_records));
       return json(HTTPResponse::HTTP_OK, o);
+    }
+    // The dashboard's static files need no token; the API calls the page makes do.
+    if (!parts.empty() && parts[0] == "ui") {
+      if (method != "GET" && method != "HEAD") (void)readBody(request);  // keeps the connection
+      return dashboardReply(options_.ui_dir, parts, method);
     }
     if (!authorized(request)) {
       return errorReply(HTTPResponse::HTTP_UNAUTHORIZED, kCodeUnauthorized,
                         "missing or wrong bearer token (send `Authorization: Bearer <token>`)");
+    }
+    if (parts.size() == 1 && parts[0] == "metrics") {
+      if (!allow({"GET", "HEAD"})) return notAllowed("GET");
+      return metricsReply(manager_);
     }
     if (parts.empty() || parts[0] != "sandboxes") {
       return errorReply(fail(ErrorCode::kNotFound, "no route for " + method + " " + uri.getPath()));
@@ -212,6 +237,10 @@ class ApiRequestHandler : public HTTPRequestHandler {
     if (parts.size() == 3 && (action == "pause" || action == "resume")) {
       if (method != "POST") return notAllowed("POST");
       return pauseOrResume(id, action == "pause");
+    }
+    if (parts.size() == 3 && action == "stats") {
+      if (!allow({"GET", "HEAD"})) return notAllowed("GET");
+      return sandboxStatsReply(manager_, id);
     }
     if (action == "trajectory" && (parts.size() == 3 || parts[3] == "formatted")) {
       if (!allow({"GET"})) return notAllowed("GET");

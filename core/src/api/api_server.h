@@ -32,6 +32,7 @@ struct ApiServerOptions {
   std::chrono::milliseconds file_timeout{3600000};
   RequestLimits request_limits;
   std::string auth_token;  // non-empty: every route but /healthz needs "Bearer <token>"
+  std::string ui_dir;      // the dashboard's files, served at /ui without a token; empty: none
 };
 
 class ApiServer {

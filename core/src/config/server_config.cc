@@ -59,6 +59,8 @@ const char* const kKnownKeys[] = {
     "lifetimes.default_idle_timeout",
     "lifetimes.default_action",
     "lifetimes.max_ttl",
+    "metrics.bind",
+    "ui.dir",
 };
 
 std::string upperSnake(std::string s) {
@@ -220,6 +222,8 @@ Result<ServerConfig> loadServerConfigOrThrow(const ConfigSources& sources) {
   read.real("sandbox.cpus", config.default_limits.cpus, 0);
   read.integer("sandbox.memory_mb", config.default_limits.memory_mb, 0, 1LL << 40);
   read.integer("sandbox.pids", config.default_limits.pids, 0, 1LL << 31);
+  read.text("metrics.bind", config.metrics_bind);
+  read.text("ui.dir", config.ui_dir);
   std::string isolation = isolationName(config.default_isolation);
   read.text("sandbox.isolation", isolation);
   read.secondsOrNone("lifetimes.default_ttl", config.default_ttl);

@@ -53,6 +53,10 @@ struct ServerConfig {
   std::chrono::milliseconds default_idle_timeout{0};
   std::string default_expiry_action = "stop";  // stop | pause
   std::chrono::milliseconds max_ttl{0};         // no sandbox lives longer; 0: no bound
+  // [metrics]
+  std::string metrics_bind;  // host:port of a metrics-only listener (no token); empty: none
+  // [ui]
+  std::string ui_dir;  // the dashboard's files; empty: <dir of grid>/../share/grid/ui
   // [backend.NAME] sections, keys without the prefix
   std::map<std::string, std::map<std::string, std::string>> backend_settings;
   // Deprecated names the sources used, one sentence each, for `grid serve` to log at start-up.

@@ -158,4 +158,10 @@ Result<void> GuardedBackend::createArchive(const std::string& sandbox_id, const 
                  [&] { return inner_->createArchive(sandbox_id, path, out, deadline); });
 }
 
+Result<SandboxStats> GuardedBackend::sandboxStats(const std::string& sandbox_id,
+                                                  Clock::time_point deadline) {
+  return guarded(label_, "sandboxStats",
+                 [&] { return inner_->sandboxStats(sandbox_id, deadline); });
+}
+
 }  // namespace grid

@@ -44,6 +44,8 @@ class GuardedBackend : public SandboxBackend {
                               ByteSource& tar, Clock::time_point deadline) override;
   Result<void> createArchive(const std::string& sandbox_id, const std::string& path, ByteSink& out,
                              Clock::time_point deadline) override;
+  Result<SandboxStats> sandboxStats(const std::string& sandbox_id,
+                                    Clock::time_point deadline) override;
 
  private:
   std::unique_ptr<SandboxBackend> inner_;

@@ -25,6 +25,12 @@ Result<void> SandboxBackend::resumeSandbox(const std::string&) {
               name() + ": resuming a sandbox is not supported by this backend");
 }
 
+Result<SandboxStats> SandboxBackend::sandboxStats(const std::string& sandbox_id,
+                                                  Clock::time_point /*deadline*/) {
+  return fail(ErrorCode::kUnsupported,
+              name() + ": cannot tell the resource use of sandbox " + sandbox_id);
+}
+
 // The file calls' defaults are defined in core/src/files/process_file_ops.cc.
 
 }  // namespace grid

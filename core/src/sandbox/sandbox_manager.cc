@@ -141,8 +141,11 @@ Result<void> SandboxManager::start(const std::string& id, std::optional<ExecResu
     (void)sandbox.advance(SandboxEvent::kStartFailed, "the server is shutting down");
     return fail(ErrorCode::kUnavailable, "the server is shutting down");
   }
+  const auto queued_at = std::chrono::steady_clock::now();
   const auto outcome =
       slots_.acquire(options_.start_wait_timeout, runtime.permit, &runtime.stopping);
+  const auto slot_at = std::chrono::steady_clock::now();
+  metrics_.slotWaited(slot_at - queued_at);
   if (outcome == FifoSemaphore::Outcome::kTimedOut) {
     advance(sandbox, SandboxEvent::kSlotTimedOut);
     return fail(ErrorCode::kUnavailable,
@@ -195,6 +198,7 @@ Result<void> SandboxManager::start(const std::string& id, std::optional<ExecResu
     return failStart(fail(ErrorCode::kConflict, "sandbox was stopped while starting"));
   advance(sandbox, SandboxEvent::kStarted);
   armLifetime(sandbox);
+  metrics_.startFinished(std::chrono::steady_clock::now() - slot_at);
   return {};
 }
 
@@ -251,6 +255,7 @@ Result<ExecResult> SandboxManager::exec(const std::string& id, const std::string
     return fail(ErrorCode::kUnavailable, "the client went away before the command ran");
   }
   const auto at = std::chrono::system_clock::now();
+  const auto exec_started = std::chrono::steady_clock::now();
   Result<ExecResult> result = standalone ? runStandalone(backend_, id, command, limits, listener)
                                          : runtime.session->run(command, limits, listener);
   // Its expiry killed the sandbox under the command: whatever the run made of that, the
@@ -266,6 +271,7 @@ Result<ExecResult> SandboxManager::exec(const std::string& id, const std::string
     if (!standalone && !runtime.session->alive()) advance(sandbox, SandboxEvent::kSessionEnded);
     return result.error();
   }
+  metrics_.execFinished(standalone, std::chrono::steady_clock::now() - exec_started);
   const bool session_ended = !standalone && result.value().exited;
   sandbox.recordExec(
       TrajectoryEntry{TrajectoryKind::kExec, command, standalone, at, result.value()},

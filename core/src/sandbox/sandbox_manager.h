@@ -16,6 +16,7 @@
 #include "sandbox/expiry_scheduler.h"
 #include "sandbox/fifo_semaphore.h"
 #include "sandbox/sandbox.h"
+#include "sandbox/sandbox_metrics.h"
 #include "session/exec_listener.h"
 #include "session/exec_result.h"
 
@@ -92,6 +93,8 @@ class SandboxManager {
   /// Deadlines the expiry scheduler has been given so far: activity must not add to them
   /// (docs/lifetimes.md), which tests check.
   uint64_t expiryScheduleCount() const { return expiry_.scheduleCount(); }
+  /// Latencies and failures for GET /metrics.
+  SandboxMetrics& metrics() { return metrics_; }
 
  private:
   /// Applies an event the manager's own sequence guarantees; a refusal is a bug, logged.
@@ -107,6 +110,7 @@ class SandboxManager {
   SandboxBackend& backend_;
   const ManagerOptions options_;
   FifoSemaphore slots_;
+  SandboxMetrics metrics_{options_.backend_name};
   std::atomic<bool> shutting_down_{false};
   mutable std::mutex registry_mutex_;
   std::map<std::string, std::shared_ptr<Sandbox>> sandboxes_;

@@ -2,11 +2,14 @@
 
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
 
 #include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <initializer_list>
+#include <optional>
 #include <utility>
 
 #include "grid/engine/engine_client.h"
@@ -201,6 +204,53 @@ Result<std::chrono::seconds> parseSecondsSetting(const std::string& section, con
                 section + " " + key + " must be a positive number of seconds, got '" + value + "'");
   }
   return std::chrono::seconds(seconds);
+}
+
+namespace {
+
+// The number at `path` (object keys) under `root`, when every step is there and it is numeric.
+std::optional<double> numberAt(const Poco::JSON::Object::Ptr& root,
+                               std::initializer_list<const char*> path) {
+  Poco::JSON::Object::Ptr node = root;
+  size_t step = 0;
+  for (const char* key : path) {
+    if (!node || !node->has(key)) return std::nullopt;
+    if (++step == path.size()) {
+      const Poco::Dynamic::Var value = node->get(key);
+      if (!value.isNumeric()) return std::nullopt;
+      return value.convert<double>();
+    }
+    node = node->getObject(key);
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+Result<SandboxStats> parseContainerStats(const std::string& product, const std::string& body) {
+  Poco::JSON::Object::Ptr root;
+  try {
+    root = Poco::JSON::Parser().parse(body).extract<Poco::JSON::Object::Ptr>();
+  } catch (const Poco::Exception& e) {
+    return fail(ErrorCode::kInternal,
+                product + ": container stats are not a JSON object: " + e.displayText());
+  }
+  SandboxStats stats;
+  if (auto ns = numberAt(root, {"cpu_stats", "cpu_usage", "total_usage"}); ns && *ns > 0) {
+    stats.cpu_seconds = *ns / 1e9;
+  }
+  if (auto usage = numberAt(root, {"memory_stats", "usage"}); usage && *usage > 0) {
+    double cache = 0;
+    // cgroup v1 names it total_inactive_file, v2 inactive_file.
+    for (const char* key : {"total_inactive_file", "inactive_file"}) {
+      if (auto inactive = numberAt(root, {"memory_stats", "stats", key})) {
+        cache = *inactive;
+        break;
+      }
+    }
+    stats.memory_bytes = static_cast<uint64_t>(cache < *usage ? *usage - cache : *usage);
+  }
+  return stats;
 }
 
 }  // namespace grid::engine

@@ -174,6 +174,21 @@ Result<void> EngineBackend::destroySandbox(const std::string& sandbox_id) {
   return {};
 }
 
+Result<SandboxStats> EngineBackend::sandboxStats(const std::string& sandbox_id,
+                                                 Clock::time_point deadline) {
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+  if (left.count() <= 0) {
+    return fail(ErrorCode::kTimeout, dialect_.name + ": no time left to read sandbox stats");
+  }
+  // one-shot: Docker answers at once instead of waiting a second for a second CPU sample.
+  const std::string path =
+      "/containers/" + containerName(instance_, sandbox_id) + "/stats?stream=false&one-shot=true";
+  GRID_ASSIGN_OR_RETURN(const Response answer,
+                        clientFor(sandbox_id)->request("GET", path, std::nullopt, left));
+  if (!answer.ok()) return clientFor(sandbox_id)->errorFor("GET", path, answer);
+  return parseContainerStats(dialect_.name, answer.body);
+}
+
 bool EngineBackend::onGvisor(const std::string& sandbox_id) {
   std::lock_guard lock(mutex_);
   return gvisor_sandboxes_.count(sandbox_id) != 0;

@@ -50,6 +50,10 @@ class EngineBackend : public SandboxBackend {
   Result<void> createArchive(const std::string& sandbox_id, const std::string& path, ByteSink& out,
                              Clock::time_point deadline) override;
 
+  /// One-shot stats of the container (the engines' stats endpoint, stream=false).
+  Result<SandboxStats> sandboxStats(const std::string& sandbox_id,
+                                    Clock::time_point deadline) override;
+
   /// The Engine API version every request uses (after init()).
   std::string apiVersion() const { return client_ ? client_->apiVersion() : ""; }
 

@@ -152,5 +152,36 @@ TEST(ExecRegistryTest, AbortAllEndsOnlyThatSandboxsOpenStreams) {
   for (int fd : {mine[0], mine[1], other[0], other[1]}) ::close(fd);
 }
 
+TEST(ContainerStatsTest, ReadsCpuAndMemoryLessInactiveCache) {
+  // cgroup v1 as Docker 20.10 answers it (trimmed).
+  auto v1 = parseContainerStats("docker", R"({"read":"2026-01-01T00:00:00Z",
+      "cpu_stats":{"cpu_usage":{"total_usage":1500000000}},
+      "memory_stats":{"usage":10485760,"stats":{"total_inactive_file":2097152}}})");
+  ASSERT_TRUE(v1.ok()) << v1.error().message;
+  EXPECT_DOUBLE_EQ(*v1.value().cpu_seconds, 1.5);
+  EXPECT_EQ(*v1.value().memory_bytes, 8388608u);
+  // cgroup v2 names the cache inactive_file.
+  auto v2 = parseContainerStats("podman", R"({"cpu_stats":{"cpu_usage":{"total_usage":2000}},
+      "memory_stats":{"usage":4096,"stats":{"inactive_file":1024}}})");
+  ASSERT_TRUE(v2.ok());
+  EXPECT_EQ(*v2.value().memory_bytes, 3072u);
+}
+
+TEST(ContainerStatsTest, MissingOrZeroFieldsStayUnknown) {
+  // A stopped container: Docker answers zeroes and empty objects.
+  auto stopped = parseContainerStats("docker", R"({"cpu_stats":{"cpu_usage":{"total_usage":0}},
+      "memory_stats":{}})");
+  ASSERT_TRUE(stopped.ok());
+  EXPECT_FALSE(stopped.value().cpu_seconds);
+  EXPECT_FALSE(stopped.value().memory_bytes);
+  auto odd = parseContainerStats("docker", R"({"cpu_stats":"nope","memory_stats":{"usage":"x"}})");
+  ASSERT_TRUE(odd.ok());
+  EXPECT_FALSE(odd.value().cpu_seconds);
+  EXPECT_FALSE(odd.value().memory_bytes);
+  auto bad = parseContainerStats("docker", "not json");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("docker"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace grid::engine

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "kernel/rlimits.h"
 
 namespace grid::localns {
@@ -94,6 +96,33 @@ TEST(RlimitPlanTest, NeverRaisesNofileAboveTheCurrentHardLimit) {
   EXPECT_EQ(low[1].resource, RLIMIT_NOFILE);
   EXPECT_EQ(low[1].hard, 4096u);
   EXPECT_EQ(planRlimits(RLIM_INFINITY)[1].hard, 65536u);
+}
+
+TEST(CgroupUsage, ParsesSingleCounters) {
+  EXPECT_EQ(parseCgroupCounter("123456\n"), 123456u);
+  EXPECT_EQ(parseCgroupCounter("0"), 0u);
+  EXPECT_EQ(parseCgroupCounter("18446744073709551615\n"), UINT64_MAX);
+  EXPECT_FALSE(parseCgroupCounter("18446744073709551616"));
+  EXPECT_FALSE(parseCgroupCounter("max\n"));
+  EXPECT_FALSE(parseCgroupCounter(""));
+  EXPECT_FALSE(parseCgroupCounter("-1"));
+  EXPECT_FALSE(parseCgroupCounter("12 34"));
+}
+
+TEST(CgroupUsage, ParsesKeyedFiles) {
+  const std::string cpu_stat =
+      "usage_usec 2500000\nuser_usec 2000000\nsystem_usec 500000\nnr_periods 0\n";
+  EXPECT_EQ(parseCgroupKeyed(cpu_stat, "usage_usec"), 2500000u);
+  EXPECT_EQ(parseCgroupKeyed(cpu_stat, "system_usec"), 500000u);
+  EXPECT_FALSE(parseCgroupKeyed(cpu_stat, "usage"));  // a prefix of a key is not the key
+  EXPECT_FALSE(parseCgroupKeyed(cpu_stat, "missing"));
+  EXPECT_FALSE(parseCgroupKeyed("usage_usec lots\n", "usage_usec"));
+  EXPECT_FALSE(parseCgroupKeyed("", "usage_usec"));
+}
+
+TEST(CgroupUsage, V1JoinsCpuacctForCpuTime) {
+  const auto hierarchies = cgroupV1Hierarchies();
+  EXPECT_NE(std::find(hierarchies.begin(), hierarchies.end(), "cpuacct"), hierarchies.end());
 }
 
 }  // namespace

@@ -39,6 +39,10 @@ class Cgroup {
 
   /// Removes the dir(s); absent dirs are fine.
   virtual Result<void> remove() = 0;
+
+  /// CPU time and memory in use, from the controllers' files; a value the host does not
+  /// account (no cpuacct hierarchy, say) stays nullopt.
+  virtual Result<SandboxStats> usage() const = 0;
 };
 
 /// `root_name` is the parent cgroup below each hierarchy root ("grid"), `id` the sandbox id.

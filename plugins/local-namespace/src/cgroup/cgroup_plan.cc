@@ -64,6 +64,33 @@ bool freezerReached(const FreezerPlan& plan, const std::string& state_text) {
   return false;
 }
 
-std::vector<std::string> cgroupV1Hierarchies() { return {"memory", "pids", "cpu", "freezer"}; }
+std::vector<std::string> cgroupV1Hierarchies() {
+  return {"memory", "pids", "cpu", "freezer", "cpuacct"};
+}
+
+std::optional<uint64_t> parseCgroupCounter(std::string_view text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.remove_suffix(1);
+  if (text.empty() || text.size() > 20) return std::nullopt;
+  uint64_t value = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    const uint64_t digit = static_cast<uint64_t>(c - '0');
+    if (value > (UINT64_MAX - digit) / 10) return std::nullopt;
+    value = value * 10 + digit;
+  }
+  return value;
+}
+
+std::optional<uint64_t> parseCgroupKeyed(std::string_view text, std::string_view key) {
+  while (!text.empty()) {
+    const size_t end = text.find('\n');
+    std::string_view line = text.substr(0, end);
+    text = end == std::string_view::npos ? std::string_view() : text.substr(end + 1);
+    if (line.size() > key.size() && line.substr(0, key.size()) == key && line[key.size()] == ' ') {
+      return parseCgroupCounter(line.substr(key.size() + 1));
+    }
+  }
+  return std::nullopt;
+}
 
 }  // namespace grid::localns

@@ -2,7 +2,10 @@
 // No I/O: unit-tested without root.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "grid/sandbox_backend.h"
@@ -45,7 +48,16 @@ FreezerPlan planFreezerV2(bool frozen);
 /// Whether `state_text` (the contents of plan.state_file) shows the plan's target.
 bool freezerReached(const FreezerPlan& plan, const std::string& state_text);
 
-/// v1 hierarchies a sandbox joins: the limit controllers plus freezer (used to kill).
+/// v1 hierarchies a sandbox joins: the limit controllers, freezer (used to kill) and cpuacct
+/// (its CPU time, where the host mounts it apart from cpu).
 std::vector<std::string> cgroupV1Hierarchies();
+
+/// A cgroup file holding one unsigned integer ("123\n"), e.g. memory.current; nullopt for
+/// anything else ("max", empty, garbage).
+std::optional<uint64_t> parseCgroupCounter(std::string_view text);
+
+/// The value of `key` in a flat-keyed cgroup file ("usage_usec 123\nuser_usec 100\n"), e.g. v2
+/// cpu.stat or memory.stat; nullopt when the key is absent or its value is not a number.
+std::optional<uint64_t> parseCgroupKeyed(std::string_view text, std::string_view key);
 
 }  // namespace grid::localns

@@ -108,6 +108,26 @@ class CgroupV1 : public Cgroup {
                                           " survive SIGKILL in " + procs_file);
   }
 
+  Result<SandboxStats> usage() const override {
+    SandboxStats stats;
+    // cpuacct.usage is in nanoseconds; a host may mount cpuacct with cpu ("cpu,cpuacct").
+    for (const char* controller : {"cpuacct", "cpu"}) {
+      if (!has(controller)) continue;
+      auto text = readCgroupFile(dirOf(controller) + "/cpuacct.usage");
+      if (!text) continue;
+      if (auto ns = parseCgroupCounter(text.value())) {
+        stats.cpu_seconds = static_cast<double>(*ns) / 1e9;
+        break;
+      }
+    }
+    if (has("memory")) {
+      auto text = readCgroupFile(dirOf("memory") + "/memory.usage_in_bytes");
+      if (!text) return text.error();
+      stats.memory_bytes = parseCgroupCounter(text.value());
+    }
+    return stats;
+  }
+
   Result<void> remove() override {
     Result<void> result;
     for (const auto& controller : controllers_) {

@@ -84,6 +84,21 @@ class CgroupV2 : public Cgroup {
 
   Result<void> remove() override { return removeCgroupDir(dir_); }
 
+  Result<SandboxStats> usage() const override {
+    SandboxStats stats;
+    // cpu.stat exists in every v2 cgroup (usage_usec needs no cpu controller); memory.current
+    // only where the memory controller is enabled.
+    auto cpu = readCgroupFile(dir_ + "/cpu.stat");
+    if (!cpu) return cpu.error();
+    if (auto usec = parseCgroupKeyed(cpu.value(), "usage_usec")) {
+      stats.cpu_seconds = static_cast<double>(*usec) / 1e6;
+    }
+    if (auto memory = readCgroupFile(dir_ + "/memory.current")) {
+      stats.memory_bytes = parseCgroupCounter(memory.value());
+    }
+    return stats;
+  }
+
  private:
   std::string mount_root_;
   std::string parent_;

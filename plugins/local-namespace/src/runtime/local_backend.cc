@@ -410,6 +410,26 @@ Result<void> LocalNamespaceBackend::destroySandbox(const std::string& sandbox_id
   return result;
 }
 
+Result<SandboxStats> LocalNamespaceBackend::sandboxStats(const std::string& sandbox_id,
+                                                         Clock::time_point /*deadline*/) {
+  std::shared_ptr<Sandbox> sandbox;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = sandboxes_.find(sandbox_id);
+    if (it == sandboxes_.end()) {
+      return fail(ErrorCode::kNotFound, "local-namespace: no sandbox " + sandbox_id);
+    }
+    sandbox = it->second;
+  }
+  // Reading a few cgroup files needs no deadline; a destroy in progress is not waited for.
+  std::shared_lock lifecycle(sandbox->lifecycle, std::try_to_lock);
+  if (!lifecycle.owns_lock() || sandbox->destroyed || !sandbox->cgroup) {
+    return fail(ErrorCode::kConflict,
+                "local-namespace: sandbox " + sandbox_id + " is being removed");
+  }
+  return sandbox->cgroup->usage();
+}
+
 Result<void> LocalNamespaceBackend::teardown(Sandbox* sandbox) {
   Result<void> result;
   if (sandbox->cgroup) {

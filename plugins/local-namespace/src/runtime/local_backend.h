@@ -53,6 +53,8 @@ class LocalNamespaceBackend : public SandboxBackend {
   /// The sandbox's cgroup freezer (v1 freezer.state, v2 cgroup.freeze).
   Result<void> pauseSandbox(const std::string& sandbox_id) override;
   Result<void> resumeSandbox(const std::string& sandbox_id) override;
+  Result<SandboxStats> sandboxStats(const std::string& sandbox_id,
+                                    Clock::time_point deadline) override;
 
  private:
   struct Sandbox {

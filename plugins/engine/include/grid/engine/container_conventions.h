@@ -113,4 +113,11 @@ Result<std::string> parseSocketSetting(const std::string& section, const std::st
 Result<std::chrono::seconds> parseSecondsSetting(const std::string& section, const std::string& key,
                                                  const std::string& value);
 
+/// CPU and memory from an engine's one-shot container stats answer (GET
+/// /containers/NAME/stats?stream=false): cpu_stats.cpu_usage.total_usage (ns) and
+/// memory_stats.usage less its inactive file cache, as `docker stats` shows it. A field the
+/// engine leaves out (or zeroes, as for a stopped container) stays nullopt. Not JSON:
+/// kInternal naming the product.
+Result<SandboxStats> parseContainerStats(const std::string& product, const std::string& body);
+
 }  // namespace grid::engine
