@@ -29,6 +29,10 @@ class GuardedBackend : public SandboxBackend {
   Result<std::unique_ptr<ProcessChannel>> startProcess(const std::string& sandbox_id,
                                                        const ProcessSpec& spec) override;
   Result<void> destroySandbox(const std::string& sandbox_id) override;
+  Result<void> forkSandbox(const std::string& source_id,
+                           const std::vector<SandboxSpec>& children) override;
+  Result<void> snapshotSandbox(const std::string& sandbox_id, const std::string& image,
+                               bool overwrite) override;
   Result<FileInfo> statPath(const std::string& sandbox_id, const std::string& path,
                             Clock::time_point deadline) override;
   Result<std::vector<FileInfo>> listDirectory(const std::string& sandbox_id,

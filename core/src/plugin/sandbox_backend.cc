@@ -15,6 +15,18 @@ Result<void> SandboxBackend::checkSpec(const SandboxSpec& spec) {
                                            "' is not supported by this backend");
 }
 
+Result<void> SandboxBackend::forkSandbox(const std::string& source_id,
+                                         const std::vector<SandboxSpec>& /*children*/) {
+  return fail(ErrorCode::kUnsupported,
+              name() + ": fork is not supported by this backend (sandbox " + source_id + ")");
+}
+
+Result<void> SandboxBackend::snapshotSandbox(const std::string& sandbox_id,
+                                             const std::string& /*image*/, bool /*overwrite*/) {
+  return fail(ErrorCode::kUnsupported,
+              name() + ": snapshot is not supported by this backend (sandbox " + sandbox_id + ")");
+}
+
 // The file calls' defaults are defined in core/src/files/process_file_ops.cc.
 
 }  // namespace grid
