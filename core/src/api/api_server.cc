@@ -17,6 +17,7 @@
 #include "api/api_json.h"
 #include "api/exec_stream.h"
 #include "api/file_routes.h"
+#include "api/fork_routes.h"
 #include "api/process_routes.h"
 #include "api/reply.h"
 #include "api/request_body.h"
@@ -203,6 +204,10 @@ class ApiRequestHandler : public HTTPRequestHandler {
       auto parsed = parseStopRequest(body);
       if (!parsed.ok()) return errorReply(parsed.error());
       return stop(id, parsed.value().remove);
+    }
+    if (parts.size() == 3 && isForkAction(action)) {
+      if (method != "POST") return notAllowed("POST");
+      return forkRoute(manager_, action, id, body);
     }
     if (action == "trajectory" && (parts.size() == 3 || parts[3] == "formatted")) {
       if (!allow({"GET"})) return notAllowed("GET");
