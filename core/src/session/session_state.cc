@@ -58,7 +58,7 @@ std::string captureStateCommand(std::string_view path, size_t max_bytes) {
   script +=
       "while IFS= builtin read -r __grid_n; do case $__grid_n in __grid*) ;; "
       "*) __grid_funcs+=(\"$__grid_n\") ;; esac; done < <(builtin compgen -A function)\n";
-  script += "{ builtin printf 'builtin cd -- %q 2>/dev/null\\n' \"$PWD\"\n";
+  script += "{ builtin printf '%s %q 2>/dev/null\\n' 'builtin cd --' \"$PWD\"\n";
   script += "  (( ${#__grid_vars[@]} )) && builtin declare -p -- \"${__grid_vars[@]}\"\n";
   script += "  builtin umask -p\n";
   script += "  builtin shopt -p\n";
@@ -77,7 +77,16 @@ std::string captureStateCommand(std::string_view path, size_t max_bytes) {
   script += "if (( ${#__grid_x} > " + max + " )); then builtin printf '%s\\n' 'session state " +
             "exceeds " + max + " bytes' >&2; " + removeStateCommand(path) + "; builtin exit " +
             std::to_string(kStateTooLargeStatus) + "; fi )";
-  return script;
+  // A backslash keeps an alias of the tenant's named `builtin` from replacing ours.
+  std::string quoted;
+  for (size_t at = 0;;) {
+    const size_t next = script.find("builtin ", at);
+    quoted += script.substr(at, next - at);
+    if (next == std::string::npos) break;
+    quoted += "\\builtin ";
+    at = next + 8;
+  }
+  return quoted;
 }
 
 std::string restoreStateCommand(std::string_view path) {
