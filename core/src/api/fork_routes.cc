@@ -41,7 +41,7 @@ Result<ForkRequest> parseForkRequest(std::string_view body) {
   ForkRequest request;
   if (o->has("count") && !o->isNull("count")) {
     const Poco::Dynamic::Var count = o->get("count");
-    if (!count.isInteger()) {
+    if (!count.isInteger() || count.isBoolean()) {
       return fail(ErrorCode::kInvalidArgument, "count must be an integer");
     }
     request.count = count.convert<Poco::Int64>();
