@@ -169,6 +169,10 @@ Result<std::vector<std::shared_ptr<Sandbox>>> SandboxManager::fork(const std::st
       child_ids += child->spec().id;
     }
   }
+  if (shutting_down_) {  // a shutdown that listed the sandboxes before these were added
+    for (auto& child : children) teardown(*child);
+    return fail(ErrorCode::kUnavailable, "the server is shutting down");
+  }
   for (auto& child : children) {
     advance(*child, SandboxEvent::kStarted);
     child->recordOperation(TrajectoryKind::kFork, "forked from " + id);
