@@ -106,7 +106,8 @@ TEST_F(SessionStateTest, CaptureChangesNothingInTheSession) {
 TEST_F(SessionStateTest, HostileFunctionsDoNotRunDuringCapture) {
   // Functions shadowing the commands the capture uses; builtin bypasses them.
   const std::string marker = (dir_ / "ran").string();
-  bash("declare() { touch '" + marker + "'; }\nprintf() { touch '" + marker +
+  bash("builtin() { touch '" + marker + "'; }\ndeclare() { touch '" + marker +
+       "'; }\nprintf() { touch '" + marker +
        "'; }\n"
        "read() { touch '" +
        marker + "'; }\ncompgen() { touch '" + marker + "'; }\n" + captureStateCommand(state_) +

@@ -52,6 +52,14 @@ std::string captureStateCommand(std::string_view path, size_t max_bytes) {
   const std::string max = std::to_string(max_bytes);
   std::string script;
   script += "( __grid_file=" + file + "\n";
+  // A function named `builtin` would take the place of every call below (and could loop
+  // forever in a read loop): drop it, with `unset` as a special builtin of POSIX mode, which no
+  // function can shadow. It is the one function a child does not get.
+  // Leaving POSIX mode resets expand_aliases; it is read first from BASHOPTS (no builtin).
+  script += "__grid_ea=0; [[ :$BASHOPTS: == *:expand_aliases:* ]] && __grid_ea=1\n";
+  script += "if [[ -o posix ]]; then \\unset -f builtin; else POSIXLY_CORRECT=y; "
+            "\\unset -f builtin; \\unset POSIXLY_CORRECT; fi\n";
+  script += "(( __grid_ea )) && builtin shopt -s expand_aliases\n";
   script += "__grid_vars=(); __grid_funcs=()\n";
   script += "while IFS= builtin read -r __grid_n; do case $__grid_n in " + joinedPatterns() +
             ") ;; *) __grid_vars+=(\"$__grid_n\") ;; esac; done < <(builtin compgen -v)\n";
