@@ -97,7 +97,6 @@ TEST_F(ForkTest, ForkOfAForkSeesEveryLayer) {
 }
 
 TEST_F(ForkTest, SnapshotMakesAnImageThatCreateAccepts) {
-  if (hostImage()) GTEST_SKIP() << "the host image has no file system of its own to save";
   const std::string source = startSandbox();
   const std::string token = randomHex(8);
   ASSERT_EQ(run(source, "mkdir -p /srv/snap && echo " + token + " > /srv/snap/token").exit_code, 0);
@@ -179,23 +178,6 @@ TEST_F(ForkTest, TrajectoriesRecordTheFork) {
   EXPECT_NE(last(source).command.find(children[0]), std::string::npos);
   EXPECT_EQ(last(children[0]).kind, TrajectoryKind::kFork);
   EXPECT_NE(last(children[0]).command.find(source), std::string::npos);
-}
-
-// On gVisor the engines cannot see the sandbox's file changes: a clear kUnsupported.
-class ForkOnGvisorTest : public ConformanceTest {};
-
-TEST_F(ForkOnGvisorTest, AnswersUnsupported) {
-  if (conformanceTarget().config.default_isolation != Isolation::kGvisor) {
-    GTEST_SKIP() << "only with --isolation gvisor";
-  }
-  const std::string source = startSandbox();
-  auto forked = manager_->fork(source, 1);
-  ASSERT_FALSE(forked.ok());
-  EXPECT_EQ(forked.error().code, ErrorCode::kUnsupported) << forked.error().message;
-  auto saved = manager_->snapshot(source, "grid-conformance/gvisor:x", true);
-  ASSERT_FALSE(saved.ok());
-  EXPECT_EQ(saved.error().code, ErrorCode::kUnsupported) << saved.error().message;
-  EXPECT_EQ(run(source, "echo alive").output, "alive\n");
 }
 
 }  // namespace

@@ -197,7 +197,9 @@ class SandboxBackend {
   /// from its own spec (id, limits, env, labels; `image` is the source's) and owns only what is
   /// its own: a backend shares one read-only copy of the source among the children where it
   /// can. All or nothing: on failure no child remains. Removing the source does not affect its
-  /// children, and whatever the children share goes with the last of them.
+  /// children, and whatever the children share goes with the last of them. An empty
+  /// `children` only asks whether `source_id` can be forked (kUnsupported naming why) and makes
+  /// nothing; the core asks before it saves the session state.
   virtual Result<void> forkSandbox(const std::string& source_id,
                                    const std::vector<SandboxSpec>& children);
 

@@ -80,6 +80,7 @@ Result<std::vector<std::shared_ptr<Sandbox>>> SandboxManager::fork(const std::st
     }
   }
 
+  GRID_TRY(backend_.forkSandbox(id, {}));  // can it fork at all? (nothing is made)
   // The session's state goes into a file of the source's filesystem, so the fork carries it.
   const std::string state_path = sessionStatePath(randomHex(8));
   const ExecLimits state_limits{kStateCommandTimeout, kStateCommandOutputBytes};

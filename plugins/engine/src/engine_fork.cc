@@ -47,6 +47,7 @@ Result<std::string> EngineBackend::commitSandbox(const std::string& sandbox_id,
 Result<void> EngineBackend::forkSandbox(const std::string& source_id,
                                         const std::vector<SandboxSpec>& children) {
   if (onGvisor(source_id)) return refuseGvisor(dialect_.name, "fork");
+  if (children.empty()) return {};
   GRID_ASSIGN_OR_RETURN(const std::string image, commitSandbox(source_id, "", ""));
   std::vector<std::string> made;
   for (const auto& child : children) {
@@ -62,9 +63,6 @@ Result<void> EngineBackend::forkSandbox(const std::string& source_id,
       return created;
     }
     made.push_back(spec.id);
-  }
-  if (children.empty()) {
-    (void)client_->request("DELETE", dialect_.image_remove_path(image));
   }
   return {};
 }

@@ -137,11 +137,15 @@ Result<void> LocalNamespaceBackend::forkSandbox(const std::string& source_id,
       return fail(ErrorCode::kNotFound, "local-namespace: no sandbox " + source_id);
     }
     lower = source->image_lower;
-    if (!lower.empty()) {  // the host image has no upper dir: its children start as it did
-      GRID_ASSIGN_OR_RETURN(auto layer, copyUpper(*source));
-      layers.push_back(std::move(layer));
-      layers.insert(layers.end(), source->layers.begin(), source->layers.end());
+    if (lower.empty()) {
+      return fail(ErrorCode::kUnsupported,
+                  "local-namespace: a sandbox of the host image cannot be forked: its root is "
+                  "read-only and its writable places are tmpfs, which a fork does not carry");
     }
+    if (children.empty()) return {};
+    GRID_ASSIGN_OR_RETURN(auto layer, copyUpper(*source));
+    layers.push_back(std::move(layer));
+    layers.insert(layers.end(), source->layers.begin(), source->layers.end());
   }
   std::vector<std::string> made;
   for (const auto& spec : children) {
