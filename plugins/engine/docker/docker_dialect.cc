@@ -93,6 +93,9 @@ engine::EngineDialect makeDialect() {
     return "/commit?container=" + engine::urlEncode(container) + "&repo=" +
            engine::urlEncode(repo) + "&tag=" + engine::urlEncode(tag) + "&pause=true";
   };
+  dialect.image_inspect_path = [](const std::string& image) {
+    return "/images/" + image + "/json";
+  };
   dialect.image_remove_path = [](const std::string& image) {
     return "/images/" + engine::urlEncode(image);
   };

@@ -116,6 +116,9 @@ engine::EngineDialect makeDialect() {
     if (!repo.empty()) path += "&repo=" + engine::urlEncode(repo) + "&tag=" + engine::urlEncode(tag);
     return path;
   };
+  dialect.image_inspect_path = [](const std::string& image) {
+    return "/libpod/images/" + image + "/json";
+  };
   dialect.image_remove_path = [](const std::string& image) {
     return "/libpod/images/" + engine::urlEncode(image);
   };

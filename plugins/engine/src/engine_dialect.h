@@ -64,6 +64,8 @@ struct EngineDialect {
   std::function<std::string(const std::string& container, const std::string& repo,
                             const std::string& tag)>
       commit_path;
+  /// GET: an image's description (its "Id"); 404 when absent.
+  std::function<std::string(const std::string& image)> image_inspect_path;
   /// DELETE: removes an image that no container uses (not forced: one in use is a 409).
   std::function<std::string(const std::string& image)> image_remove_path;
   /// GET: images that no tag names (`filter`, not URL-encoded, adds label conditions).

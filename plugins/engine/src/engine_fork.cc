@@ -127,16 +127,23 @@ Result<void> EngineBackend::snapshotSandbox(const std::string& sandbox_id, const
     return fail(ErrorCode::kInvalidArgument,
                 dialect_.name + ": image '" + image + "' must be name:tag");
   }
-  if (!overwrite) {
-    const std::string present = dialect_.image_present_path(image);
-    GRID_ASSIGN_OR_RETURN(const Response answer, client_->request("GET", present));
-    if (answer.ok()) {
+  // The image it replaces, removed afterwards unless a container still uses it.
+  std::string replaced;
+  const std::string inspect = dialect_.image_inspect_path(image);
+  GRID_ASSIGN_OR_RETURN(const Response existing, client_->request("GET", inspect));
+  if (existing.ok()) {
+    if (!overwrite) {
       return fail(ErrorCode::kConflict,
                   dialect_.name + ": image '" + image + "' exists; pass overwrite to replace it");
     }
+    auto body = parseJsonObject(existing.body);
+    if (body) replaced = body->optValue<std::string>("Id", "");
   }
   GRID_ASSIGN_OR_RETURN(const std::string id,
                         commitSandbox(sandbox_id, image.substr(0, colon), image.substr(colon + 1)));
+  if (!replaced.empty() && replaced != id) {
+    (void)client_->request("DELETE", dialect_.image_remove_path(replaced));  // 409 while in use
+  }
   spdlog::info("{}: saved sandbox {} as image {} ({})", dialect_.name, sandbox_id, image, id);
   return {};
 }
