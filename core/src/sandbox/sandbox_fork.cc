@@ -69,12 +69,13 @@ Result<std::vector<std::shared_ptr<Sandbox>>> SandboxManager::fork(const std::st
   }
   // Every child runs at once, so each needs a free slot now; waiting in line would fork a
   // later state than the caller asked for.
+  const size_t free_before = slots_.available();
   std::vector<FifoSemaphore::Permit> permits(count);
   for (auto& permit : permits) {
     if (slots_.acquire(std::chrono::milliseconds(0), permit) != FifoSemaphore::Outcome::kAcquired) {
       return fail(ErrorCode::kResourceExhausted,
                   "a fork of " + std::to_string(count) + " needs as many free running slots; " +
-                      std::to_string(slots_.available()) + " of " +
+                      std::to_string(free_before) + " of " +
                       std::to_string(options_.max_running_sandboxes) +
                       " are free now (queued starts go first); retry later or ask for fewer");
     }
