@@ -19,6 +19,7 @@
 #include "baselines.h"
 #include "bench_support.h"
 #include "files_bench.h"
+#include "fork_bench.h"
 #include "grid_server.h"
 #include "pause_bench.h"
 
@@ -431,6 +432,7 @@ int main(int argc, char** argv) {
   grid::bench::registerAll();
   grid::bench::registerFileBenchmarks();
   grid::bench::registerPauseBenchmarks();
+  grid::bench::registerForkBenchmarks();
   benchmark::Initialize(&count, args.data());
   if (benchmark::ReportUnrecognizedArguments(count, args.data())) return 2;
   benchmark::RunSpecifiedBenchmarks();

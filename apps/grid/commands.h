@@ -20,4 +20,8 @@ void addProcessCommands(CLI::App* sandbox, const std::function<ApiClient()>& cli
 void addFileCommands(CLI::App* sandbox, const std::function<ApiClient()>& client,
                      const std::function<bool()>& json, int* exit_code);
 
+/// `grid sandbox fork`, `snapshot` and `reset` (fork_command.cc).
+void addForkCommands(CLI::App* sandbox, const std::function<ApiClient()>& client,
+                     const std::function<bool()>& json, int* exit_code);
+
 }  // namespace grid::cli

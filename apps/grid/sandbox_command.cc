@@ -372,6 +372,7 @@ void addSandboxCommand(CLI::App& root, int* exit_code) {
   });
 
   addProcessCommands(sandbox, client, [flags] { return flags->json; }, exit_code);
+  addForkCommands(sandbox, client, [flags] { return flags->json; }, exit_code);
 }
 
 }  // namespace grid::cli

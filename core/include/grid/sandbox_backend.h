@@ -202,6 +202,28 @@ class SandboxBackend {
   // `mkdir`, `rm`; docs/files.md), so any backend has them; a backend overrides what its
   // engine does natively (the engines' archive endpoints).
 
+  // Fork and snapshot (docs/fork-snapshot.md). Both see the source's filesystem at one
+  // consistent instant: the backend stops the source's processes for the copy (cgroup freezer,
+  // engine pause) and lets them go on afterwards, unchanged. Processes are never carried over.
+  // The defaults answer kUnsupported.
+
+  /// Creates and starts one sandbox per entry of `children`, each with a filesystem equal to
+  /// the running sandbox `source_id`'s at one instant, the same for all. Each child is made
+  /// from its own spec (id, limits, env, labels; `image` is the source's) and owns only what is
+  /// its own: a backend shares one read-only copy of the source among the children where it
+  /// can. All or nothing: on failure no child remains. Removing the source does not affect its
+  /// children, and whatever the children share goes with the last of them. An empty
+  /// `children` only asks whether `source_id` can be forked (kUnsupported naming why) and makes
+  /// nothing; the core asks before it saves the session state.
+  virtual Result<void> forkSandbox(const std::string& source_id,
+                                   const std::vector<SandboxSpec>& children);
+
+  /// Saves the running sandbox `sandbox_id`'s filesystem as image `image` ("name:tag"), which
+  /// createSandbox then accepts. An existing image of that name is kConflict unless
+  /// `overwrite`; sandboxes already made from the old image keep working.
+  virtual Result<void> snapshotSandbox(const std::string& sandbox_id, const std::string& image,
+                                       bool overwrite);
+
   /// lstat of `path`.
   virtual Result<FileInfo> statPath(const std::string& sandbox_id, const std::string& path,
                                     Clock::time_point deadline);

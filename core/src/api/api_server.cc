@@ -19,6 +19,7 @@
 #include "api/exec_stream.h"
 #include "api/expiry_reply.h"
 #include "api/file_routes.h"
+#include "api/fork_routes.h"
 #include "api/metrics_routes.h"
 #include "api/process_routes.h"
 #include "api/reply.h"
@@ -241,6 +242,10 @@ class ApiRequestHandler : public HTTPRequestHandler {
     if (parts.size() == 3 && action == "stats") {
       if (!allow({"GET", "HEAD"})) return notAllowed("GET");
       return sandboxStatsReply(manager_, id);
+    }
+    if (parts.size() == 3 && isForkAction(action)) {
+      if (method != "POST") return notAllowed("POST");
+      return forkRoute(manager_, action, id, body);
     }
     if (action == "trajectory" && (parts.size() == 3 || parts[3] == "formatted")) {
       if (!allow({"GET"})) return notAllowed("GET");

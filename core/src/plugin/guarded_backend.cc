@@ -120,6 +120,17 @@ Result<void> GuardedBackend::resumeSandbox(const std::string& sandbox_id) {
   return guarded(label_, "resumeSandbox", [&] { return inner_->resumeSandbox(sandbox_id); });
 }
 
+Result<void> GuardedBackend::forkSandbox(const std::string& source_id,
+                                         const std::vector<SandboxSpec>& children) {
+  return guarded(label_, "forkSandbox", [&] { return inner_->forkSandbox(source_id, children); });
+}
+
+Result<void> GuardedBackend::snapshotSandbox(const std::string& sandbox_id,
+                                             const std::string& image, bool overwrite) {
+  return guarded(label_, "snapshotSandbox",
+                 [&] { return inner_->snapshotSandbox(sandbox_id, image, overwrite); });
+}
+
 Result<FileInfo> GuardedBackend::statPath(const std::string& sandbox_id, const std::string& path,
                                           Clock::time_point deadline) {
   return guarded(label_, "statPath", [&] { return inner_->statPath(sandbox_id, path, deadline); });

@@ -31,6 +31,10 @@ class GuardedBackend : public SandboxBackend {
   Result<void> destroySandbox(const std::string& sandbox_id) override;
   Result<void> pauseSandbox(const std::string& sandbox_id) override;
   Result<void> resumeSandbox(const std::string& sandbox_id) override;
+  Result<void> forkSandbox(const std::string& source_id,
+                           const std::vector<SandboxSpec>& children) override;
+  Result<void> snapshotSandbox(const std::string& sandbox_id, const std::string& image,
+                               bool overwrite) override;
   Result<FileInfo> statPath(const std::string& sandbox_id, const std::string& path,
                             Clock::time_point deadline) override;
   Result<std::vector<FileInfo>> listDirectory(const std::string& sandbox_id,

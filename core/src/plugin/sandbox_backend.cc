@@ -31,6 +31,18 @@ Result<SandboxStats> SandboxBackend::sandboxStats(const std::string& sandbox_id,
               name() + ": cannot tell the resource use of sandbox " + sandbox_id);
 }
 
+Result<void> SandboxBackend::forkSandbox(const std::string& source_id,
+                                         const std::vector<SandboxSpec>& /*children*/) {
+  return fail(ErrorCode::kUnsupported,
+              name() + ": fork is not supported by this backend (sandbox " + source_id + ")");
+}
+
+Result<void> SandboxBackend::snapshotSandbox(const std::string& sandbox_id,
+                                             const std::string& /*image*/, bool /*overwrite*/) {
+  return fail(ErrorCode::kUnsupported,
+              name() + ": snapshot is not supported by this backend (sandbox " + sandbox_id + ")");
+}
+
 // The file calls' defaults are defined in core/src/files/process_file_ops.cc.
 
 }  // namespace grid

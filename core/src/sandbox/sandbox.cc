@@ -96,6 +96,12 @@ const char* trajectoryKindName(TrajectoryKind kind) {
       return "process_start";
     case TrajectoryKind::kProcessSignal:
       return "process_signal";
+    case TrajectoryKind::kFork:
+      return "fork";
+    case TrajectoryKind::kSnapshot:
+      return "snapshot";
+    case TrajectoryKind::kReset:
+      return "reset";
   }
   return "exec";
 }

@@ -30,6 +30,9 @@ enum class TrajectoryKind {
   kDirectoryCreate,
   kProcessStart,  // a background process; `command` is its command line
   kProcessSignal,
+  kFork,      // forked into children, or (on a child) made by a fork; `command` names the others
+  kSnapshot,  // saved as an image; `command` names it
+  kReset,     // returned to its state right after setup
 };
 
 /// The stable JSON token of a kind: "exec", "file_upload", ...

@@ -38,6 +38,7 @@ struct ManagerOptions {
   size_t max_trajectory_bytes = 64 << 20;
   ProcessTableLimits process_limits;  // background processes per sandbox ([processes])
   LifetimeDefaults lifetimes;         // ttl and idle timeout ([lifetimes]; docs/lifetimes.md)
+  size_t max_fork_count = 64;         // children one fork may ask for
 };
 
 class SandboxManager {
@@ -74,6 +75,20 @@ class SandboxManager {
 
   /// Stops the sandbox, removes its container and frees its slot; `remove` also forgets it.
   Result<void> stop(const std::string& id, bool remove);
+
+  /// Forks running sandbox `id` into `count` new running sandboxes (docs/fork-snapshot.md):
+  /// each starts with the source's filesystem and session state at one instant. Each child
+  /// takes a running slot at once; fewer free slots than `count` is kResourceExhausted (no
+  /// queueing: the instant is now). All or nothing.
+  Result<std::vector<std::shared_ptr<Sandbox>>> fork(const std::string& id, size_t count);
+
+  /// Saves running sandbox `id`'s filesystem as image `image` of this backend.
+  Result<void> snapshot(const std::string& id, const std::string& image, bool overwrite);
+
+  /// Returns running sandbox `id` to its state right after its setup commands: its container
+  /// is made anew from its image and the setup replayed (the cost of a start). A failed
+  /// setup leaves it stopped, with `setup_result` holding the output.
+  Result<void> reset(const std::string& id, std::optional<ExecResult>* setup_result = nullptr);
 
   Result<std::shared_ptr<Sandbox>> find(const std::string& id) const;
   /// A sandbox whose container runs (its session may have ended), for the files API, which

@@ -94,6 +94,20 @@ engine::EngineDialect makeDialect() {
     return "/images/" + image + "/json";
   };
   dialect.pull_path = pullPath;
+  dialect.commit_path = [](const std::string& container, const std::string& repo,
+                           const std::string& tag) {
+    return "/commit?container=" + engine::urlEncode(container) + "&repo=" +
+           engine::urlEncode(repo) + "&tag=" + engine::urlEncode(tag) + "&pause=true";
+  };
+  dialect.image_inspect_path = [](const std::string& image) {
+    return "/images/" + image + "/json";
+  };
+  dialect.image_remove_path = [](const std::string& image) {
+    return "/images/" + engine::urlEncode(image);
+  };
+  dialect.dangling_images_path = [](const std::string& filter) {
+    return "/images/json?filters=" + engine::urlEncode(filter);
+  };
   dialect.archive_path = [](const std::string& container) {
     return "/containers/" + container + "/archive";
   };

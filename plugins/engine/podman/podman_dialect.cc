@@ -116,6 +116,21 @@ engine::EngineDialect makeDialect() {
   dialect.pull_path = [](const std::string& image) {
     return "/libpod/images/pull?reference=" + engine::urlEncode(image) + "&quiet=true";
   };
+  dialect.commit_path = [](const std::string& container, const std::string& repo,
+                           const std::string& tag) {
+    std::string path = "/libpod/commit?container=" + engine::urlEncode(container) + "&pause=true";
+    if (!repo.empty()) path += "&repo=" + engine::urlEncode(repo) + "&tag=" + engine::urlEncode(tag);
+    return path;
+  };
+  dialect.image_inspect_path = [](const std::string& image) {
+    return "/libpod/images/" + image + "/json";
+  };
+  dialect.image_remove_path = [](const std::string& image) {
+    return "/libpod/images/" + engine::urlEncode(image);
+  };
+  dialect.dangling_images_path = [](const std::string& filter) {
+    return "/libpod/images/json?filters=" + engine::urlEncode(filter);
+  };
   // libpod chowns what it writes to the container's user (the compat endpoint only with
   // copyUIDGID=true); it also creates a missing target directory, which the backend checks
   // first.

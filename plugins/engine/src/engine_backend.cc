@@ -75,6 +75,7 @@ Result<std::vector<std::string>> EngineBackend::removeLeftovers() {
   }
   GRID_ASSIGN_OR_RETURN(auto rest, removeLeftoversOn(*client_, leftoverFilter(instance_)));
   removed.insert(removed.end(), rest.begin(), rest.end());
+  removeLeftoverForkImages();
   return removed;
 }
 
@@ -171,6 +172,7 @@ Result<void> EngineBackend::destroySandbox(const std::string& sandbox_id) {
   // runsc may keep an exec's stream open after its container is gone: end them here, or a
   // session exec (and the stop waiting for it) would last until its deadline.
   execs_.abortAll(sandbox_id);
+  releaseForkImage(sandbox_id);
   return {};
 }
 

@@ -3,6 +3,7 @@
 // EngineDialect (docker/docker_dialect.h, podman/podman_dialect.h).
 #pragma once
 
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -53,6 +54,12 @@ class EngineBackend : public SandboxBackend {
   /// One-shot stats of the container (the engines' stats endpoint, stream=false).
   Result<SandboxStats> sandboxStats(const std::string& sandbox_id,
                                     Clock::time_point deadline) override;
+  /// Fork: one commit of the source (the engine pauses it for that instant) into an untagged
+  /// image, each child a container of it; the image goes with the last child (engine_fork.cc).
+  Result<void> forkSandbox(const std::string& source_id,
+                           const std::vector<SandboxSpec>& children) override;
+  Result<void> snapshotSandbox(const std::string& sandbox_id, const std::string& image,
+                               bool overwrite) override;
 
   /// The Engine API version every request uses (after init()).
   std::string apiVersion() const { return client_ ? client_->apiVersion() : ""; }
@@ -67,6 +74,11 @@ class EngineBackend : public SandboxBackend {
   /// Whether the sandbox runs on gVisor (files then go through the core's defaults).
   bool onGvisor(const std::string& sandbox_id);
   ArchiveEndpoint archiveEndpoint(const std::string& sandbox_id) const;
+  Result<std::string> commitSandbox(const std::string& sandbox_id, const std::string& repo,
+                                    const std::string& tag);
+  /// Removes the fork image `sandbox_id` was made from once no container uses it.
+  void releaseForkImage(const std::string& sandbox_id);
+  void removeLeftoverForkImages();
   Result<std::vector<std::string>> removeLeftoversOn(EngineClient& client,
                                                      const std::string& filter);
 
@@ -85,6 +97,7 @@ class EngineBackend : public SandboxBackend {
   std::set<std::string> on_gvisor_;         // guarded by mutex_: sandboxes the gVisor service owns
   std::set<std::string> gvisor_sandboxes_;  // guarded by mutex_: isolation = gvisor, any service
   std::set<std::string> paused_;            // guarded by mutex_: paused by pauseSandbox()
+  std::map<std::string, std::string> fork_images_;  // guarded by mutex_: fork child -> its image
 };
 
 }  // namespace grid::engine

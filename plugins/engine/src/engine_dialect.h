@@ -61,6 +61,18 @@ struct EngineDialect {
   std::function<std::string(const std::string& image)> image_present_path;  // GET: 2xx or 404
   std::function<std::string(const std::string& image)> pull_path;           // POST
 
+  /// POST: commits the container's file system as an image, the engine pausing the container
+  /// for that instant; an empty `repo` makes an untagged image. The answer's "Id" names it.
+  std::function<std::string(const std::string& container, const std::string& repo,
+                            const std::string& tag)>
+      commit_path;
+  /// GET: an image's description (its "Id"); 404 when absent.
+  std::function<std::string(const std::string& image)> image_inspect_path;
+  /// DELETE: removes an image that no container uses (not forced: one in use is a 409).
+  std::function<std::string(const std::string& image)> image_remove_path;
+  /// GET: images that no tag names (`filter`, not URL-encoded, adds label conditions).
+  std::function<std::string(const std::string& filter)> dangling_images_path;
+
   /// The container's archive endpoint (HEAD, GET, PUT; archive_ops.h) and the query a PUT adds
   /// so that written files are owned as the session's writes are (the container's user).
   std::function<std::string(const std::string& container)> archive_path;

@@ -1,7 +1,9 @@
 #include "grid/image/image_store.h"
 
 #include <Poco/JSON/Parser.h>
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,7 +16,6 @@
 #include "archive_extract.h"
 
 namespace grid::image {
-
 
 namespace {
 
@@ -327,6 +328,56 @@ Result<std::string> findImage(const std::string& images_dir, const std::string& 
                                                parsed.str() + " FILE.tar`");
   }
   return rootfs;
+}
+
+Result<std::string> prepareImageDir(const std::string& images_dir) {
+  GRID_ASSIGN_OR_RETURN(std::string root, absoluteDir(images_dir));
+  std::string dir = root + "/.snapshot-XXXXXX";
+  if (::mkdtemp(dir.data()) == nullptr) return sysFail(ErrorCode::kInternal, "mkdtemp", dir, errno);
+  if (::chmod(dir.c_str(), 0755) != 0 || ::mkdir((dir + "/rootfs").c_str(), 0755) != 0) {
+    int err = errno;
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+    return sysFail(ErrorCode::kInternal, "mkdir", dir + "/rootfs", err);
+  }
+  return dir;
+}
+
+Result<ImageInfo> installImage(const std::string& images_dir, const std::string& ref,
+                               const std::string& prepared_dir, bool overwrite) {
+  GRID_ASSIGN_OR_RETURN(ImageRef parsed, parseImageRef(ref));
+  GRID_ASSIGN_OR_RETURN(std::string root, absoluteDir(images_dir));
+  {
+    std::ofstream meta(prepared_dir + "/format");
+    meta << "snapshot\n";
+  }
+  std::string name_dir = root + "/" + encodeName(parsed.name);
+  GRID_TRY(makeDirs(name_dir));
+  std::string final_dir = imageDir(root, parsed);
+  if (!overwrite) {
+    // rename() onto a missing name only: an image made meanwhile is never replaced.
+    if (::renameat2(AT_FDCWD, prepared_dir.c_str(), AT_FDCWD, final_dir.c_str(),
+                    RENAME_NOREPLACE) != 0) {
+      if (errno == EEXIST) {
+        return fail(ErrorCode::kConflict, "image '" + parsed.str() + "' exists in " + images_dir +
+                                              "; pass overwrite to replace it");
+      }
+      return sysFail(ErrorCode::kInternal, "rename", prepared_dir + ", " + final_dir, errno);
+    }
+    return ImageInfo{parsed.str(), final_dir + "/rootfs", "snapshot"};
+  }
+  std::string old_template = root + "/.old-XXXXXX";
+  if (::mkdtemp(old_template.data()) == nullptr) {
+    return sysFail(ErrorCode::kInternal, "mkdtemp", old_template, errno);
+  }
+  TempTree old(old_template);
+  if (::rename(final_dir.c_str(), (old.path() + "/image").c_str()) != 0 && errno != ENOENT) {
+    return sysFail(ErrorCode::kInternal, "rename", final_dir, errno);
+  }
+  if (::rename(prepared_dir.c_str(), final_dir.c_str()) != 0) {
+    return sysFail(ErrorCode::kInternal, "rename", prepared_dir + ", " + final_dir, errno);
+  }
+  return ImageInfo{parsed.str(), final_dir + "/rootfs", "snapshot"};
 }
 
 }  // namespace grid::image

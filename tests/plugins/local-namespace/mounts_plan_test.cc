@@ -50,6 +50,34 @@ RootfsSpec hostSpec() {
   return spec;
 }
 
+// A fork child: its snapshot layers between its upper and the image, topmost first; in a user
+// namespace each attached idmapped and read-only at its own mount point.
+TEST(MountsPlanTest, ForkChildStacksSnapshotLayers) {
+  RootfsSpec spec = overlaySpec();
+  spec.snapshot_layers = {"/state/layer-b/tree", "/state/layer-a/tree"};
+  const MountStep* overlay = nullptr;
+  auto steps = planRootfs(spec);
+  overlay = findMount(steps, "/state/sb1/root", "overlay");
+  ASSERT_NE(overlay, nullptr);
+  EXPECT_EQ(overlay->data,
+            "lowerdir=/state/layer-b/tree:/state/layer-a/tree:/images/debian/latest/rootfs,"
+            "upperdir=/state/sb1/upper,workdir=/state/sb1/work");
+
+  spec.userns = true;
+  spec.lower_mount_point = "/state/sb1/lower";
+  spec.snapshot_mount_points = {"/state/sb1/layer0", "/state/sb1/layer1"};
+  steps = planRootfs(spec);
+  overlay = findMount(steps, "/state/sb1/root", "overlay");
+  ASSERT_NE(overlay, nullptr);
+  EXPECT_EQ(overlay->data,
+            "lowerdir=/state/sb1/layer0:/state/sb1/layer1:/state/sb1/lower,"
+            "upperdir=/state/sb1/upper,workdir=/state/sb1/work");
+  const MountStep* layer = findStep(steps, Kind::kAttachMount, "/state/sb1/layer0");
+  ASSERT_NE(layer, nullptr);
+  EXPECT_EQ(layer->source, "/state/layer-b/tree");
+  EXPECT_EQ(layer->mount_attr, static_cast<unsigned long>(MOUNT_ATTR_IDMAP | MOUNT_ATTR_RDONLY));
+}
+
 TEST(MountsPlanTest, OverlayImage) {
   auto steps = planRootfs(overlaySpec());
   ASSERT_FALSE(steps.empty());

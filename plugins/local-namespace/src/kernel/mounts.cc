@@ -367,10 +367,20 @@ std::vector<MountStep> planRootfs(const RootfsSpec& spec) {
         mountStep("tmpfs", spec.root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=1m"));
   } else {
     // nodev: device nodes shipped in an image are inert; /dev below is a separate tmpfs.
-    std::string lower = spec.lower;
+    std::string lower;
+    for (size_t i = 0; i < spec.snapshot_layers.size(); ++i) {
+      if (spec.userns) {
+        steps.push_back(attachStep(spec.snapshot_layers[i], spec.snapshot_mount_points.at(i),
+                                   MOUNT_ATTR_IDMAP | MOUNT_ATTR_RDONLY));
+        lower += spec.snapshot_mount_points[i] + ":";
+      } else {
+        lower += spec.snapshot_layers[i] + ":";
+      }
+    }
+    lower += spec.lower;
     if (spec.userns) {
       steps.push_back(attachStep(spec.lower, spec.lower_mount_point, MOUNT_ATTR_IDMAP));
-      lower = spec.lower_mount_point;
+      lower.replace(lower.size() - spec.lower.size(), spec.lower.size(), spec.lower_mount_point);
     }
     steps.push_back(
         mountStep("overlay", spec.root, "overlay", MS_NODEV,

@@ -66,6 +66,11 @@ struct RootfsSpec {
   // `lower_mount_point` (a host dir outside `root`) to be the overlay's lower dir.
   bool userns = false;
   std::string lower_mount_point;
+  // A forked sandbox: read-only snapshot layers (fork copies of an ancestor's upper dir),
+  // stacked between `upper` and `lower`, topmost first. In a user namespace each is attached
+  // idmapped at the mount point of the same index (host dirs outside `root`).
+  std::vector<std::string> snapshot_layers;
+  std::vector<std::string> snapshot_mount_points;
 };
 
 /// The host paths the `host` image binds read-only, and the /etc entries it exposes

@@ -203,11 +203,11 @@ Result<std::vector<std::string>> LocalNamespaceBackend::removeLeftovers() {
     removed.push_back(record->id);
   }
   if (ec) return sysFail(ErrorCode::kInternal, "opendir", settings_.state_dir, ec.value());
+  removeLeftoverLayers();
   return removed;
 }
 
 Result<void> LocalNamespaceBackend::createSandbox(const SandboxSpec& spec) {
-  auto started = std::chrono::steady_clock::now();
   if (!validId(spec.id)) {
     return fail(ErrorCode::kInvalidArgument,
                 "local-namespace: sandbox id '" + spec.id + "' must match [a-z0-9-]{1,64}");
@@ -223,6 +223,12 @@ Result<void> LocalNamespaceBackend::createSandbox(const SandboxSpec& spec) {
     GRID_ASSIGN_OR_RETURN(lower, image::findImage(settings_.images_dir, spec.image));
   }
 
+  return createOver(spec, lower, {});
+}
+
+Result<void> LocalNamespaceBackend::createOver(const SandboxSpec& spec, const std::string& lower,
+                                               std::vector<std::shared_ptr<SnapshotLayer>> layers) {
+  auto started = std::chrono::steady_clock::now();
   if (lower.find_first_of(",:\\") != std::string::npos ||
       settings_.state_dir.find_first_of(",:\\") != std::string::npos) {
     return fail(ErrorCode::kInvalidArgument,
@@ -233,6 +239,8 @@ Result<void> LocalNamespaceBackend::createSandbox(const SandboxSpec& spec) {
   auto sandbox = std::make_shared<Sandbox>();
   sandbox->id = spec.id;
   sandbox->dir = settings_.state_dir + "/" + spec.id;
+  sandbox->image_lower = lower;
+  sandbox->layers = std::move(layers);
   {
     std::lock_guard lock(mutex_);
     if (sandboxes_.count(spec.id) != 0) {
@@ -293,6 +301,13 @@ Result<void> LocalNamespaceBackend::buildSandbox(Sandbox* sandbox, const Sandbox
     rootfs.work = sandbox->dir + "/work";
     GRID_TRY(makeDir(rootfs.upper, 0755));
     GRID_TRY(makeDir(rootfs.work, 0700));
+    for (size_t i = 0; i < sandbox->layers.size(); ++i) {
+      rootfs.snapshot_layers.push_back(sandbox->layers[i]->tree());
+      if (sandbox->ids) {
+        rootfs.snapshot_mount_points.push_back(sandbox->dir + "/layer" + std::to_string(i));
+        GRID_TRY(makeDir(rootfs.snapshot_mount_points.back(), 0755));
+      }
+    }
     if (sandbox->ids) {
       rootfs.lower_mount_point = sandbox->dir + "/lower";
       GRID_TRY(makeDir(rootfs.lower_mount_point, 0755));
@@ -449,6 +464,7 @@ Result<void> LocalNamespaceBackend::teardown(Sandbox* sandbox) {
     if (auto r = sandbox->cgroup->remove(); !r) result = r;
   }
   removeTree(sandbox->dir);
+  sandbox->layers.clear();  // the last child of a fork takes its layer along
   sandbox->destroyed = true;
   if (!result.ok()) {
     spdlog::warn("local-namespace: destroying sandbox {}: {}", sandbox->id, result.error().message);

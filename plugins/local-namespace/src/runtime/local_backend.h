@@ -55,8 +55,20 @@ class LocalNamespaceBackend : public SandboxBackend {
   Result<void> resumeSandbox(const std::string& sandbox_id) override;
   Result<SandboxStats> sandboxStats(const std::string& sandbox_id,
                                     Clock::time_point deadline) override;
+  Result<void> forkSandbox(const std::string& source_id,
+                           const std::vector<SandboxSpec>& children) override;
+  Result<void> snapshotSandbox(const std::string& sandbox_id, const std::string& image,
+                               bool overwrite) override;
 
  private:
+  // A fork's read-only copy of its source's upper dir (state_dir/layer-*/tree), shared by its
+  // children; removed with the last of them (local_fork.cc).
+  struct SnapshotLayer {
+    std::string dir;  // state_dir/layer-<random>
+    std::string tree() const { return dir + "/tree"; }
+    ~SnapshotLayer();
+  };
+
   struct Sandbox {
     std::string id;
     std::string dir;  // state_dir/<id>
@@ -65,6 +77,8 @@ class LocalNamespaceBackend : public SandboxBackend {
     std::optional<IdSlice> ids;  // with userns: this sandbox's uid/gid slice, held until destroy
     std::vector<std::string> env;
     std::string path_env;
+    std::string image_lower;  // the image's rootfs; empty for the host image
+    std::vector<std::shared_ptr<SnapshotLayer>> layers;  // a fork child's, topmost first
     // Shared by process starts, exclusive for destroy: no process can join the cgroup
     // after destroy has emptied it.
     std::shared_mutex lifecycle;
@@ -78,6 +92,13 @@ class LocalNamespaceBackend : public SandboxBackend {
   Result<void> setFrozen(const std::string& sandbox_id, bool frozen);
 
   Result<void> buildSandbox(Sandbox* sandbox, const SandboxSpec& spec, const std::string& lower);
+  // createSandbox with the image resolved to `lower`, over `layers` (a fork child's).
+  Result<void> createOver(const SandboxSpec& spec, const std::string& lower,
+                          std::vector<std::shared_ptr<SnapshotLayer>> layers);
+  std::shared_ptr<Sandbox> findSandbox(const std::string& id);
+  // Freezes `source` and copies its upper dir into a new layer (shared lock held by caller).
+  Result<std::shared_ptr<SnapshotLayer>> copyUpper(Sandbox& source);
+  void removeLeftoverLayers();
   // Kills, reaps and removes everything of `sandbox`; safe on partly built ones.
   Result<void> teardown(Sandbox* sandbox);
 

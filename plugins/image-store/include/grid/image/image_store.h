@@ -49,4 +49,14 @@ Result<void> removeImage(const std::string& images_dir, const std::string& ref);
 /// The rootfs dir of `ref`, or kImageNotFound with a message that says how to import it.
 Result<std::string> findImage(const std::string& images_dir, const std::string& ref);
 
+/// A fresh directory in `images_dir` (made if missing) holding an empty `rootfs` dir, where a
+/// new image is built before installImage() moves it into place. The caller removes it if it
+/// does not install it.
+Result<std::string> prepareImageDir(const std::string& images_dir);
+
+/// Moves `prepared_dir` (from prepareImageDir, its rootfs filled) into place as image `ref`.
+/// An existing image of that ref is kConflict unless `overwrite`, then replaced atomically.
+Result<ImageInfo> installImage(const std::string& images_dir, const std::string& ref,
+                               const std::string& prepared_dir, bool overwrite);
+
 }  // namespace grid::image
