@@ -20,4 +20,7 @@ void addProcessCommands(CLI::App* sandbox, const std::function<ApiClient()>& cli
 void addFileCommands(CLI::App* sandbox, const std::function<ApiClient()>& client,
                      const std::function<bool()>& json, int* exit_code);
 
+/// `grid sandbox shell ID` (shell_command.cc).
+void addShellCommand(CLI::App* sandbox, const std::function<ApiClient()>& client, int* exit_code);
+
 }  // namespace grid::cli

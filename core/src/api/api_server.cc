@@ -18,6 +18,7 @@
 #include "api/exec_stream.h"
 #include "api/file_routes.h"
 #include "api/process_routes.h"
+#include "api/terminal_route.h"
 #include "api/reply.h"
 #include "api/request_body.h"
 #include "net/error_body.h"
@@ -159,6 +160,9 @@ class ApiRequestHandler : public HTTPRequestHandler {
     if (parts.size() >= 3 && parts[2] == "files") {
       return FileRoutes(manager_, options_)
           .route(request, parts[1], {parts.begin() + 3, parts.end()});
+    }
+    if (parts.size() == 3 && parts[2] == "pty") {
+      return TerminalRoute(manager_, options_).route(request, parts[1]);
     }
     if (parts.size() >= 3 && parts[2] == "processes") {
       return ProcessRoutes(manager_, options_)

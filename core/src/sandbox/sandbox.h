@@ -103,6 +103,8 @@ class Sandbox {
   ProcessTable& processes() { return processes_; }
   /// Its file transfers in flight; closed (all cut short) when the sandbox stops.
   TransferSet& transfers() { return transfers_; }
+  /// Its open terminals (GET /sandboxes/{id}/pty); closed (each told to end) when it stops.
+  TransferSet& terminals() { return terminals_; }
 
  private:
   const SandboxSpec spec_;
@@ -114,6 +116,7 @@ class Sandbox {
   SandboxRuntime runtime_;
   ProcessTable processes_;
   TransferSet transfers_;
+  TransferSet terminals_;
 
   // Guards the fields below; held only briefly.
   mutable std::mutex state_mutex_;
