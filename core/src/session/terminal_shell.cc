@@ -57,7 +57,8 @@ std::vector<std::string> terminalShellArgv(const std::string& token, const std::
 }
 
 std::string killSessionCommand(int sid) {
-  // Zombies keep their session in /proc until reaped: they are skipped, not counted.
+  // Zombies keep their session in /proc until reaped: they are skipped, not counted. The
+  // shell itself is matched by pid too, for an engine that did not make it a session leader.
   return "sid=" + std::to_string(sid) +
          "\n"
          "for round in 1 2 3 4 5; do\n"
@@ -69,7 +70,9 @@ std::string killSessionCommand(int sid) {
          "    st=${st##*) }\n"
          "    set -- $st\n"
          "    [ \"$1\" = Z ] && continue\n"
-         "    if [ \"$4\" = \"$sid\" ]; then kill -9 \"$p\" 2>/dev/null; found=1; fi\n"
+         "    if [ \"$4\" = \"$sid\" ] || [ \"$p\" = \"$sid\" ]; then\n"
+         "      kill -9 \"$p\" 2>/dev/null; found=1\n"
+         "    fi\n"
          "  done\n"
          "  [ -z \"$found\" ] && exit 0\n"
          "done\n"
