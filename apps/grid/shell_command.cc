@@ -7,6 +7,7 @@
 #include <Poco/Net/WebSocket.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <termios.h>
@@ -62,12 +63,18 @@ class RawTerminal {
  public:
   RawTerminal() {
     if (::isatty(STDIN_FILENO) != 1 || ::tcgetattr(STDIN_FILENO, &g_saved_termios) != 0) return;
-    for (int signal_number : {SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGPIPE}) {
+    // main() blocks the termination signals (for `grid serve`): here they must end the
+    // client, through the handler that restores the terminal first. SIGPIPE stays ignored.
+    sigset_t fatal;
+    ::sigemptyset(&fatal);
+    for (int signal_number : {SIGHUP, SIGTERM, SIGINT, SIGQUIT}) {
       struct sigaction action {};
       action.sa_handler = onFatalSignal;
       ::sigemptyset(&action.sa_mask);
       ::sigaction(signal_number, &action, nullptr);
+      ::sigaddset(&fatal, signal_number);
     }
+    ::pthread_sigmask(SIG_UNBLOCK, &fatal, nullptr);
     struct termios raw = g_saved_termios;
     ::cfmakeraw(&raw);
     if (::tcsetattr(STDIN_FILENO, TCSAFLUSH, &raw) == 0) g_raw = 1;
