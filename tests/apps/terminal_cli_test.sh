@@ -74,7 +74,15 @@ fi
 keys main "$top_cmd" Enter
 wait_screen main '^ *PID +USER' ; check "top draws its table" 0 "$?"
 wait_screen main '^(top - |Tasks:)'; check "top draws its header" 0 "$?"
-keys main q
+# q, pressed again as a person would if the first went unseen.
+# top may leave its last frame on the screen: back at the shell means the prompt is the last
+# line shown.
+at_prompt() { screen main | grep -v '^$' | tail -1 | grep -Eq '[#$] ?$'; }
+for _ in 1 2 3; do
+  keys main q
+  for _ in $(seq 1 30); do at_prompt && break; sleep 0.1; done
+  at_prompt && break
+done
 keys main 'echo top-quit-$((1+2))' Enter
 wait_screen main '^top-quit-3$'; check "q quits top back to the shell" 0 "$?"
 
@@ -83,13 +91,13 @@ keys main 'clear; stty size' Enter
 wait_screen main '^40 120$'; check "a resize reaches stty size" 0 "$?"
 
 keys main 'exit 3' Enter
-wait_file "$work/main.status"; check "exit 3 ends the CLI with status 3" "3" "$(cat "$work/main.status" 2>/dev/null)"
+wait_file "$work/main.status"; wait_file "$work/main.stty"; check "exit 3 ends the CLI with status 3" "3" "$(cat "$work/main.status" 2>/dev/null)"
 check_contains "the terminal is cooked again after the exit" " icanon" "$(cat "$work/main.stty" 2>/dev/null)"
 check_contains "with echo again" " echo " "$(cat "$work/main.stty" 2>/dev/null)"
 
 # A signal to the CLI (the terminal closed, a kill) restores the terminal too.
-tm new-window -d -t main -n sig "$work/pane.sh $id $work/sig"
-wait_screen main:sig '[#$] ?$'; check "a second terminal opens" 0 "$?"
+tm new-session -d -s sig -x 100 -y 30 "$work/pane.sh $id $work/sig"
+wait_screen sig '[#$] ?$'; check "a second terminal opens" 0 "$?"
 cli_pid="$(pgrep -f "^grid sandbox shell $id\$" | head -1)"
 [ -n "$cli_pid" ] && kill -TERM "$cli_pid"
 wait_file "$work/sig.stty"

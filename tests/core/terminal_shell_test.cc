@@ -63,8 +63,10 @@ std::string runHere(const std::vector<std::string>& argv) {
 }
 
 TEST(TerminalShellArgv, TheTokenAndTermTravelAsArgumentsNeverAsScript) {
-  auto argv = terminalShellArgv("tok'$(echo x)", "xterm");
-  ASSERT_EQ(argv.size(), 6u);
+  auto argv = terminalShellArgv("tok'$(echo x)", "xterm", TerminalSize{100, 30});
+  ASSERT_EQ(argv.size(), 8u);
+  EXPECT_EQ(argv[6], "100");
+  EXPECT_EQ(argv[7], "30");
   EXPECT_EQ(argv[0], "/bin/sh");
   EXPECT_EQ(argv[4], "tok'$(echo x)");
   EXPECT_EQ(argv[5], "xterm");

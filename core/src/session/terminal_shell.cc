@@ -17,10 +17,12 @@ constexpr size_t kMaxPidLineSearch = 4096;
 // Killing what is left of a closed terminal's session.
 constexpr auto kKillTimeout = std::chrono::seconds(10);
 
-// argv: [sh, -c, script, grid-terminal, token, term]: $0 names it, $1 and $2 are the token
-// and TERM.
+// argv: [sh, -c, script, grid-terminal, token, term, cols, rows]: $0 names it. The size is
+// also set from inside before the shell starts: an engine sets it only once the exec runs, and
+// a shell that started on a 0x0 terminal may draw its first prompt out of sight.
 constexpr char kShellScript[] =
     "printf '%s:pid:%d\\n' \"$1\" \"$$\"\n"
+    "stty cols \"$3\" rows \"$4\" 2>/dev/null\n"
     "export TERM=\"$2\"\n"
     "cd \"${HOME:-/}\" 2>/dev/null || cd /\n"
     "if command -v bash >/dev/null 2>&1; then exec bash -l; fi\n"
@@ -52,8 +54,16 @@ Result<void> checkTerminalName(std::string_view term) {
   return {};
 }
 
-std::vector<std::string> terminalShellArgv(const std::string& token, const std::string& term) {
-  return {"/bin/sh", "-c", kShellScript, "grid-terminal", token, term};
+std::vector<std::string> terminalShellArgv(const std::string& token, const std::string& term,
+                                           TerminalSize size) {
+  return {"/bin/sh",
+          "-c",
+          kShellScript,
+          "grid-terminal",
+          token,
+          term,
+          std::to_string(size.cols),
+          std::to_string(size.rows)};
 }
 
 std::string killSessionCommand(int sid) {
@@ -75,6 +85,7 @@ std::string killSessionCommand(int sid) {
          "    fi\n"
          "  done\n"
          "  [ -z \"$found\" ] && exit 0\n"
+         "  sleep 0.1 2>/dev/null\n"
          "done\n"
          "exit 1\n";
 }
@@ -108,7 +119,7 @@ Result<std::unique_ptr<TerminalShell>> TerminalShell::start(SandboxBackend& back
   GRID_TRY(checkTerminalName(options.term));
   const std::string token = "grid-terminal-" + randomHex(8);
   ProcessSpec spec;
-  spec.argv = terminalShellArgv(token, options.term);
+  spec.argv = terminalShellArgv(token, options.term, options.size);
   spec.attach_stdin = true;
   spec.tty = options.size;
   GRID_ASSIGN_OR_RETURN(auto channel, backend.startProcess(sandbox_id, spec));

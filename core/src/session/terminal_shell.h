@@ -26,13 +26,16 @@ Result<void> checkTerminalSize(TerminalSize size);
 /// kInvalidArgument unless `term` is 1..64 characters of [A-Za-z0-9._+-].
 Result<void> checkTerminalName(std::string_view term);
 
-/// The argv that starts the shell: /bin/sh prints "<token>:pid:<pid>" on the terminal, exports
-/// TERM, changes to $HOME, then execs `bash -l` (or `sh -l` where the image has no bash). The
-/// token and TERM travel as arguments, never spliced into the script.
-std::vector<std::string> terminalShellArgv(const std::string& token, const std::string& term);
+/// The argv that starts the shell: /bin/sh prints "<token>:pid:<pid>" on the terminal, sets its
+/// size (stty), exports TERM, changes to $HOME, then execs `bash -l` (or `sh -l` where the
+/// image has no bash). The token, TERM and size travel as arguments, never spliced into the
+/// script.
+std::vector<std::string> terminalShellArgv(const std::string& token, const std::string& term,
+                                           TerminalSize size);
 
-/// The sh script that SIGKILLs every process of session `sid` (but itself), a few rounds so
-/// that one forked meanwhile dies too. Only /proc and shell builtins: any image has them.
+/// The sh script that SIGKILLs every process of session `sid` (but itself), a few rounds a
+/// tenth of a second apart (the kill lands asynchronously), so one forked meanwhile dies too. Only
+/// /proc and shell builtins: any image has them.
 std::string killSessionCommand(int sid);
 
 /// Finds "<token>:pid:<N>" followed by a line end in `output`: N, and in `*rest` the bytes
