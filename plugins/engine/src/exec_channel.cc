@@ -240,6 +240,14 @@ Result<std::unique_ptr<ExecChannel>> startExec(const std::shared_ptr<EngineClien
   create->set("AttachStdout", true);
   create->set("AttachStderr", true);
   create->set("Tty", tty);
+  if (tty) {
+    // [rows, cols]: taken at create by engines that know it (API 1.42+, Podman), which then
+    // never show the process a 0x0 terminal; older ones ignore it and get the resize below.
+    Poco::JSON::Array::Ptr size = new Poco::JSON::Array;
+    size->add(static_cast<int>(options.tty->rows));
+    size->add(static_cast<int>(options.tty->cols));
+    create->set("ConsoleSize", size);
+  }
   create->set("Cmd", toArray(options.argv));
   if (!options.env.empty()) create->set("Env", toArray(options.env));
   if (!options.working_dir.empty()) create->set("WorkingDir", options.working_dir);
