@@ -4,6 +4,8 @@
 #include <Poco/JSON/Parser.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/NetException.h>
+#include <Poco/Net/WebSocket.h>
 #include <Poco/StreamCopier.h>
 
 namespace grid::cli {
@@ -167,6 +169,34 @@ Result<Poco::JSON::Object::Ptr> ApiClient::callJson(const std::string& method,
   } catch (const std::exception&) {
     return fail(ErrorCode::kInternal,
                 "the server answered with something that is not a JSON object");
+  }
+}
+
+Result<std::unique_ptr<Poco::Net::WebSocket>> ApiClient::openWebSocket(const std::string& path) {
+  GRID_TRY(checkServer());
+  try {
+    Poco::Net::HTTPClientSession session(server_.getHost(), server_.getPort());
+    session.setTimeout(Poco::Timespan(timeout_.count(), 0));
+    Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_GET, serverPath(path),
+                                   Poco::Net::HTTPMessage::HTTP_1_1);
+    if (!token_.empty()) request.set("Authorization", "Bearer " + token_);
+    Poco::Net::HTTPResponse response;
+    try {
+      return std::make_unique<Poco::Net::WebSocket>(session, request, response);
+    } catch (const Poco::Net::WebSocketException&) {
+      if (response.getStatus() == Poco::Net::HTTPResponse::HTTP_SWITCHING_PROTOCOLS) throw;
+      const int status = response.getStatus();
+      const ErrorCode code = status == 401   ? ErrorCode::kInvalidArgument
+                             : status == 404 ? ErrorCode::kNotFound
+                             : status == 409 ? ErrorCode::kConflict
+                             : status == 429 ? ErrorCode::kResourceExhausted
+                                             : ErrorCode::kInternal;
+      return Error{code, "the server refused the terminal: HTTP " + std::to_string(status) + " " +
+                             response.getReason()};
+    }
+  } catch (const Poco::Exception& e) {
+    return transportFailure(e, "cannot open a terminal on the Grid server at ",
+                            " (is `grid serve` running? set --server or GRID_SERVER)");
   }
 }
 

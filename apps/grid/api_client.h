@@ -15,6 +15,10 @@
 
 #include "grid/result.h"
 
+namespace Poco::Net {
+class WebSocket;
+}
+
 namespace grid::cli {
 
 struct ApiResponse {
@@ -52,6 +56,10 @@ class ApiClient {
   /// answer's body is read into the response.
   Result<ApiResponse> download(const std::string& path, const std::string& accept,
                                const std::function<Result<void>(std::istream&)>& read_body);
+
+  /// Upgrades GET `path` to a WebSocket (terminals). A refusal is an Error naming the
+  /// server's status and reason.
+  Result<std::unique_ptr<Poco::Net::WebSocket>> openWebSocket(const std::string& path);
 
  private:
   Result<void> checkServer() const;

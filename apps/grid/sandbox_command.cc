@@ -373,6 +373,7 @@ void addSandboxCommand(CLI::App& root, int* exit_code) {
 
   addProcessCommands(sandbox, client, [flags] { return flags->json; }, exit_code);
   addForkCommands(sandbox, client, [flags] { return flags->json; }, exit_code);
+  addShellCommand(sandbox, client, exit_code);
 }
 
 }  // namespace grid::cli

@@ -160,6 +160,7 @@ int runServe(const ServeFlags& flags) {
   server_options.port = config.port;
   server_options.threads = config.httpThreads();
   server_options.max_body_bytes = config.max_body_bytes;
+  server_options.max_terminals_per_sandbox = config.max_terminals_per_sandbox;
   server_options.max_file_bytes = config.max_file_bytes;
   server_options.max_list_entries = config.max_list_entries;
   server_options.file_timeout = config.file_timeout;

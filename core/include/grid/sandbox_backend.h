@@ -68,10 +68,22 @@ struct SandboxSpec {
   Isolation isolation = Isolation::kDefault;
 };
 
+/// The size of a terminal, in character cells.
+struct TerminalSize {
+  uint16_t cols = 80;
+  uint16_t rows = 24;
+};
+
 /// A process to start inside a running sandbox.
 struct ProcessSpec {
   std::vector<std::string> argv;
   bool attach_stdin = false;  // false: stdin is /dev/null
+  /// Set: the process runs on a new pseudo-terminal of this size, allocated inside the
+  /// sandbox (never a host pty), as the leader of a new session with that terminal as its
+  /// controlling terminal; stdin, stdout and stderr are the terminal (stdin is attached
+  /// whatever attach_stdin says), and read() returns everything as kStdout. A backend that
+  /// cannot offer a terminal answers kUnsupported.
+  std::optional<TerminalSize> tty = std::nullopt;
 };
 
 enum class OutputStream { kStdout, kStderr };
@@ -86,6 +98,8 @@ struct ReadResult {
 
 /// The byte streams of one process started by startProcess(). Destroying it closes the streams;
 /// it does not have to kill the process (the core kills through the sandbox when it must).
+/// For a terminal process (ProcessSpec::tty), write() and resize() may be called from one
+/// thread while another is in read().
 class ProcessChannel {
  public:
   virtual ~ProcessChannel();
@@ -103,6 +117,10 @@ class ProcessChannel {
   /// The exit status once read() returned kEof (128+N for death by signal N); nullopt where
   /// the engine cannot tell.
   virtual std::optional<int> exitCode() = 0;
+
+  /// Changes the size of a terminal process's terminal (the process gets SIGWINCH). The
+  /// default, for channels without a terminal, answers kUnsupported.
+  virtual Result<void> resize(TerminalSize size);
 };
 
 /// Bytes flowing into a backend call: an upload's body, read as it arrives.

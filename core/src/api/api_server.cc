@@ -22,6 +22,7 @@
 #include "api/fork_routes.h"
 #include "api/metrics_routes.h"
 #include "api/process_routes.h"
+#include "api/terminal_route.h"
 #include "api/reply.h"
 #include "api/request_body.h"
 #include "api/ui_routes.h"
@@ -188,6 +189,9 @@ class ApiRequestHandler : public HTTPRequestHandler {
         return FileRoutes(manager_, options_)
             .route(request, parts[1], {parts.begin() + 3, parts.end()});
       });
+    }
+    if (parts.size() == 3 && parts[2] == "pty") {
+      return TerminalRoute(manager_, options_).route(request, parts[1]);
     }
     if (parts.size() >= 3 && parts[2] == "processes") {
       return whileActive(parts[1], [&] {

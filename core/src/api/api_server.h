@@ -31,6 +31,7 @@ struct ApiServerOptions {
   size_t max_list_entries = 10000;
   std::chrono::milliseconds file_timeout{3600000};
   RequestLimits request_limits;
+  size_t max_terminals_per_sandbox = 4;  // open GET /sandboxes/{id}/pty; more is 429
   std::string auth_token;  // non-empty: every route but /healthz needs "Bearer <token>"
   std::string ui_dir;      // the dashboard's files, served at /ui without a token; empty: none
 };

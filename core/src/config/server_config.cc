@@ -61,6 +61,7 @@ const char* const kKnownKeys[] = {
     "lifetimes.max_ttl",
     "metrics.bind",
     "ui.dir",
+    "terminal.max_per_sandbox",
 };
 
 std::string upperSnake(std::string s) {
@@ -215,6 +216,7 @@ Result<ServerConfig> loadServerConfigOrThrow(const ConfigSources& sources) {
   read.integer("exec.max_trajectory_bytes", config.max_trajectory_bytes, 0, 1LL << 40);
   read.integer("processes.max_per_sandbox", config.max_processes_per_sandbox, 1, 4096);
   read.integer("processes.max_output_bytes", config.max_process_output_bytes, 1024, 1LL << 32);
+  read.integer("terminal.max_per_sandbox", config.max_terminals_per_sandbox, 1, 64);
   read.integer("files.max_file_bytes", config.max_file_bytes, 0, 1LL << 50);
   read.integer("files.max_list_entries", config.max_list_entries, 1, 10000000);
   read.seconds("files.timeout", config.file_timeout);

@@ -41,6 +41,7 @@ struct ServerConfig {
   // [processes]
   size_t max_processes_per_sandbox = 32;
   size_t max_process_output_bytes = 1 << 20;
+  size_t max_terminals_per_sandbox = 4;  // [terminal]: open GET /sandboxes/{id}/pty each
   uint64_t max_file_bytes = 8ULL << 30;  // [files]: largest upload
   size_t max_list_entries = 10000;
   std::chrono::milliseconds file_timeout{3600000};  // one file operation, transfer included

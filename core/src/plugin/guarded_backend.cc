@@ -52,6 +52,10 @@ class GuardedChannel : public ProcessChannel {
     return code.ok() ? code.value() : std::nullopt;  // unknown, as for an engine that cannot tell
   }
 
+  Result<void> resize(TerminalSize size) override {
+    return guarded(label_, "ProcessChannel::resize", [&] { return inner_->resize(size); });
+  }
+
  private:
   std::unique_ptr<ProcessChannel> inner_;
   const std::string label_;

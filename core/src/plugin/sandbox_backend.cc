@@ -9,6 +9,10 @@ ByteSource::~ByteSource() = default;
 ByteSink::~ByteSink() = default;
 SandboxBackend::~SandboxBackend() = default;
 
+Result<void> ProcessChannel::resize(TerminalSize) {
+  return fail(ErrorCode::kUnsupported, "this process has no terminal to resize");
+}
+
 Result<void> SandboxBackend::checkSpec(const SandboxSpec& spec) {
   if (spec.isolation == Isolation::kDefault) return {};
   return fail(ErrorCode::kUnsupported, name() + ": isolation '" + isolationName(spec.isolation) +

@@ -115,6 +115,8 @@ class Sandbox {
   ProcessTable& processes() { return processes_; }
   /// Its file transfers in flight; closed (all cut short) when the sandbox stops.
   TransferSet& transfers() { return transfers_; }
+  /// Its open terminals (GET /sandboxes/{id}/pty); closed (each told to end) when it stops.
+  TransferSet& terminals() { return terminals_; }
 
   const LifetimePolicy& lifetime() const { return lifetime_; }
   /// What a client does through the API, for the idle timeout (ActivityTracker::begin()).
@@ -140,6 +142,7 @@ class Sandbox {
   SandboxRuntime runtime_;
   ProcessTable processes_;
   TransferSet transfers_;
+  TransferSet terminals_;
 
   // Guards the fields below; held only briefly.
   mutable std::mutex state_mutex_;

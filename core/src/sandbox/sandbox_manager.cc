@@ -355,6 +355,8 @@ void SandboxManager::teardown(Sandbox& sandbox) {
   sandbox.processes().markSandboxEnding();
   // Its file transfers end now: an engine may wait for them before it removes the container.
   sandbox.transfers().close();
+  // Its terminals end too (their shells die with the sandbox).
+  sandbox.terminals().close();
   // Kill the sandbox before waiting for its operation lock, so a running exec ends now.
   if (status != SandboxStatus::kCreated && status != SandboxStatus::kStopped) {
     if (auto removed = backend_.destroySandbox(id); !removed.ok()) {

@@ -177,6 +177,7 @@ Result<std::unique_ptr<ProcessChannel>> startSandboxProcess(
   ExecOptions options;
   options.argv = spec.argv;
   options.attach_stdin = spec.attach_stdin;
+  options.tty = spec.tty;
   auto channel = startExec(client, containerName(instance, sandbox_id), options);
   if (!channel.ok()) {
     Error error = channel.error();

@@ -5,6 +5,7 @@
 #include <Poco/JSON/Object.h>
 #include <Poco/Net/NetException.h>
 #include <Poco/Timespan.h>
+#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -17,6 +18,7 @@ namespace {
 
 constexpr std::size_t kReadChunk = 64 * 1024;
 constexpr std::size_t kMergeLimit = 64 * 1024;
+constexpr std::chrono::seconds kTerminalWriteWait{30};
 
 // The attach stream can end a moment before the engine records the exit status, so
 // exitCode() polls /exec/{id}/json for a bounded time.
@@ -64,13 +66,24 @@ void ExecRegistry::abortAll(const std::string& sandbox_id) {
 }
 
 ExecChannel::ExecChannel(std::shared_ptr<EngineClient> client, std::string exec_id,
-                         HijackedStream stream, bool stdin_attached)
+                         HijackedStream stream, bool stdin_attached, bool tty)
     : client_(std::move(client)),
       exec_id_(std::move(exec_id)),
       socket_(stream.socket),
       abort_handle_(std::make_shared<ExecAbortHandle>(socket_.impl()->sockfd())),
-      stdin_attached_(stdin_attached) {
-  demuxer_.feed(stream.buffered);
+      stdin_attached_(stdin_attached),
+      tty_(tty) {
+  if (tty_) {
+    raw_pending_ = std::string(stream.buffered);
+    // A terminal's process may read no input for ever: a write gives up (kTimeout) instead.
+    try {
+      socket_.setSendTimeout(Poco::Timespan(kTerminalWriteWait.count(), 0));
+    } catch (const Poco::Exception&) {
+      // Left blocking; destroying the sandbox still ends the write (ExecRegistry).
+    }
+  } else {
+    demuxer_.feed(stream.buffered);
+  }
 }
 
 ExecChannel::~ExecChannel() {
@@ -130,6 +143,9 @@ Result<void> ExecChannel::receiveSome(Clock::time_point deadline, bool* got_data
         socket_.receiveBytes(read_buffer_.data(), static_cast<int>(read_buffer_.size()));
     if (received <= 0) {
       eof_ = true;
+    } else if (tty_) {
+      raw_pending_.append(read_buffer_.data(), static_cast<std::size_t>(received));
+      *got_data = true;
     } else {
       demuxer_.feed(std::string_view(read_buffer_.data(), static_cast<std::size_t>(received)));
       *got_data = true;
@@ -147,6 +163,14 @@ Result<void> ExecChannel::receiveSome(Clock::time_point deadline, bool* got_data
 
 Result<ReadResult> ExecChannel::read(Clock::time_point deadline) {
   for (;;) {
+    if (tty_ && !raw_pending_.empty()) {
+      ReadResult result;
+      result.status = ReadResult::Status::kData;
+      result.stream = OutputStream::kStdout;
+      result.data = std::move(raw_pending_);
+      raw_pending_.clear();
+      return result;
+    }
     if (std::optional<Frame> frame = demuxer_.next(kMergeLimit)) {
       ReadResult result;
       result.status = ReadResult::Status::kData;
@@ -193,6 +217,15 @@ std::optional<int> ExecChannel::exitCode() {
   }
 }
 
+Result<void> ExecChannel::resize(TerminalSize size) {
+  if (!tty_) return fail(ErrorCode::kUnsupported, describe("has no terminal to resize"));
+  const std::string path = "/exec/" + exec_id_ + "/resize?h=" + std::to_string(size.rows) +
+                           "&w=" + std::to_string(size.cols);
+  GRID_ASSIGN_OR_RETURN(const Response answer, client_->request("POST", path));
+  if (!answer.ok()) return client_->errorFor("POST", path, answer);
+  return {};
+}
+
 Result<std::unique_ptr<ExecChannel>> startExec(const std::shared_ptr<EngineClient>& client,
                                                const std::string& container,
                                                const ExecOptions& options) {
@@ -201,10 +234,20 @@ Result<std::unique_ptr<ExecChannel>> startExec(const std::shared_ptr<EngineClien
     return fail(ErrorCode::kInvalidArgument, product + ": exec in " + container + ": empty argv");
   }
   Poco::JSON::Object::Ptr create = new Poco::JSON::Object;
-  create->set("AttachStdin", options.attach_stdin);
+  const bool tty = options.tty.has_value();
+  const bool attach_stdin = options.attach_stdin || tty;
+  create->set("AttachStdin", attach_stdin);
   create->set("AttachStdout", true);
   create->set("AttachStderr", true);
-  create->set("Tty", false);
+  create->set("Tty", tty);
+  if (tty) {
+    // [rows, cols]: taken at create by engines that know it (API 1.42+, Podman), which then
+    // never show the process a 0x0 terminal; older ones ignore it and get the resize below.
+    Poco::JSON::Array::Ptr size = new Poco::JSON::Array;
+    size->add(static_cast<int>(options.tty->rows));
+    size->add(static_cast<int>(options.tty->cols));
+    create->set("ConsoleSize", size);
+  }
   create->set("Cmd", toArray(options.argv));
   if (!options.env.empty()) create->set("Env", toArray(options.env));
   if (!options.working_dir.empty()) create->set("WorkingDir", options.working_dir);
@@ -223,10 +266,20 @@ Result<std::unique_ptr<ExecChannel>> startExec(const std::shared_ptr<EngineClien
 
   Poco::JSON::Object::Ptr start = new Poco::JSON::Object;
   start->set("Detach", false);
-  start->set("Tty", false);
+  start->set("Tty", tty);
   GRID_ASSIGN_OR_RETURN(HijackedStream stream,
                         client->hijack("/exec/" + exec_id + "/start", toJson(start)));
-  return std::make_unique<ExecChannel>(client, exec_id, std::move(stream), options.attach_stdin);
+  auto channel =
+      std::make_unique<ExecChannel>(client, exec_id, std::move(stream), attach_stdin, tty);
+  if (tty) {
+    // The engines take no size at create (before API 1.42): set it once the exec runs. A
+    // failure leaves the engine's default size, which the first resize corrects.
+    if (auto sized = channel->resize(*options.tty); !sized.ok()) {
+      spdlog::debug("{}: exec {}: initial terminal size: {}", product, exec_id,
+                    sized.error().message);
+    }
+  }
+  return channel;
 }
 
 }  // namespace grid::engine

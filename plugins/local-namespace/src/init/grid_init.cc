@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <linux/seccomp.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -158,6 +159,11 @@ std::vector<char*> cStrings(const std::vector<std::string>& strings) {
     childFail(kInitReportFd, "fcntl", "report fd", errno);
   }
   ::setsid();
+  // A terminal process (its stdin a pty from the sandbox's devpts) leads a session with that
+  // terminal as its controlling one: job control, Ctrl-C, and SIGHUP when it closes.
+  if (::isatty(0) == 1 && ::ioctl(0, TIOCSCTTY, 0) != 0) {
+    childFail(kInitReportFd, "ioctl", "TIOCSCTTY", errno);
+  }
   // Sandbox processes are the OOM killer's first choice; raising needs no privilege.
   setOomScoreAdj("500");
   auto argv = cStrings(message.argv);

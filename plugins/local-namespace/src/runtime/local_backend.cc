@@ -12,6 +12,7 @@
 
 #include "init/init_exec.h"
 #include "kernel/mounts.h"
+#include "kernel/pty.h"
 #include "runtime/pipe_channel.h"
 #include "runtime/process_launcher.h"
 #include "runtime/sandbox_init.h"
@@ -366,6 +367,16 @@ Result<std::unique_ptr<ProcessChannel>> LocalNamespaceBackend::startProcess(
   launch.rlimits = rlimits_;
   launch.seccomp = &*seccomp_;
   launch.attach_stdin = spec.attach_stdin;
+  if (spec.tty) {
+    GRID_ASSIGN_OR_RETURN(SandboxPty pty, openSandboxPty(sandbox->init_pid, *spec.tty));
+    launch.tty_slave_fd = pty.slave.get();
+    GRID_ASSIGN_OR_RETURN(auto process, launchProcess(launch));
+    pty.slave.reset();  // the process holds it now; its last close ends the master's output
+    GRID_ASSIGN_OR_RETURN(auto channel,
+                          PipeChannel::forTerminal(sandbox_id, process.helper_pid,
+                                                   std::move(pty.master), reaper_));
+    return std::unique_ptr<ProcessChannel>(std::move(channel));
+  }
   GRID_ASSIGN_OR_RETURN(auto process, launchProcess(launch));
   return std::unique_ptr<ProcessChannel>(std::make_unique<PipeChannel>(
       sandbox_id, process.helper_pid, std::move(process.stdin_write),

@@ -5,12 +5,14 @@
 #include <signal.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <fcntl.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 
+#include "kernel/pty.h"
 #include "util/syscall_error.h"
 
 namespace grid::localns {
@@ -20,6 +22,8 @@ constexpr size_t kReadChunk = 64 * 1024;
 // After EOF on stdout and stderr the process has normally exited; one that closed them and
 // lives on must not hold the caller: its status is then unknown (nullopt).
 constexpr std::chrono::milliseconds kExitStatusWait{5000};
+// A terminal whose process reads no input holds a write this long at most.
+constexpr int kTerminalWriteWaitMs = 30000;
 
 // write() to a pipe whose reader is gone raises SIGPIPE, which would kill the server unless
 // it ignores it. Block it for this thread and swallow the one our write generated.
@@ -65,10 +69,31 @@ PipeChannel::PipeChannel(std::string sandbox_id, pid_t helper_pid, UniqueFd stdi
   helper_pidfd_.reset(static_cast<int>(::syscall(SYS_pidfd_open, helper_pid_, 0)));
 }
 
+Result<std::unique_ptr<PipeChannel>> PipeChannel::forTerminal(std::string sandbox_id,
+                                                               pid_t helper_pid, UniqueFd master,
+                                                               std::shared_ptr<ChildReaper> reaper) {
+  // Separate descriptions of one master: the writer, the reader and resize() each own theirs,
+  // so a reader that meets EOF and closes its fd leaves the others valid.
+  UniqueFd input(::fcntl(master.get(), F_DUPFD_CLOEXEC, 0));
+  UniqueFd control(::fcntl(master.get(), F_DUPFD_CLOEXEC, 0));
+  if (!input.valid() || !control.valid()) {
+    const int err = errno;
+    ::kill(helper_pid, SIGKILL);
+    reaper->adopt(sandbox_id, helper_pid);
+    return sysFail(ErrorCode::kInternal, "fcntl", "F_DUPFD_CLOEXEC pty master", err);
+  }
+  auto channel = std::unique_ptr<PipeChannel>(new PipeChannel(std::move(sandbox_id), helper_pid,
+                                                              std::move(input), std::move(master),
+                                                              UniqueFd(), std::move(reaper)));
+  channel->terminal_ = std::move(control);
+  return channel;
+}
+
 PipeChannel::~PipeChannel() {
   stdin_.reset();
   stdout_.reset();
   stderr_.reset();
+  terminal_.reset();  // the last master fd: the terminal hangs up (SIGHUP to its session)
   if (!tryReap(std::chrono::milliseconds(0))) reaper_->adopt(sandbox_id_, helper_pid_);
 }
 
@@ -81,6 +106,13 @@ Result<void> PipeChannel::write(std::string_view data) {
     ssize_t n = ::write(stdin_.get(), data.data(), data.size());
     if (n < 0) {
       if (errno == EINTR) continue;
+      if (errno == EAGAIN && terminal_.valid()) {
+        GRID_TRY(waitWritable());
+        continue;
+      }
+      if (errno == EIO && terminal_.valid()) {
+        return fail(ErrorCode::kConflict, "local-namespace: the terminal was closed");
+      }
       if (errno == EPIPE) {
         return fail(ErrorCode::kConflict, "local-namespace: the process closed its stdin");
       }
@@ -92,6 +124,28 @@ Result<void> PipeChannel::write(std::string_view data) {
 }
 
 void PipeChannel::closeStdin() { stdin_.reset(); }
+
+Result<void> PipeChannel::waitWritable() {
+  pollfd pfd{stdin_.get(), POLLOUT, 0};
+  for (;;) {
+    const int ready = ::poll(&pfd, 1, kTerminalWriteWaitMs);
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready < 0) return sysFail(ErrorCode::kInternal, "poll", "pty master", errno);
+    if (ready == 0) {
+      return fail(ErrorCode::kTimeout,
+                  "local-namespace: the terminal's process read no input for " +
+                      std::to_string(kTerminalWriteWaitMs / 1000) + " s");
+    }
+    return {};
+  }
+}
+
+Result<void> PipeChannel::resize(TerminalSize size) {
+  if (!terminal_.valid()) {
+    return fail(ErrorCode::kUnsupported, "local-namespace: this process has no terminal");
+  }
+  return resizePty(terminal_.get(), size);
+}
 
 Result<ReadResult> PipeChannel::read(Clock::time_point deadline) {
   while (stdout_.valid() || stderr_.valid()) {

@@ -64,21 +64,24 @@ Result<LaunchedProcess> launchProcess(const LaunchSpec& spec) {
     cgroup_fds.push_back(std::move(fd));
   }
   GRID_ASSIGN_OR_RETURN(auto namespaces, openNamespaces(spec.namespaces));
+  const bool tty = spec.tty_slave_fd >= 0;
   Pipe in, out, err, report;
-  if (!makePipe(&out) || !makePipe(&err) || !makePipe(&report)) {
+  if (!makePipe(&report) || (!tty && (!makePipe(&out) || !makePipe(&err)))) {
     return sysFail(ErrorCode::kInternal, "pipe2", "O_CLOEXEC", errno);
   }
   UniqueFd null_fd;
-  if (spec.attach_stdin) {
+  if (tty) {
+    // The terminal is all three.
+  } else if (spec.attach_stdin) {
     if (!makePipe(&in)) return sysFail(ErrorCode::kInternal, "pipe2", "O_CLOEXEC", errno);
   } else {
     null_fd.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
     if (!null_fd.valid()) return sysFail(ErrorCode::kInternal, "open", "/dev/null", errno);
   }
   int fds[kInitFirstPassedFd + kMaxCgroupFiles];
-  fds[0] = spec.attach_stdin ? in.read.get() : null_fd.get();
-  fds[1] = out.write.get();
-  fds[2] = err.write.get();
+  fds[0] = tty ? spec.tty_slave_fd : spec.attach_stdin ? in.read.get() : null_fd.get();
+  fds[1] = tty ? spec.tty_slave_fd : out.write.get();
+  fds[2] = tty ? spec.tty_slave_fd : err.write.get();
   fds[3] = message_fd.get();
   fds[4] = report.write.get();
   int count = kInitFirstPassedFd;

@@ -29,13 +29,16 @@ struct LaunchSpec {
   std::vector<RlimitSetting> rlimits;
   const SeccompProgram* seccomp = nullptr;
   bool attach_stdin = false;
+  /// >= 0: the slave of a pty (kernel/pty.h), the process's stdin, stdout and stderr and its
+  /// controlling terminal; the pipes are then not made.
+  int tty_slave_fd = -1;
 };
 
 struct LaunchedProcess {
   pid_t helper_pid = -1;
-  UniqueFd stdin_write;  // invalid without attach_stdin
-  UniqueFd stdout_read;
-  UniqueFd stderr_read;
+  UniqueFd stdin_write;  // invalid without attach_stdin or with a tty
+  UniqueFd stdout_read;  // invalid with a tty
+  UniqueFd stderr_read;  // invalid with a tty
 };
 
 /// Candidate paths for execve: argv0 itself when it has a '/', else each dir of `path_env`.

@@ -23,6 +23,9 @@ struct ExecOptions {
   bool attach_stdin = false;
   std::vector<std::string> env;  // "KEY=VALUE", added to the container's
   std::string working_dir;       // empty: the container's
+  /// Set: the exec runs on a terminal of this size (Tty: true; stdin attached). Its stream is
+  /// then raw, not framed.
+  std::optional<TerminalSize> tty;
 };
 
 /// Lets another thread end a channel's streams: shuts its socket down, so a read() blocked on
@@ -56,13 +59,15 @@ class ExecRegistry {
 class ExecChannel : public ProcessChannel {
  public:
   ExecChannel(std::shared_ptr<EngineClient> client, std::string exec_id, HijackedStream stream,
-              bool stdin_attached);
+              bool stdin_attached, bool tty = false);
   ~ExecChannel() override;
 
   Result<void> write(std::string_view data) override;
   void closeStdin() override;
   Result<ReadResult> read(Clock::time_point deadline) override;
   std::optional<int> exitCode() override;
+  /// POST /exec/{id}/resize (terminal execs only).
+  Result<void> resize(TerminalSize size) override;
 
   const std::string& execId() const { return exec_id_; }
   /// For ExecRegistry: ends this channel's streams from another thread.
@@ -79,6 +84,8 @@ class ExecChannel : public ProcessChannel {
   FrameDemuxer demuxer_;
   std::vector<char> read_buffer_;
   const bool stdin_attached_;
+  const bool tty_;                 // raw stream: what arrives is the terminal's output
+  std::string raw_pending_;        // terminal bytes read with the hijack's answer
   bool stdin_closed_ = false;
   bool eof_ = false;
   std::optional<int> exit_code_;
