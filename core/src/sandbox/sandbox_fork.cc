@@ -15,23 +15,6 @@ namespace {
 constexpr std::chrono::milliseconds kStateCommandTimeout{20000};
 constexpr size_t kStateCommandOutputBytes = 4096;
 
-std::string forkChildId() {
-  std::string hex = randomHex(16);  // the UUID v4 layout of every sandbox id
-  hex[12] = '4';
-  hex[16] = "89ab"[hex[16] % 4];
-  return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" +
-         hex.substr(16, 4) + "-" + hex.substr(20);
-}
-
-std::string joinSetupCommands(const std::vector<std::string>& commands) {
-  std::string joined;
-  for (const auto& command : commands) {
-    if (!joined.empty()) joined += " && ";
-    joined += command;
-  }
-  return joined;
-}
-
 Result<void> requireRunning(const Sandbox& sandbox, const char* operation) {
   const SandboxLifecycle lifecycle = sandbox.lifecycle();
   if (lifecycle.status() == SandboxStatus::kRunning) return {};
@@ -108,7 +91,7 @@ Result<std::vector<std::shared_ptr<Sandbox>>> SandboxManager::fork(const std::st
   std::vector<SandboxSpec> specs;
   for (size_t i = 0; i < count; ++i) {
     SandboxSpec spec = source.spec();
-    spec.id = forkChildId();
+    spec.id = randomUuid();
     auto child = std::make_shared<Sandbox>(spec, source.setupCommands(), options_.backend_name);
     advance(*child, SandboxEvent::kStart);
     child->runtime().permit = std::move(permits[i]);

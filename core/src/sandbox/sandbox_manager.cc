@@ -10,24 +10,6 @@
 namespace grid {
 namespace {
 
-std::string newSandboxId() {
-  // UUID v4 layout: familiar to clients, and valid in container names.
-  std::string hex = randomHex(16);
-  hex[12] = '4';
-  hex[16] = "89ab"[hex[16] % 4];
-  return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" +
-         hex.substr(16, 4) + "-" + hex.substr(20);
-}
-
-std::string joinSetup(const std::vector<std::string>& commands) {
-  std::string joined;
-  for (const auto& command : commands) {
-    if (!joined.empty()) joined += " && ";
-    joined += command;
-  }
-  return joined;
-}
-
 std::string durationText(std::chrono::milliseconds d) {
   if (d.count() % 1000 == 0) return std::to_string(d.count() / 1000) + " s";
   return std::to_string(d.count()) + " ms";
@@ -49,6 +31,15 @@ std::optional<Error> expiredError(const Sandbox& sandbox, const std::string& the
 
 }  // namespace
 
+std::string SandboxManager::joinSetupCommands(const std::vector<std::string>& commands) {
+  std::string joined;
+  for (const auto& command : commands) {
+    if (!joined.empty()) joined += " && ";
+    joined += command;
+  }
+  return joined;
+}
+
 SandboxManager::SandboxManager(SandboxBackend& backend, ManagerOptions options)
     : backend_(backend),
       options_(std::move(options)),
@@ -68,7 +59,7 @@ void SandboxManager::advance(Sandbox& sandbox, SandboxEvent event, std::string e
 Result<std::shared_ptr<Sandbox>> SandboxManager::create(CreateRequest request) {
   if (shutting_down_) return fail(ErrorCode::kUnavailable, "the server is shutting down");
   SandboxSpec spec;
-  spec.id = newSandboxId();
+  spec.id = randomUuid();
   spec.image = request.image.value_or(options_.default_image);
   // Each limit the request names overrides its default; the others keep the default.
   spec.limits = options_.default_limits;
@@ -179,7 +170,7 @@ Result<void> SandboxManager::start(const std::string& id, std::optional<ExecResu
 
   if (!sandbox.setupCommands().empty()) {
     ExecLimits limits{options_.max_exec_timeout, options_.max_output_bytes};
-    auto setup = runStandalone(backend_, id, joinSetup(sandbox.setupCommands()), limits);
+    auto setup = runStandalone(backend_, id, joinSetupCommands(sandbox.setupCommands()), limits);
     if (!setup.ok()) return failStart(setup.error());
     if (setup.value().exit_code != 0 || setup.value().timed_out) {
       const int status = setup.value().exit_code;

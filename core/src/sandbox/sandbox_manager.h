@@ -115,6 +115,8 @@ class SandboxManager {
   /// Applies an event the manager's own sequence guarantees; a refusal is a bug, logged.
   static void advance(Sandbox& sandbox, SandboxEvent event, std::string error = {});
   void teardown(Sandbox& sandbox);
+  /// The setup commands as one command line, joined with `&&` (start and reset run it).
+  static std::string joinSetupCommands(const std::vector<std::string>& commands);
   /// The expiry scheduler's handler: expires the sandbox whose deadline came, or sets its next.
   void onExpiryDue(const std::string& id);
   /// Schedules the first expiry check of a sandbox that just started, if it has a lifetime.

@@ -25,4 +25,12 @@ std::string randomHex(size_t bytes) {
   return out;
 }
 
+std::string randomUuid() {
+  std::string hex = randomHex(16);
+  hex[12] = '4';
+  hex[16] = "89ab"[hex[16] % 4];
+  return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" +
+         hex.substr(16, 4) + "-" + hex.substr(20);
+}
+
 }  // namespace grid
