@@ -111,8 +111,7 @@ Result<std::shared_ptr<LocalNamespaceBackend::SnapshotLayer>> LocalNamespaceBack
   const auto started = std::chrono::steady_clock::now();
   uint64_t bytes = 0;
   {
-    ScopedFreeze frozen(cgroup_version_,
-                        freezeControlFile(cgroup_version_, source.cgroup->procsFiles()));
+    ScopedFreeze frozen(*source.cgroup);
     GRID_TRY(frozen.freeze());
     GRID_ASSIGN_OR_RETURN(bytes, copyLayer(source.dir + "/upper", layer->tree(), shift));
   }
