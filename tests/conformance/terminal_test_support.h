@@ -15,6 +15,13 @@ class TerminalTestBase : public OneSandboxTest {
   void SetUp() override {
     OneSandboxTest::SetUp();
     if (HasFatalFailure() || IsSkipped()) return;
+    ProcessSpec probe;
+    probe.argv = {"/bin/true"};
+    probe.tty = TerminalSize{80, 24};
+    if (auto opened = backend().startProcess(id_, probe);
+        !opened.ok() && opened.error().code == ErrorCode::kUnsupported) {
+      GTEST_SKIP() << opened.error().message;
+    }
     api_ = std::make_unique<InProcessApi>(*manager_);
     ASSERT_TRUE(api_->ok());
   }

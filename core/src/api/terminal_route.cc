@@ -326,7 +326,10 @@ Reply TerminalRoute::route(Poco::Net::HTTPServerRequest& request, const std::str
   }
   auto shell = TerminalShell::start(manager_.backend(), sandbox_id, options.value(),
                                     Clock::now() + kStartTimeout);
-  if (!shell.ok()) return errorReply(shell.error());
+  if (!shell.ok()) {
+    spdlog::warn("{}: opening a terminal: {}", sandbox_id, shell.error().message);
+    return errorReply(shell.error());
+  }
 
   Reply reply;
   reply.status = HTTPResponse::HTTP_SWITCHING_PROTOCOLS;

@@ -246,6 +246,8 @@ Result<void> SkeletonBackend::createSandbox(const grid::SandboxSpec& spec) {
 Result<std::unique_ptr<grid::ProcessChannel>> SkeletonBackend::startProcess(
     const std::string& sandbox_id, const grid::ProcessSpec& spec) {
   if (spec.argv.empty()) return fail(ErrorCode::kInvalidArgument, "empty argv");
+  // A backend without terminals must say so: run on pipes, a terminal's shell would wait.
+  if (spec.tty) return fail(ErrorCode::kUnsupported, "skeleton: no terminals");
   std::shared_ptr<Sandbox> sandbox = find(sandbox_id);
   if (!sandbox) return fail(ErrorCode::kNotFound, "no such sandbox: " + sandbox_id);
   std::lock_guard lock(sandbox->mutex);  // serialises with destroySandbox of the same sandbox

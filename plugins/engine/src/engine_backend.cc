@@ -122,6 +122,12 @@ Result<void> EngineBackend::ensureImage(const std::string& image) {
 
 Result<std::unique_ptr<ProcessChannel>> EngineBackend::startProcess(const std::string& sandbox_id,
                                                                     const ProcessSpec& spec) {
+  // runsc behind Podman's gVisor service ends a terminal exec's shell at once (docs/terminal.md).
+  if (spec.tty && gvisor_client_ && clientFor(sandbox_id) == gvisor_client_) {
+    return fail(ErrorCode::kUnsupported,
+                dialect_.name + ": terminals are not available on the " +
+                    dialect_.gvisor_service->display_name + " (its runsc ends a terminal's shell)");
+  }
   // An exec runs through the service that created the container (its runtime runs the exec).
   return startSandboxProcess(clientFor(sandbox_id), instance_, sandbox_id, spec, &execs_);
 }
