@@ -11,7 +11,8 @@ build_packages=(build-essential cmake pkg-config libpoco-dev libcli11-dev libspd
   libarchive-dev libseccomp-dev libcap-dev libgtest-dev libgmock-dev libbenchmark-dev)
 engine_packages=(docker.io podman runsc uidmap iproute2 debootstrap busybox-static curl
   ca-certificates)
-test_packages=(clang-14 libclang-rt-14-dev procps bubblewrap python3)
+test_packages=(clang-14 libclang-rt-14-dev procps bubblewrap python3
+  python3-httpx python3-pytest python3-pytest-asyncio)  # the last three: python/tests
 
 case "${1:-all}" in
   build) wanted=("${build_packages[@]}") ;;

@@ -1,0 +1,338 @@
+"""Typed results: one dataclass per object the server answers.
+
+Each has ``from_json(dict)`` and keeps the whole object in ``raw``, so a field a newer server
+adds is readable before this SDK names it. Times are timezone-aware ``datetime`` objects.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Union
+
+
+def parse_time(value: Any) -> Optional[_dt.datetime]:
+    """An ISO 8601 time of the server (``2026-11-30T01:52:17.123456Z``) or None."""
+    if not isinstance(value, str) or not value:
+        return None
+    text = value[:-1] + "+00:00" if value.endswith("Z") else value
+    try:
+        return _dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def _int(value: Any) -> Optional[int]:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+@dataclass
+class Limits:
+    """Resource limits of a sandbox; None where the server applies its default."""
+
+    cpus: Optional[float] = None
+    memory_mb: Optional[int] = None
+    pids: Optional[int] = None
+
+    @classmethod
+    def from_json(cls, o: Dict[str, Any]) -> "Limits":
+        return cls(cpus=o.get("cpus"), memory_mb=o.get("memory_mb"), pids=o.get("pids"))
+
+    def to_json(self) -> Dict[str, Any]:
+        return {k: v for k, v in (("cpus", self.cpus), ("memory_mb", self.memory_mb),
+                                  ("pids", self.pids)) if v is not None}
+
+
+@dataclass
+class SandboxInfo:
+    """A sandbox's description (``GET /sandboxes/{id}``)."""
+
+    id: str
+    image: str
+    status: str
+    backend: str = ""
+    setup_commands: List[str] = field(default_factory=list)
+    limits: Limits = field(default_factory=Limits)
+    network: bool = False
+    isolation: str = "default"
+    labels: Dict[str, str] = field(default_factory=dict)
+    created_at: Optional[_dt.datetime] = None
+    started_at: Optional[_dt.datetime] = None
+    stopped_at: Optional[_dt.datetime] = None
+    command_count: int = 0
+    last_exit_code: Optional[int] = None
+    session_exit_code: Optional[int] = None
+    error: Optional[str] = None
+    raw: Dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_json(cls, o: Dict[str, Any]) -> "SandboxInfo":
+        return cls(
+            id=o["id"],
+            image=o.get("image", ""),
+            status=o.get("status", ""),
+            backend=o.get("backend", ""),
+            setup_commands=list(o.get("setup_commands") or []),
+            limits=Limits.from_json(o.get("limits") or {}),
+            network=bool(o.get("network", False)),
+            isolation=o.get("isolation", "default"),
+            labels=dict(o.get("labels") or {}),
+            created_at=parse_time(o.get("created_at")),
+            started_at=parse_time(o.get("started_at")),
+            stopped_at=parse_time(o.get("stopped_at")),
+            command_count=o.get("command_count", 0),
+            last_exit_code=_int(o.get("last_exit_code")),
+            session_exit_code=_int(o.get("session_exit_code")),
+            error=o.get("error"),
+            raw=o,
+        )
+
+
+@dataclass
+class ExecResult:
+    """The result of an exec. ``stdout``/``stderr`` are set for standalone execs only."""
+
+    output: str
+    exit_code: int
+    exited: bool = False
+    timed_out: bool = False
+    truncated: bool = False
+    duration_ms: float = 0.0
+    stdout: Optional[str] = None
+    stderr: Optional[str] = None
+    session_restarted: bool = False
+    interrupted: bool = False
+    raw: Dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        """The command ran to its end and exited 0."""
+        return self.exit_code == 0 and not self.timed_out
+
+    @classmethod
+    def from_json(cls, o: Dict[str, Any]) -> "ExecResult":
+        return cls(
+            output=o.get("output", ""),
+            exit_code=o.get("exit_code", -1),
+            exited=bool(o.get("exited", False)),
+            timed_out=bool(o.get("timed_out", False)),
+            truncated=bool(o.get("truncated", False)),
+            duration_ms=o.get("duration_ms", 0.0),
+            stdout=o.get("stdout"),
+            stderr=o.get("stderr"),
+            session_restarted=bool(o.get("session_restarted", False)),
+            interrupted=bool(o.get("interrupted", False)),
+            raw=o,
+        )
+
+
+@dataclass
+class OutputEvent:
+    """Output of a streamed exec as it is printed: ``stream`` is ``output`` (a session exec,
+    stdout and stderr merged), ``stdout`` or ``stderr`` (a standalone exec)."""
+
+    stream: str
+    data: str
+    type: str = field(default="output", init=False)
+
+
+@dataclass
+class ResultEvent:
+    """The last event of a streamed exec: the command's result."""
+
+    result: ExecResult
+    type: str = field(default="result", init=False)
+
+
+ExecEvent = Union[OutputEvent, ResultEvent]
+
+
+@dataclass
+class ProcessInfo:
+    """A background process. ``pid`` is Grid's handle (1, 2, ... per sandbox);
+    ``sandbox_pid`` its pid inside the sandbox."""
+
+    pid: int
+    command: str
+    status: str
+    sandbox_pid: Optional[int] = None
+    exit_code: Optional[int] = None
+    started_at: Optional[_dt.datetime] = None
+    ended_at: Optional[_dt.datetime] = None
+    output_bytes: int = 0
+    raw: Dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def running(self) -> bool:
+        return self.status == "running"
+
+    @classmethod
+    def from_json(cls, o: Dict[str, Any]) -> "ProcessInfo":
+        return cls(
+            pid=o["pid"],
+            command=o.get("command", ""),
+            status=o.get("status", ""),
+            sandbox_pid=_int(o.get("sandbox_pid")),
+            exit_code=_int(o.get("exit_code")),
+            started_at=parse_time(o.get("started_at")),
+            ended_at=parse_time(o.get("ended_at")),
+            output_bytes=o.get("output_bytes", 0),
+            raw=o,
+        )
+
+
+@dataclass
+class ProcessOutput:
+    """A read of a process's output: ``data`` from ``offset`` to ``next_offset`` (resume there);
+    ``dropped`` bytes of the middle were skipped; ``eof`` when the output has ended."""
+
+    data: str
+    offset: int
+    next_offset: int
+    dropped: int = 0
+    eof: bool = False
+    status: str = ""
+    exit_code: Optional[int] = None
+
+    @classmethod
+    def from_json(cls, o: Dict[str, Any]) -> "ProcessOutput":
+        return cls(data=o.get("data", ""), offset=o.get("offset", 0),
+                   next_offset=o.get("next_offset", 0), dropped=o.get("dropped", 0),
+                   eof=bool(o.get("eof", False)), status=o.get("status", ""),
+                   exit_code=_int(o.get("exit_code")))
+
+
+@dataclass
+class ProcessOutputEvent:
+    """A chunk of a followed process's output, starting at byte ``offset``."""
+
+    data: str
+    offset: int
+    dropped: int = 0
+    type: str = field(default="output", init=False)
+
+
+@dataclass
+class ProcessExitEvent:
+    """The last event of a follow: the process ended and its output was read."""
+
+    status: str
+    exit_code: Optional[int] = None
+    type: str = field(default="exit", init=False)
+
+
+ProcessEvent = Union[ProcessOutputEvent, ProcessExitEvent]
+
+
+@dataclass
+class FileEntry:
+    """An entry of a directory listing. ``mode`` is an octal string (``"0644"``)."""
+
+    name: str
+    type: str
+    size: int
+    mode: str
+    mtime: int
+    link_target: Optional[str] = None
+    name_base64: Optional[str] = None
+
+    @property
+    def name_bytes(self) -> bytes:
+        """The exact name, also when it is not valid UTF-8 (``name`` then shows U+FFFD)."""
+        if self.name_base64 is not None:
+            return base64.b64decode(self.name_base64)
+        return self.name.encode("utf-8")
+
+    @classmethod
+    def from_json(cls, o: Dict[str, Any]) -> "FileEntry":
+        return cls(name=o.get("name", ""), type=o.get("type", "other"), size=o.get("size", 0),
+                   mode=o.get("mode", ""), mtime=o.get("mtime", 0),
+                   link_target=o.get("link_target"), name_base64=o.get("name_base64"))
+
+
+@dataclass
+class DirectoryListing:
+    """A directory's entries, sorted by name; ``truncated`` past the server's entry limit."""
+
+    path: str
+    entries: List[FileEntry]
+    truncated: bool = False
+
+    def names(self) -> List[str]:
+        return [e.name for e in self.entries]
+
+    @classmethod
+    def from_json(cls, o: Dict[str, Any]) -> "DirectoryListing":
+        return cls(path=o.get("path", ""),
+                   entries=[FileEntry.from_json(e) for e in o.get("entries") or []],
+                   truncated=bool(o.get("truncated", False)))
+
+
+@dataclass
+class WriteResult:
+    """The answer to an upload: the path, the bytes received, the mode (files only)."""
+
+    path: str
+    bytes: int
+    mode: Optional[str] = None
+
+    @classmethod
+    def from_json(cls, o: Dict[str, Any]) -> "WriteResult":
+        return cls(path=o.get("path", ""), bytes=o.get("bytes", 0), mode=o.get("mode"))
+
+
+@dataclass
+class TrajectoryEntry:
+    """One operation of a sandbox's trajectory (an exec, a file transfer, a process start)."""
+
+    index: int
+    kind: str
+    command: str
+    standalone: bool
+    timestamp: float
+    at: Optional[_dt.datetime]
+    output: str
+    exit_code: int
+    result: ExecResult
+    output_dropped: bool = False
+
+    @classmethod
+    def from_json(cls, o: Dict[str, Any]) -> "TrajectoryEntry":
+        return cls(index=o.get("index", 0), kind=o.get("kind", "exec"),
+                   command=o.get("command", ""), standalone=bool(o.get("standalone", False)),
+                   timestamp=o.get("timestamp", 0.0), at=parse_time(o.get("at")),
+                   output=o.get("output", ""), exit_code=o.get("exit_code", 0),
+                   result=ExecResult.from_json(o.get("result") or {}),
+                   output_dropped=bool(o.get("output_dropped", False)))
+
+
+@dataclass
+class Trajectory:
+    """Everything a sandbox did, in order."""
+
+    sandbox_id: str
+    command_count: int
+    entries: List[TrajectoryEntry]
+
+    @classmethod
+    def from_json(cls, o: Dict[str, Any]) -> "Trajectory":
+        return cls(sandbox_id=o.get("sandbox_id", ""), command_count=o.get("command_count", 0),
+                   entries=[TrajectoryEntry.from_json(e) for e in o.get("trajectory") or []])
+
+
+@dataclass
+class Health:
+    """``GET /healthz``: running sandboxes, the limit, starts waiting for a slot."""
+
+    status: str
+    running: int
+    max_running: int
+    waiting: int
+    backend: str
+
+    @classmethod
+    def from_json(cls, o: Dict[str, Any]) -> "Health":
+        return cls(status=o.get("status", ""), running=o.get("running", 0),
+                   max_running=o.get("max_running", 0), waiting=o.get("waiting", 0),
+                   backend=o.get("backend", ""))

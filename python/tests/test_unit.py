@@ -1,0 +1,202 @@
+"""Pure logic, no server: retry decisions (through httpx's mock transport, a test double of
+the server), the NDJSON decoder, safe tree extraction, and that the sync and async clients
+offer the same surface."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import io
+import json
+import os
+import tarfile
+
+import httpx
+import pytest
+
+import grid_sandbox
+from grid_sandbox import (AsyncClient, Client, Conflict, InternalError, RetryPolicy,
+                          StreamBroken, TransportError, UnsafeArchive, Unavailable)
+from grid_sandbox._protocol import NdjsonDecoder, extract_tree
+
+FAST = RetryPolicy(max_attempts=3, backoff=0.001, max_backoff=0.01)
+
+
+def answering(*replies, seen=None):
+    """A mock transport answering each request with the next (status, body)."""
+    queue = list(replies)
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if seen is not None:
+            seen.append((request.method, request.url.path))
+        status, body = queue.pop(0)
+        if isinstance(status, Exception):
+            raise status
+        return httpx.Response(status, json=body)
+
+    return httpx.MockTransport(handle)
+
+
+SANDBOX = {"id": "s1", "image": "img", "status": "running"}
+UNAVAILABLE = (503, {"error": "no free slot", "code": "unavailable"})
+
+
+def test_a_refused_create_is_retried_and_an_exec_never():
+    seen = []
+    client = Client("http://grid", retries=FAST, transport=answering(
+        UNAVAILABLE, (201, dict(SANDBOX, status="created")), UNAVAILABLE, (200, SANDBOX),
+        UNAVAILABLE, seen=seen))
+    sb = client.create(image="img")
+    assert sb.status == "running"
+    with pytest.raises(Unavailable) as raised:
+        sb.exec("echo once")
+    assert raised.value.code == "unavailable" and raised.value.status == 503
+    assert seen == [("POST", "/sandboxes")] * 2 + [("POST", "/sandboxes/s1/start")] * 2 + [
+        ("POST", "/sandboxes/s1/exec")]
+
+
+def test_retries_stop_at_the_policy_limit():
+    seen = []
+    client = Client("http://grid", retries=FAST,
+                    transport=answering(UNAVAILABLE, UNAVAILABLE, UNAVAILABLE, seen=seen))
+    with pytest.raises(Unavailable):
+        client.list()
+    assert len(seen) == 3
+    none = Client("http://grid", retries=0, transport=answering(UNAVAILABLE, seen=seen))
+    with pytest.raises(Unavailable):
+        none.list()
+    assert len(seen) == 4
+
+
+def test_transport_errors_retry_only_what_is_safe():
+    request = httpx.Request("GET", "http://grid")
+    seen = []
+    client = Client("http://grid", retries=FAST, transport=answering(
+        (httpx.ConnectError("refused", request=request), None), (200, []),
+        (httpx.ReadError("reset", request=request), None), (200, []),
+        (httpx.ConnectError("refused", request=request), None), (200, {"output": "x",
+                                                                       "exit_code": 0}),
+        (httpx.ReadError("reset", request=request), None), seen=seen))
+    assert client.list() == []  # not sent: retried
+    assert client.list() == []  # a GET: retried after any failure
+    sb = grid_sandbox.Sandbox(client, grid_sandbox.SandboxInfo.from_json(SANDBOX))
+    assert sb.exec("true").output == "x"  # the exec never reached the server: retried
+    with pytest.raises(TransportError):
+        sb.exec("true")  # it may have run: never sent again
+    assert len(seen) == 7
+
+
+def test_other_errors_are_not_retried():
+    seen = []
+    client = Client("http://grid", retries=FAST, transport=answering(
+        (500, {"error": "plugin threw", "code": "internal"}),
+        (409, {"error": "not running", "code": "conflict"}), seen=seen))
+    with pytest.raises(InternalError):
+        client.list()
+    with pytest.raises(Conflict) as raised:
+        client.get("s1")
+    assert str(raised.value) == "GET /sandboxes/s1: 409 conflict: not running"
+    assert len(seen) == 2
+
+
+def test_the_async_client_retries_the_same_way():
+    seen = []
+
+    async def main():
+        transport = httpx.MockTransport(answering(UNAVAILABLE, (200, []), seen=seen).handler)
+        async with AsyncClient("http://grid", retries=FAST, transport=transport) as client:
+            return await client.list()
+
+    assert asyncio.run(main()) == [] and len(seen) == 2
+
+
+def test_retry_after_is_honoured_up_to_the_cap():
+    policy = RetryPolicy(backoff=1, max_backoff=5)
+    assert policy.delay(1, "2") == 2 and policy.delay(1, "600") == 5
+    assert 0.5 <= policy.delay(1) <= 1 and 2 <= policy.delay(3) <= 4
+
+
+def test_ndjson_lines_split_anywhere():
+    decoder = NdjsonDecoder()
+    text = b'{"type":"output","data":"a\\n"}\n{"type":"result","exit_code":0}\n'
+    objects = []
+    for i in range(len(text)):
+        objects += decoder.feed(text[i:i + 1])
+    assert [o["type"] for o in objects] == ["output", "result"] and decoder.finish() == []
+    with pytest.raises(StreamBroken):
+        decoder.feed(b"<html>\n")
+
+
+def tar_of(*members):
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        for info, data in members:
+            tar.addfile(info, io.BytesIO(data) if data is not None else None)
+    out.seek(0)
+    return out
+
+
+def file_member(name, data=b"x", mode=0o644):
+    info = tarfile.TarInfo(name)
+    info.size, info.mode = len(data), mode
+    return info, data
+
+
+def test_extraction_writes_files_and_directories_only(tmp_path):
+    link = tarfile.TarInfo("top/link")
+    link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
+    device = tarfile.TarInfo("top/null")
+    device.type, device.devmajor, device.devminor = tarfile.CHRTYPE, 1, 3
+    written = extract_tree(tar_of(file_member("top/a/b.txt", b"hi", 0o600), (link, None),
+                                  (device, None), file_member("top/suid", b"#!", 0o4755)),
+                           str(tmp_path), strip_components=1)
+    assert written == ["a/b.txt", "suid"]
+    assert (tmp_path / "a" / "b.txt").read_bytes() == b"hi"
+    assert (tmp_path / "a" / "b.txt").stat().st_mode & 0o7777 == 0o600
+    assert (tmp_path / "suid").stat().st_mode & 0o7777 == 0o755  # no setuid from a tenant
+    assert not os.path.lexists(tmp_path / "link") and not os.path.lexists(tmp_path / "null")
+
+
+@pytest.mark.parametrize("name", ["top/../../escape", "/etc/evil"])
+def test_extraction_refuses_names_outside_the_tree(tmp_path, name):
+    with pytest.raises(UnsafeArchive):
+        extract_tree(tar_of(file_member(name)), str(tmp_path / "dest"), strip_components=1)
+    assert not (tmp_path / "escape").exists()
+
+
+def test_extraction_does_not_follow_symlinks_already_there(tmp_path):
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "dest").mkdir()
+    os.symlink(tmp_path / "outside", tmp_path / "dest" / "sub")
+    with pytest.raises(OSError):
+        extract_tree(tar_of(file_member("top/sub/x")), str(tmp_path / "dest"), 1)
+    assert not (tmp_path / "outside" / "x").exists()
+
+
+def public_methods(cls):
+    return {name: member for name, member in vars(cls).items()
+            if callable(member) and not name.startswith("_")}
+
+
+@pytest.mark.parametrize("sync_class, async_class", [
+    (grid_sandbox.Client, grid_sandbox.AsyncClient),
+    (grid_sandbox.Sandbox, grid_sandbox.AsyncSandbox),
+    (grid_sandbox.Files, grid_sandbox.AsyncFiles),
+    (grid_sandbox.Processes, grid_sandbox.AsyncProcesses),
+])
+def test_sync_and_async_surfaces_match(sync_class, async_class):
+    sync_methods, async_methods = public_methods(sync_class), public_methods(async_class)
+    assert sorted(sync_methods) == sorted(async_methods)
+    for name, method in sync_methods.items():
+        def shape(fn):
+            return [(p.name, p.kind, p.default) for p in inspect.signature(fn).parameters.values()]
+        assert shape(method) == shape(async_methods[name]), name
+
+
+def test_error_classes_follow_the_code_then_the_status():
+    from grid_sandbox.errors import error_from_body
+    assert type(error_from_body(404, {"error": "x", "code": "image_not_found"})).__name__ == \
+        "ImageNotFound"
+    unknown = error_from_body(409, {"error": "x", "code": "brand_new"})
+    assert isinstance(unknown, Conflict) and unknown.code == "brand_new"
+    assert json.loads(json.dumps(unknown.body)) == {"error": "x", "code": "brand_new"}
