@@ -23,7 +23,7 @@
 
 /// Bumped on every incompatible change of this header. The loader refuses a plugin built
 /// against another version.
-#define GRID_SDK_VERSION 4
+#define GRID_SDK_VERSION 5
 
 namespace grid {
 
@@ -63,6 +63,10 @@ struct SandboxSpec {
   std::string image;  // image reference as the user wrote it
   ResourceLimits limits;
   bool network = false;  // false: loopback only
+  /// With `network`: the nameservers the sandbox's /etc/resolv.conf names, in order. The core
+  /// sets them when it serves the sandbox's DNS itself (the egress resolver, docs/networking.md);
+  /// empty: the backend's own choice.
+  std::vector<std::string> nameservers;
   std::map<std::string, std::string> env;
   std::map<std::string, std::string> labels;  // user labels; the backend adds its own
   Isolation isolation = Isolation::kDefault;
@@ -274,6 +278,14 @@ class SandboxBackend {
   /// sandbox is kNotFound.
   virtual Result<SandboxStats> sandboxStats(const std::string& sandbox_id,
                                             Clock::time_point deadline);
+
+  /// Opens the network namespace that carries the running sandbox's traffic and returns an fd
+  /// the caller owns (O_CLOEXEC), for setns(fd, CLONE_NEWNET). The core opens sockets in it: the
+  /// port proxy reaches the sandbox's own ports (its loopback included) and the egress policy
+  /// and resolver live there (docs/networking.md). The sandbox's own processes must not hold
+  /// CAP_NET_ADMIN over it. kUnsupported where no namespace the host can enter carries the
+  /// traffic (gVisor's user-space network stack); the default answers kUnsupported.
+  virtual Result<int> openNetworkNamespace(const std::string& sandbox_id);
 };
 
 }  // namespace grid

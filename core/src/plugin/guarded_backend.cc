@@ -179,4 +179,9 @@ Result<SandboxStats> GuardedBackend::sandboxStats(const std::string& sandbox_id,
                  [&] { return inner_->sandboxStats(sandbox_id, deadline); });
 }
 
+Result<int> GuardedBackend::openNetworkNamespace(const std::string& sandbox_id) {
+  return guarded(label_, "openNetworkNamespace",
+                 [&] { return inner_->openNetworkNamespace(sandbox_id); });
+}
+
 }  // namespace grid

@@ -50,6 +50,7 @@ class GuardedBackend : public SandboxBackend {
                              Clock::time_point deadline) override;
   Result<SandboxStats> sandboxStats(const std::string& sandbox_id,
                                     Clock::time_point deadline) override;
+  Result<int> openNetworkNamespace(const std::string& sandbox_id) override;
 
  private:
   std::unique_ptr<SandboxBackend> inner_;

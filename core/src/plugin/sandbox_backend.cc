@@ -35,6 +35,11 @@ Result<SandboxStats> SandboxBackend::sandboxStats(const std::string& sandbox_id,
               name() + ": cannot tell the resource use of sandbox " + sandbox_id);
 }
 
+Result<int> SandboxBackend::openNetworkNamespace(const std::string& sandbox_id) {
+  return fail(ErrorCode::kUnsupported,
+              name() + ": cannot reach the network of sandbox " + sandbox_id);
+}
+
 Result<void> SandboxBackend::forkSandbox(const std::string& source_id,
                                          const std::vector<SandboxSpec>& /*children*/) {
   return fail(ErrorCode::kUnsupported,

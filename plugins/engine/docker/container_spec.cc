@@ -33,6 +33,11 @@ Poco::JSON::Object::Ptr buildCreateBody(const std::string& instance, const Sandb
 
   Poco::JSON::Object::Ptr host = new Poco::JSON::Object;
   if (!spec.network) host->set("NetworkMode", std::string("none"));
+  if (spec.network && !spec.nameservers.empty()) {
+    Poco::JSON::Array::Ptr dns = new Poco::JSON::Array;
+    for (const auto& server : spec.nameservers) dns->add(server);
+    host->set("Dns", dns);
+  }
   if (spec.limits.memory_mb > 0) {
     const std::int64_t bytes = engine::memoryLimitBytes(spec.limits.memory_mb);
     host->set("Memory", bytes);

@@ -36,6 +36,10 @@ Poco::JSON::Object::Ptr buildSpecGenerator(const std::string& instance, const Sa
     Poco::JSON::Object::Ptr netns = new Poco::JSON::Object;
     netns->set("nsmode", std::string("none"));
     body->set("netns", netns);
+  } else if (!spec.nameservers.empty()) {
+    Poco::JSON::Array::Ptr dns = new Poco::JSON::Array;
+    for (const auto& server : spec.nameservers) dns->add(server);
+    body->set("dns_server", dns);
   }
 
   Poco::JSON::Object::Ptr limits = new Poco::JSON::Object;

@@ -253,4 +253,22 @@ Result<SandboxStats> parseContainerStats(const std::string& product, const std::
   return stats;
 }
 
+Result<ContainerProcess> parseContainerProcess(const std::string& product,
+                                              const std::string& body) {
+  Poco::JSON::Object::Ptr root;
+  try {
+    root = Poco::JSON::Parser().parse(body).extract<Poco::JSON::Object::Ptr>();
+  } catch (const Poco::Exception& e) {
+    return fail(ErrorCode::kInternal,
+                product + ": container inspect is not a JSON object: " + e.displayText());
+  }
+  ContainerProcess process;
+  process.id = root->optValue<std::string>("Id", "");
+  if (process.id.empty()) {
+    return fail(ErrorCode::kInternal, product + ": container inspect names no Id");
+  }
+  if (auto pid = numberAt(root, {"State", "Pid"})) process.pid = static_cast<int64_t>(*pid);
+  return process;
+}
+
 }  // namespace grid::engine

@@ -2,11 +2,16 @@
 
 #include <spdlog/spdlog.h>
 
+#include <fcntl.h>
+
+#include <fstream>
 #include <utility>
 
 #include "grid/engine/container_conventions.h"
 #include "grid/engine/container_ops.h"
 #include "grid/seccomp/oci_profile.h"
+#include "grid/sys/syscall_error.h"
+#include "grid/sys/unique_fd.h"
 #include "seccomp_profile_file.h"
 
 namespace grid::engine {
@@ -195,6 +200,42 @@ Result<SandboxStats> EngineBackend::sandboxStats(const std::string& sandbox_id,
                         clientFor(sandbox_id)->request("GET", path, std::nullopt, left));
   if (!answer.ok()) return clientFor(sandbox_id)->errorFor("GET", path, answer);
   return parseContainerStats(dialect_.name, answer.body);
+}
+
+Result<int> EngineBackend::openNetworkNamespace(const std::string& sandbox_id) {
+  if (onGvisor(sandbox_id)) {
+    return fail(ErrorCode::kUnsupported,
+                dialect_.name + ": sandbox " + sandbox_id +
+                    " runs on gVisor, whose own network stack no host namespace carries");
+  }
+  const std::string path = "/containers/" + containerName(instance_, sandbox_id) + "/json";
+  auto client = clientFor(sandbox_id);
+  GRID_ASSIGN_OR_RETURN(const Response answer, client->request("GET", path));
+  if (!answer.ok()) return client->errorFor("GET", path, answer);
+  GRID_ASSIGN_OR_RETURN(const ContainerProcess process,
+                        parseContainerProcess(dialect_.name, answer.body));
+  if (process.pid <= 0) {
+    return fail(ErrorCode::kConflict, dialect_.name + ": sandbox " + sandbox_id + " is not running");
+  }
+  const std::string proc = "/proc/" + std::to_string(process.pid);
+  sys::UniqueFd netns(::open((proc + "/ns/net").c_str(), O_RDONLY | O_CLOEXEC));
+  if (!netns.valid()) {
+    return sys::sysFail(ErrorCode::kUnsupported, dialect_.name, "open", proc + "/ns/net", errno);
+  }
+  // Opened first, checked after: the fd is the namespace of a process that was, at the check,
+  // still in the container's cgroup (a container's processes share its namespace).
+  std::ifstream cgroups(proc + "/cgroup");
+  std::string line;
+  bool in_container = false;
+  while (!in_container && std::getline(cgroups, line)) {
+    in_container = line.find(process.id) != std::string::npos;
+  }
+  if (!in_container) {
+    return fail(ErrorCode::kUnsupported,
+                dialect_.name + ": the process of sandbox " + sandbox_id +
+                    " is not on this host (an engine elsewhere, or it has just ended)");
+  }
+  return netns.release();
 }
 
 bool EngineBackend::onGvisor(const std::string& sandbox_id) {

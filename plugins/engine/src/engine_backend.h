@@ -54,6 +54,10 @@ class EngineBackend : public SandboxBackend {
   /// One-shot stats of the container (the engines' stats endpoint, stream=false).
   Result<SandboxStats> sandboxStats(const std::string& sandbox_id,
                                     Clock::time_point deadline) override;
+  /// The namespace of the container's first process (State.Pid), checked to be in the
+  /// container's cgroup: an engine on another host, or a pid reused meanwhile, is refused.
+  /// gVisor sandboxes: kUnsupported (runsc's netstack carries their traffic).
+  Result<int> openNetworkNamespace(const std::string& sandbox_id) override;
   /// Fork: one commit of the source (the engine pauses it for that instant) into an untagged
   /// image, each child a container of it; the image goes with the last child (engine_fork.cc).
   Result<void> forkSandbox(const std::string& source_id,

@@ -1,5 +1,6 @@
 #include "runtime/local_backend.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
@@ -454,6 +455,28 @@ Result<SandboxStats> LocalNamespaceBackend::sandboxStats(const std::string& sand
                 "local-namespace: sandbox " + sandbox_id + " is being removed");
   }
   return sandbox->cgroup->usage();
+}
+
+Result<int> LocalNamespaceBackend::openNetworkNamespace(const std::string& sandbox_id) {
+  std::shared_ptr<Sandbox> sandbox;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = sandboxes_.find(sandbox_id);
+    if (it == sandboxes_.end()) {
+      return fail(ErrorCode::kNotFound, "local-namespace: no sandbox " + sandbox_id);
+    }
+    sandbox = it->second;
+  }
+  // PID 1 stays unreaped (so its pid is not reused) until teardown, which this lock excludes.
+  std::shared_lock lifecycle(sandbox->lifecycle);
+  if (sandbox->destroyed || sandbox->init_pid <= 0) {
+    return fail(ErrorCode::kConflict,
+                "local-namespace: sandbox " + sandbox_id + " is being removed");
+  }
+  const std::string path = "/proc/" + std::to_string(sandbox->init_pid) + "/ns/net";
+  const int netns = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (netns < 0) return sysFail(ErrorCode::kInternal, "open", path, errno);
+  return netns;
 }
 
 Result<void> LocalNamespaceBackend::teardown(Sandbox* sandbox) {

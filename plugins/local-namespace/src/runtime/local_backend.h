@@ -55,6 +55,8 @@ class LocalNamespaceBackend : public SandboxBackend {
   Result<void> resumeSandbox(const std::string& sandbox_id) override;
   Result<SandboxStats> sandboxStats(const std::string& sandbox_id,
                                     Clock::time_point deadline) override;
+  /// The namespace of the sandbox's PID 1. Its processes hold no CAP_NET_ADMIN (caps.cc).
+  Result<int> openNetworkNamespace(const std::string& sandbox_id) override;
   Result<void> forkSandbox(const std::string& source_id,
                            const std::vector<SandboxSpec>& children) override;
   Result<void> snapshotSandbox(const std::string& sandbox_id, const std::string& image,

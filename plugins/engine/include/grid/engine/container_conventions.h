@@ -120,4 +120,13 @@ Result<std::chrono::seconds> parseSecondsSetting(const std::string& section, con
 /// kInternal naming the product.
 Result<SandboxStats> parseContainerStats(const std::string& product, const std::string& body);
 
+/// What of a container inspect answer (GET /containers/NAME/json) locates its processes.
+struct ContainerProcess {
+  std::string id;   // the full container id
+  int64_t pid = 0;  // State.Pid: its first process on the engine's host, 0 if not running
+};
+
+/// Id and State.Pid from a container inspect answer; not JSON or without an Id: kInternal.
+Result<ContainerProcess> parseContainerProcess(const std::string& product, const std::string& body);
+
 }  // namespace grid::engine
