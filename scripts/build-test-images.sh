@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the test image every backend's tests use, from Debian packages only (no registry):
 # a debootstrap minbase of bookworm (has bash and coreutils) plus the packages below (python3
-# and curl, for the background-process tests: an http.server reached from the session),
+# and curl, for the background-process tests: an http.server reached from the session; procps
+# for `top` on the terminal; iproute2 for the networking tests),
 # imported as
 #   docker:           grid-test/debian:bookworm
 #   podman:           localhost/grid-test/debian:bookworm
@@ -16,7 +17,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${1:-$here/build}"
 rootfs=/var/cache/grid/rootfs/debian-bookworm
 tarball=/var/cache/grid/rootfs/debian-bookworm.tar
-packages=python3,curl  # Debian packages beyond minbase; a change rebuilds everything
+packages=python3,curl,procps,iproute2  # Debian packages beyond minbase; a change rebuilds everything
 stamp="$rootfs.packages"
 images_dir=/var/lib/grid/test-images
 images_stamp="$images_dir/.debian-bookworm.packages"
