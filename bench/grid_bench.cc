@@ -128,6 +128,24 @@ void gridLifecycle(benchmark::State& state, const std::string& backend_name) {
   });
 }
 
+// The same with `network: true` (local-namespace: veth + NAT; target: within 5 ms of the
+// start without).
+void gridNetworkLifecycle(benchmark::State& state, const std::string& backend_name) {
+  guarded(state, [&] {
+    const BackendTarget backend = requireBackend(backend_name);
+    GridClient client(GridServer::acquire(backend, kRunningLimit).port());
+    LatencyRecorder create_start;
+    LatencyRecorder remove;
+    for (auto _ : state) {
+      std::string id;
+      create_start.time([&] { id = client.createAndStart(backend.image, true); });
+      remove.time([&] { client.remove(id); });
+    }
+    create_start.report(state, "create_start_");
+    remove.report(state, "delete_");
+  });
+}
+
 void cliLifecycle(benchmark::State& state, const std::string& cli) {
   guarded(state, [&] {
     requireCli(cli);
@@ -402,6 +420,9 @@ void registerAll() {
     const int64_t lifecycle_iterations = backend == "local-namespace" ? 50 : 10;
     add("exec/grid/" + backend, 500, gridExec, backend);
     add("lifecycle/grid/" + backend, lifecycle_iterations, gridLifecycle, backend);
+    if (backend == "local-namespace") {
+      add("lifecycle/grid_network/" + backend, lifecycle_iterations, gridNetworkLifecycle, backend);
+    }
     add("output/grid/" + backend, 3, gridOutput, backend);
     add("stream/first_byte/grid/" + backend, 20, gridFirstByte, backend);
     for (int64_t size : throughput_sizes) {

@@ -301,17 +301,18 @@ TEST_F(LocalBackendTest, MemoryHogIsOomKilledInside) {
   expectGone("mem-1");
 }
 
-TEST_F(LocalBackendTest, ErrorsForUnknownImageAndNetwork) {
+TEST_F(LocalBackendTest, ErrorsForUnknownImageAndNameserver) {
   auto r = backend_->createSandbox(spec("err-1", "foo:1"));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, ErrorCode::kImageNotFound);
   EXPECT_EQ(r.error().message, "image 'foo:1' not found in " + images() +
                                    ": import it with `grid image import foo:1 FILE.tar`");
   auto s = spec("err-2");
-  s.network = true;
+  s.network = true;  // network itself works (network_test.cc); a bad nameserver does not
+  s.nameservers = {"8.8.8.8; rm -rf /"};
   r = backend_->createSandbox(s);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, ErrorCode::kUnsupported);
+  EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
   EXPECT_FALSE(pathExists(state("err-1")));
   EXPECT_FALSE(pathExists(state("err-2")));
   EXPECT_EQ(backend_->startProcess("nope", {{"true"}, false}).error().code, ErrorCode::kNotFound);

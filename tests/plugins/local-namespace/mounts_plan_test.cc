@@ -105,6 +105,18 @@ TEST(MountsPlanTest, OverlayImage) {
   EXPECT_EQ(steps.back().kind, Kind::kPivotRoot);
 }
 
+TEST(MountsPlanTest, ResolvConfOnlyWithNetwork) {
+  EXPECT_EQ(findStep(planRootfs(overlaySpec()), Kind::kWriteFile, "etc/resolv.conf"), nullptr);
+  auto spec = overlaySpec();
+  spec.resolv_conf = "nameserver 192.0.2.1\n";
+  auto steps = planRootfs(spec);
+  const MountStep* resolv = findStep(steps, Kind::kWriteFile, "etc/resolv.conf");
+  ASSERT_NE(resolv, nullptr);
+  EXPECT_EQ(resolv->data, "nameserver 192.0.2.1\n");
+  spec.host_image = true;
+  EXPECT_NE(findStep(planRootfs(spec), Kind::kWriteFile, "etc/resolv.conf"), nullptr);
+}
+
 // Every step after the root is opened names a path inside it: relative, without "..", so
 // applyMountSteps resolves it under the root fd. Before that, only the server's own paths.
 void expectEverythingInsideRoot(const std::vector<MountStep>& steps, const std::string& root) {

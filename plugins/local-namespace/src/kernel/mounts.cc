@@ -437,6 +437,7 @@ std::vector<MountStep> planRootfs(const RootfsSpec& spec) {
     steps.push_back(simpleStep(Kind::kMkdir, "etc", 0755));
     steps.push_back(writeStep("etc/hostname", spec.sandbox_id + "\n"));
   }
+  if (!spec.resolv_conf.empty()) steps.push_back(writeStep("etc/resolv.conf", spec.resolv_conf));
   addProc(&steps);
   addDev(&steps, spec.userns);
   steps.push_back(simpleStep(Kind::kMkdir, "tmp", 01777));

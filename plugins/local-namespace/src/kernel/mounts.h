@@ -71,6 +71,8 @@ struct RootfsSpec {
   // idmapped at the mount point of the same index (host dirs outside `root`).
   std::vector<std::string> snapshot_layers;
   std::vector<std::string> snapshot_mount_points;
+  // With network: /etc/resolv.conf's text (net_plan.h planResolvConf); empty: left alone.
+  std::string resolv_conf;
 };
 
 /// The host paths the `host` image binds read-only, and the /etc entries it exposes

@@ -1,5 +1,6 @@
 #include "runtime/local_backend.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
@@ -10,8 +11,11 @@
 #include <cerrno>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "init/init_exec.h"
+#include "kernel/host_firewall.h"
 #include "kernel/mounts.h"
 #include "kernel/pty.h"
 #include "runtime/pipe_channel.h"
@@ -61,6 +65,13 @@ Result<void> checkSearchableByOthers(const std::string& dir) {
   return {};
 }
 
+std::string readFileOrEmpty(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str().substr(0, 64 * 1024);
+}
+
 void removeTree(const std::string& path) {
   std::error_code ec;
   fs::remove_all(path, ec);
@@ -93,11 +104,15 @@ Result<LocalNamespaceSettings> LocalNamespaceSettings::parse(
     } else if (key == "subid_range") {
       GRID_TRY(parseIdRange(value));
       settings.subid_range = value;
+    } else if (key == "network_subnet") {
+      GRID_TRY(parseIpv4Pool(value));
+      settings.network_subnet = value;
     } else {
       return fail(
           ErrorCode::kInvalidArgument,
           "local-namespace: unknown setting '" + key +
-              "' (known: images_dir, state_dir, cgroup_root, init_binary, userns, subid_range)");
+              "' (known: images_dir, state_dir, cgroup_root, init_binary, userns, subid_range, "
+              "network_subnet)");
     }
   }
   for (const auto* dir : {&settings.images_dir, &settings.state_dir}) {
@@ -131,6 +146,9 @@ LocalNamespaceBackend::~LocalNamespaceBackend() {
     std::unique_lock lifecycle(sandbox->lifecycle);
     if (!sandbox->destroyed) (void)teardown(sandbox.get());
   }
+  if (host_rules_installed_) {
+    if (auto r = removeHostRules(instance_); !r) spdlog::warn("{}", r.error().message);
+  }
   // Helpers of channels dropped after their sandbox was destroyed: their process is dead,
   // so they exit promptly. Channels are gone by now (SDK lifetime rule).
   reaper_->reapAll();
@@ -139,6 +157,7 @@ LocalNamespaceBackend::~LocalNamespaceBackend() {
 Result<void> LocalNamespaceBackend::init(const BackendConfig& config) {
   GRID_ASSIGN_OR_RETURN(settings_, LocalNamespaceSettings::parse(config.settings));
   instance_ = config.instance;
+  GRID_ASSIGN_OR_RETURN(network_pool_, parseIpv4Pool(settings_.network_subnet));
   if (::geteuid() != 0) {
     return fail(ErrorCode::kUnavailable,
                 "local-namespace: needs root to create namespaces, mounts and cgroups; run grid "
@@ -180,6 +199,7 @@ Result<void> LocalNamespaceBackend::init(const BackendConfig& config) {
 
 Result<std::vector<std::string>> LocalNamespaceBackend::removeLeftovers() {
   std::vector<std::string> removed;
+  bool leftover_network = false;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(settings_.state_dir, ec)) {
     auto record = readRecord(entry.path().string() + "/" + kRecordFile);
@@ -193,6 +213,12 @@ Result<std::vector<std::string>> LocalNamespaceBackend::removeLeftovers() {
     auto version = record->cgroup_version == "v2" ? CgroupVersion::kV2 : CgroupVersion::kV1;
     auto cgroup = makeCgroup(version, record->cgroup_root, record->id);
     if (auto r = cgroup->killAll(); !r) spdlog::warn("{}", r.error().message);
+    // Deleted now rather than when the kernel frees the dead namespace, so its /30 is not
+    // seen twice once the lock (held by the init) is free.
+    if (!record->net_link.empty()) {
+      leftover_network = true;
+      if (auto r = deleteHostLink(record->net_link); !r) spdlog::warn("{}", r.error().message);
+    }
     // The init normally died with its cgroup; kill it directly too if it is still the same
     // process (the start time rules out a recycled pid).
     if (record->init_pid > 0 && record->init_start_time != 0 &&
@@ -206,6 +232,13 @@ Result<std::vector<std::string>> LocalNamespaceBackend::removeLeftovers() {
   }
   if (ec) return sysFail(ErrorCode::kInternal, "opendir", settings_.state_dir, ec.value());
   removeLeftoverLayers();
+  if (leftover_network) {
+    // The crashed run's host rules; the next networked sandbox installs them afresh.
+    std::lock_guard lock(network_mutex_);
+    if (!host_rules_installed_) {
+      if (auto r = removeHostRules(instance_); !r) spdlog::warn("{}", r.error().message);
+    }
+  }
   return removed;
 }
 
@@ -214,10 +247,13 @@ Result<void> LocalNamespaceBackend::createSandbox(const SandboxSpec& spec) {
     return fail(ErrorCode::kInvalidArgument,
                 "local-namespace: sandbox id '" + spec.id + "' must match [a-z0-9-]{1,64}");
   }
-  if (spec.network) {
-    return fail(ErrorCode::kUnsupported,
-                "local-namespace: network access is not supported; use the docker or podman "
-                "backend");
+  for (const auto& server : spec.nameservers) {
+    uint32_t v4 = 0;
+    unsigned char v6[16];
+    if (!parseIpv4(server, &v4) && ::inet_pton(AF_INET6, server.c_str(), v6) != 1) {
+      return fail(ErrorCode::kInvalidArgument,
+                  "local-namespace: nameserver '" + server + "' is not an IP address");
+    }
   }
   if (!seccomp_) return fail(ErrorCode::kUnavailable, "local-namespace: init() did not succeed");
   std::string lower;
@@ -274,8 +310,11 @@ Result<void> LocalNamespaceBackend::createOver(const SandboxSpec& spec, const st
 
 Result<void> LocalNamespaceBackend::buildSandbox(Sandbox* sandbox, const SandboxSpec& spec,
                                                  const std::string& lower) {
-  SandboxRecord record{
-      spec.id, instance_, 0, 0, cgroupVersionName(cgroup_version_), settings_.cgroup_root};
+  SandboxRecord record;
+  record.id = spec.id;
+  record.instance = instance_;
+  record.cgroup_version = cgroupVersionName(cgroup_version_);
+  record.cgroup_root = settings_.cgroup_root;
   std::string record_path = sandbox->dir + "/" + kRecordFile;
   if (id_ranges_) {
     GRID_ASSIGN_OR_RETURN(sandbox->ids, allocateIdSlice(id_ranges_->uids, id_ranges_->gids));
@@ -286,6 +325,13 @@ Result<void> LocalNamespaceBackend::buildSandbox(Sandbox* sandbox, const Sandbox
         ::chmod(sandbox->dir.c_str(), 0710) != 0) {
       return sysFail(ErrorCode::kInternal, "chown/chmod", sandbox->dir, errno);
     }
+  }
+  if (spec.network) {
+    GRID_TRY(ensureHostNetwork());
+    GRID_ASSIGN_OR_RETURN(sandbox->link,
+                          allocateLink(network_pool_, next_link_.fetch_add(1), spec.id));
+    record.net_link = sandbox->link->plan.host_name;
+    record.net_subnet = sandbox->link->plan.subnetText();
   }
   // Written before anything exists that would need cleaning, rewritten with the init pid.
   GRID_TRY(writeRecord(record_path, record));
@@ -321,6 +367,18 @@ Result<void> LocalNamespaceBackend::buildSandbox(Sandbox* sandbox, const Sandbox
     }
   }
   rootfs.userns = sandbox->ids.has_value();
+  if (spec.network) {
+    bool no_resolver = false;
+    rootfs.resolv_conf =
+        planResolvConf(spec.nameservers, readFileOrEmpty("/etc/resolv.conf"),
+                       readFileOrEmpty("/run/systemd/resolve/resolv.conf"), &no_resolver);
+    if (no_resolver) {
+      spdlog::warn(
+          "local-namespace: sandbox {} has no DNS resolver: the host only lists loopback "
+          "nameservers, which a sandbox cannot reach (docs/local-namespace.md, Network)",
+          spec.id);
+    }
+  }
 
   sandbox->cgroup = makeCgroup(cgroup_version_, settings_.cgroup_root, spec.id);
   GRID_TRY(sandbox->cgroup->create(spec.limits));
@@ -333,6 +391,16 @@ Result<void> LocalNamespaceBackend::buildSandbox(Sandbox* sandbox, const Sandbox
 
   InitConfig init{init_binary_.get(), spec.id, planRootfs(rootfs), sandbox->cgroup->procsFiles(),
                   sandbox->ids ? &*sandbox->ids : nullptr};
+  if (sandbox->link) {
+    init.link_lock_fd = sandbox->link->lock.get();
+    // Made while PID 1 builds its root: the link costs no extra wall time then.
+    init.while_building = [plan = sandbox->link->plan](pid_t pid) -> Result<void> {
+      const std::string path = "/proc/" + std::to_string(pid) + "/ns/net";
+      UniqueFd netns(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+      if (!netns.valid()) return sysFail(ErrorCode::kInternal, "open", path, errno);
+      return createSandboxLink(plan, netns.get());
+    };
+  }
   GRID_ASSIGN_OR_RETURN(sandbox->init_pid, startSandboxInit(init));
   record.init_pid = sandbox->init_pid;
   record.init_start_time = processStartTime(sandbox->init_pid);
@@ -479,10 +547,32 @@ Result<int> LocalNamespaceBackend::openNetworkNamespace(const std::string& sandb
   return netns;
 }
 
+Result<void> LocalNamespaceBackend::ensureHostNetwork() {
+  std::lock_guard lock(network_mutex_);
+  if (host_rules_installed_) return {};
+  bool forwarding_changed = false;
+  GRID_TRY(enableIpForwarding(&forwarding_changed));
+  if (forwarding_changed) {
+    spdlog::warn(
+        "local-namespace: set net.ipv4.ip_forward = 1 (sandbox networking routes through this "
+        "host); it stays on after Grid stops");
+  }
+  GRID_TRY(installHostRules(instance_, network_pool_));
+  host_rules_installed_ = true;
+  spdlog::info("local-namespace: sandbox network {} NATed; host rules in table inet {}",
+               network_pool_.cidr(), hostTableName(instance_));
+  return {};
+}
+
 Result<void> LocalNamespaceBackend::teardown(Sandbox* sandbox) {
   Result<void> result;
   if (sandbox->cgroup) {
     if (auto r = sandbox->cgroup->killAll(); !r) result = r;
+  }
+  if (sandbox->link) {
+    // Deleting the host end takes the sandbox's eth0 along, now rather than when the kernel
+    // frees the namespace.
+    if (auto r = deleteHostLink(sandbox->link->plan.host_name); !r) result = r;
   }
   if (sandbox->init_pid > 0) {
     // Already dead via the cgroup; this also covers a cgroup that failed to kill. PID 1's
@@ -494,6 +584,7 @@ Result<void> LocalNamespaceBackend::teardown(Sandbox* sandbox) {
   }
   reaper_->reapSandbox(sandbox->id);
   sandbox->ids.reset();  // the slice is free once its PID 1 (the other holder) is dead too
+  sandbox->link.reset();  // so is the /30
   if (sandbox->cgroup) {
     if (auto r = sandbox->cgroup->remove(); !r) result = r;
   }

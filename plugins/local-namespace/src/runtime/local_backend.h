@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -15,6 +16,8 @@
 #include "cgroup/cgroup.h"
 #include "grid/image/image_store.h"
 #include "grid/sandbox_backend.h"
+#include "kernel/net_link.h"
+#include "kernel/net_plan.h"
 #include "kernel/rlimits.h"
 #include "kernel/seccomp_filter.h"
 #include "kernel/userns.h"
@@ -31,6 +34,8 @@ struct LocalNamespaceSettings {
   std::string init_binary;  // grid-init; empty: beside the plugin (init_exec.h)
   bool userns = true;       // a user namespace per sandbox (userns.h)
   std::string subid_range;  // "START:COUNT"; empty: the `grid` entries of /etc/subuid|subgid
+  // Pool of the sandboxes' /30 links (`network: true`), IPv4 CIDR /8../30 (net_plan.h).
+  std::string network_subnet = kDefaultNetworkSubnet;
 
   static Result<LocalNamespaceSettings> parse(const std::map<std::string, std::string>& raw);
 };
@@ -77,6 +82,7 @@ class LocalNamespaceBackend : public SandboxBackend {
     pid_t init_pid = -1;
     std::unique_ptr<Cgroup> cgroup;
     std::optional<IdSlice> ids;  // with userns: this sandbox's uid/gid slice, held until destroy
+    std::optional<LinkAllocation> link;  // with network: its /30 and veth, held until destroy
     std::vector<std::string> env;
     std::string path_env;
     std::string image_lower;  // the image's rootfs; empty for the host image
@@ -103,6 +109,8 @@ class LocalNamespaceBackend : public SandboxBackend {
   void removeLeftoverLayers();
   // Kills, reaps and removes everything of `sandbox`; safe on partly built ones.
   Result<void> teardown(Sandbox* sandbox);
+  // With network: the host rules and ip_forward, once per server (first networked sandbox).
+  Result<void> ensureHostNetwork();
 
   LocalNamespaceSettings settings_;
   std::string instance_;
@@ -112,6 +120,11 @@ class LocalNamespaceBackend : public SandboxBackend {
   std::optional<IdRanges> id_ranges_;  // with userns
   UniqueFd init_binary_;  // O_PATH fd of grid-init, exec'd by fd (no path lookup later)
   std::shared_ptr<ChildReaper> reaper_ = std::make_shared<ChildReaper>();
+
+  Ipv4Pool network_pool_;
+  std::mutex network_mutex_;
+  bool host_rules_installed_ = false;  // guarded by network_mutex_
+  std::atomic<uint32_t> next_link_{0};  // where the next /30 search starts
 
   std::mutex mutex_;
   std::map<std::string, std::shared_ptr<Sandbox>> sandboxes_;

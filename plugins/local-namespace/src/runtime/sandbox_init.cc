@@ -47,7 +47,7 @@ Result<pid_t> startSandboxInit(const InitConfig& config) {
                                           std::to_string(mount_fd_count) + ")");
   }
   message.mount_fd_count = static_cast<uint32_t>(mount_fd_count);
-  message.held_fd_count = config.userns != nullptr ? 1 : 0;
+  message.held_fd_count = (config.userns != nullptr ? 1 : 0) + (config.link_lock_fd >= 0 ? 1 : 0);
   GRID_ASSIGN_OR_RETURN(UniqueFd message_fd, makeInitMessageFd(message));
   UniqueFd null_fd(::open("/dev/null", O_RDWR | O_CLOEXEC));
   if (!null_fd.valid()) return sysFail(ErrorCode::kInternal, "open", "/dev/null", errno);
@@ -60,7 +60,7 @@ Result<pid_t> startSandboxInit(const InitConfig& config) {
     return sysFail(ErrorCode::kInternal, "socketpair", "AF_UNIX", errno);
   }
   UniqueFd go_send(go_pair[0]), go_receive(go_pair[1]);
-  int fds[kInitFirstPassedFd + kMaxMountFds + 1] = {null_fd.get(), null_fd.get(), null_fd.get(),
+  int fds[kInitFirstPassedFd + kMaxMountFds + 2] = {null_fd.get(), null_fd.get(), null_fd.get(),
                                                     message_fd.get(), report.write.get()};
   const int lock_fd = config.userns != nullptr ? config.userns->lock.get() : -1;
 
@@ -98,6 +98,7 @@ Result<pid_t> startSandboxInit(const InitConfig& config) {
     }
     int count = kInitFirstPassedFd + static_cast<int>(received);
     if (lock_fd >= 0) fds[count++] = lock_fd;
+    if (config.link_lock_fd >= 0) fds[count++] = config.link_lock_fd;
     if (::syscall(SYS_setgroups, 0, nullptr) != 0) childFail(report_fd, "setgroups", "0", errno);
     if (config.userns != nullptr) {
       if (::syscall(SYS_setresgid, 0, 0, 0) != 0) childFail(report_fd, "setresgid", "0", errno);
@@ -158,6 +159,12 @@ Result<pid_t> startSandboxInit(const InitConfig& config) {
   }
   go_send.reset();
   mounts.value().clear();
+  if (config.while_building) {
+    if (auto r = config.while_building(pid); !r) {
+      killAndReap(pid);
+      return r.error();
+    }
+  }
   auto ready =
       readChildReport(report.read.get(), std::chrono::steady_clock::now() + kInitReadyTimeout);
   if (ready.text.empty() && !ready.timed_out) {

@@ -7,6 +7,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,10 @@ struct InitConfig {
   std::vector<MountStep> mount_steps;
   std::vector<std::string> cgroup_procs_files;
   const IdSlice* userns = nullptr;  // the sandbox's ids; null: no user namespace
+  int link_lock_fd = -1;            // with network: the /30's lock, held by PID 1 (net_link.h)
+  // Runs in the server once PID 1 is cloned and told to go, while it builds its root (the
+  // network link is made then); a failure kills the init.
+  std::function<Result<void>(pid_t init_pid)> while_building = nullptr;
 };
 
 /// Clones the init and waits (bounded) until it is ready. On failure the init is gone

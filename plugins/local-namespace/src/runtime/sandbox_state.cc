@@ -14,7 +14,8 @@ std::string formatRecord(const SandboxRecord& record) {
   out << "id=" << record.id << "\ninstance=" << record.instance << "\ninit_pid=" << record.init_pid
       << "\ninit_start_time=" << record.init_start_time
       << "\ncgroup_version=" << record.cgroup_version << "\ncgroup_root=" << record.cgroup_root
-      << "\nuid_start=" << record.uid_start << "\ngid_start=" << record.gid_start << "\n";
+      << "\nuid_start=" << record.uid_start << "\ngid_start=" << record.gid_start << "\nnet_link=" << record.net_link
+      << "\nnet_subnet=" << record.net_subnet << "\n";
   return out.str();
 }
 
@@ -36,6 +37,8 @@ std::optional<SandboxRecord> parseRecord(const std::string& text) {
       if (key == "cgroup_root") record.cgroup_root = value;
       if (key == "uid_start") record.uid_start = static_cast<uint32_t>(std::stoul(value));
       if (key == "gid_start") record.gid_start = static_cast<uint32_t>(std::stoul(value));
+      if (key == "net_link") record.net_link = value;
+      if (key == "net_subnet") record.net_subnet = value;
     }
   } catch (const std::exception&) {
     return std::nullopt;

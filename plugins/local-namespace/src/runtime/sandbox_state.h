@@ -24,6 +24,9 @@ struct SandboxRecord {
   // dies with the sandbox's PID 1 (userns.h), so a crash frees it once leftovers are killed.
   uint32_t uid_start = 0;
   uint32_t gid_start = 0;
+  // With network: the host-side veth and its /30 (net_link.h), removed with a leftover.
+  std::string net_link;
+  std::string net_subnet;
 };
 
 std::string formatRecord(const SandboxRecord& record);
