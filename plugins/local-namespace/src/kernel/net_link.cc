@@ -122,6 +122,14 @@ Result<void> configureSandboxEnd(const SandboxLinkPlan& plan) {
   GRID_ASSIGN_OR_RETURN(UniqueFd sock, openRtnetlink());
   const int ifindex = static_cast<int>(::if_nametoindex(kSandboxLinkName));
   if (ifindex == 0) return sysFail(ErrorCode::kInternal, "if_nametoindex", "eth0 (sandbox)", errno);
+  RtRequest up(RTM_NEWLINK, 0);
+  ifinfomsg link{};
+  link.ifi_family = AF_UNSPEC;
+  link.ifi_index = ifindex;
+  link.ifi_flags = IFF_UP;
+  link.ifi_change = IFF_UP;
+  up.append(&link, sizeof(link));
+  GRID_TRY(transact(sock.get(), up, "RTM_NEWLINK eth0 (sandbox) up"));
   GRID_TRY(addAddress(sock.get(), ifindex, plan.sandbox_address, "eth0 (sandbox)"));
   RtRequest route(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL);
   rtmsg info{};
@@ -174,7 +182,11 @@ Result<void> createSandboxLink(const SandboxLinkPlan& plan, int netns_fd) {
   create.attr(IFLA_INFO_KIND, std::string("veth"));
   const size_t data = create.beginNest(IFLA_INFO_DATA);
   const size_t peer = create.beginNest(VETH_INFO_PEER);
-  create.append(&host, sizeof(host));  // the peer's ifinfomsg: up as well
+  // The peer's ifinfomsg: not up yet (veth refuses to open before its pair is linked,
+  // ENOTCONN); it is brought up from inside.
+  ifinfomsg peer_info{};
+  peer_info.ifi_family = AF_UNSPEC;
+  create.append(&peer_info, sizeof(peer_info));
   create.attr(IFLA_IFNAME, std::string(kSandboxLinkName));
   create.attrU32(IFLA_NET_NS_FD, static_cast<uint32_t>(netns_fd));
   create.endNest(peer);
