@@ -60,10 +60,14 @@ Result<ToolRun> runTool(const std::vector<std::string>& argv, const std::string&
   ToolRun run;
   const auto deadline = std::chrono::steady_clock::now() + kToolTimeout;
   char buffer[1024];
+  bool timed_out = false;
   while (true) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) break;
+    if (left.count() <= 0) {
+      timed_out = true;
+      break;
+    }
     pollfd p{out.read.get(), POLLIN, 0};
     if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
     ssize_t n = ::read(out.read.get(), buffer, sizeof(buffer));
@@ -72,11 +76,15 @@ Result<ToolRun> runTool(const std::vector<std::string>& argv, const std::string&
     if (run.output.size() < kMaxToolOutput) run.output.append(buffer, static_cast<size_t>(n));
   }
   int status = 0;
-  if (::waitpid(pid, &status, WNOHANG) == 0) {
+  if (timed_out) {
     ::kill(pid, SIGKILL);
     ::waitpid(pid, &status, 0);
     return fail(ErrorCode::kTimeout, "local-namespace: " + argv[0] + " did not finish in " +
                                          std::to_string(kToolTimeout.count()) + " s");
+  }
+  // EOF: the tool closed its output, so it is exiting (or, having passed its stdout on,
+  // exited); a blocking wait is short.
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   run.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   while (!run.output.empty() && run.output.back() == '\n') run.output.pop_back();
