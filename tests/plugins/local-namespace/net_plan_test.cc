@@ -18,9 +18,9 @@ TEST(NetPlanTest, ParsesPools) {
 }
 
 TEST(NetPlanTest, RejectsBadPools) {
-  for (const char* bad : {"10.89.0.0", "10.89.0.0/31", "10.89.0.0/7", "10.89.0.1/16",
-                          "10.89.0/16", "10.89.0.256/24", "10.89.0.0/", "10.89.0.0/1a",
-                          "fd00::/64", "", "10.89.0.0/16 ", "010.89.0.0.0/16"}) {
+  for (const char* bad :
+       {"10.89.0.0", "10.89.0.0/31", "10.89.0.0/7", "10.89.0.1/16", "10.89.0/16", "10.89.0.256/24",
+        "10.89.0.0/", "10.89.0.0/1a", "fd00::/64", "", "10.89.0.0/16 ", "010.89.0.0.0/16"}) {
     auto r = parseIpv4Pool(bad);
     EXPECT_FALSE(r.ok()) << bad;
     if (!r.ok()) {
@@ -67,8 +67,7 @@ TEST(NetPlanTest, HostRulesIsolateSandboxesAndTheHost) {
             std::string::npos);
   EXPECT_NE(rules.find("iifname \"gv-*\" ip saddr != 10.89.0.0/16 drop"), std::string::npos);
   EXPECT_NE(rules.find("ip saddr 10.89.0.0/16 oifname != \"gv-*\" masquerade"), std::string::npos);
-  EXPECT_EQ(planHostRulesRemoval("main"),
-            "table inet grid_main {}\ndelete table inet grid_main\n");
+  EXPECT_EQ(planHostRulesRemoval("main"), "table inet grid_main {}\ndelete table inet grid_main\n");
 }
 
 TEST(NetPlanTest, ForwardAcceptsCarryTheInstance) {
@@ -92,10 +91,11 @@ TEST(NetPlanTest, ResolvConfPrefersTheSpec) {
 
 TEST(NetPlanTest, ResolvConfDropsLoopbackResolvers) {
   bool none = true;
-  auto text = planResolvConf(
-      {}, "# comment\nnameserver 127.0.0.53\nnameserver ::1\nnameserver 10.255.255.53\n"
-          "search example.org\noptions edns0\n",
-      "", &none);
+  auto text =
+      planResolvConf({},
+                     "# comment\nnameserver 127.0.0.53\nnameserver ::1\nnameserver 10.255.255.53\n"
+                     "search example.org\noptions edns0\n",
+                     "", &none);
   EXPECT_FALSE(none);
   EXPECT_EQ(text.find("127.0.0.53"), std::string::npos);
   EXPECT_EQ(text.find("::1"), std::string::npos);

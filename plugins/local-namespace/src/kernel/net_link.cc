@@ -66,7 +66,8 @@ class RtRequest {
 
 Result<UniqueFd> openRtnetlink() {
   UniqueFd sock(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE));
-  if (!sock.valid()) return sysFail(ErrorCode::kInternal, "socket", "AF_NETLINK, NETLINK_ROUTE", errno);
+  if (!sock.valid())
+    return sysFail(ErrorCode::kInternal, "socket", "AF_NETLINK, NETLINK_ROUTE", errno);
   sockaddr_nl local{};
   local.nl_family = AF_NETLINK;
   if (::bind(sock.get(), reinterpret_cast<sockaddr*>(&local), sizeof(local)) != 0) {
@@ -162,9 +163,9 @@ Result<LinkAllocation> allocateLink(const Ipv4Pool& pool, uint32_t hint,
     if (::flock(link.lock.get(), LOCK_EX | LOCK_NB) == 0) return link;
     if (errno != EWOULDBLOCK) return sysFail(ErrorCode::kInternal, "flock", path, errno);
   }
-  return fail(ErrorCode::kUnavailable,
-              "local-namespace: every one of the " + std::to_string(count) + " /30 links of " +
-                  pool.cidr() + " is in use; widen network_subnet");
+  return fail(ErrorCode::kUnavailable, "local-namespace: every one of the " +
+                                           std::to_string(count) + " /30 links of " + pool.cidr() +
+                                           " is in use; widen network_subnet");
 }
 
 Result<void> createSandboxLink(const SandboxLinkPlan& plan, int netns_fd) {
@@ -201,7 +202,8 @@ Result<void> createSandboxLink(const SandboxLinkPlan& plan, int netns_fd) {
     return r;
   }
   const int host_index = static_cast<int>(::if_nametoindex(plan.host_name.c_str()));
-  if (host_index == 0) return sysFail(ErrorCode::kInternal, "if_nametoindex", plan.host_name, errno);
+  if (host_index == 0)
+    return sysFail(ErrorCode::kInternal, "if_nametoindex", plan.host_name, errno);
   GRID_TRY(addAddress(sock.get(), host_index, plan.host_address, plan.host_name));
 
   // A netlink socket belongs to the namespace it is created in: the sandbox side is set up
@@ -239,9 +241,11 @@ Result<void> enableIpForwarding(bool* changed) {
   UniqueFd fd(::open(kPath, O_RDWR | O_CLOEXEC));
   if (!fd.valid()) return sysFail(ErrorCode::kUnavailable, "open", kPath, errno);
   char value = 0;
-  if (::read(fd.get(), &value, 1) != 1) return sysFail(ErrorCode::kUnavailable, "read", kPath, errno);
+  if (::read(fd.get(), &value, 1) != 1)
+    return sysFail(ErrorCode::kUnavailable, "read", kPath, errno);
   if (value == '1') return {};
-  if (::pwrite(fd.get(), "1\n", 2, 0) != 2) return sysFail(ErrorCode::kUnavailable, "write", kPath, errno);
+  if (::pwrite(fd.get(), "1\n", 2, 0) != 2)
+    return sysFail(ErrorCode::kUnavailable, "write", kPath, errno);
   *changed = true;
   return {};
 }

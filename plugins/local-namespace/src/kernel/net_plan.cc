@@ -127,7 +127,8 @@ std::string planHostRules(const std::string& instance, const Ipv4Pool& pool) {
   // applies the file as one transaction.
   out << "table " << table << " {}\n"
       << "delete table " << table << "\n"
-      << "table " << table << " {\n"
+      << "table " << table
+      << " {\n"
       // The host itself (any of its addresses, its loopback services, Grid's API): refused.
       << "  chain input {\n"
       << "    type filter hook input priority filter; policy accept;\n"
@@ -160,12 +161,12 @@ std::vector<std::vector<std::string>> planForwardAccepts(const std::string& inst
                                                          const std::string& action) {
   const std::string veths = std::string(kHostLinkPrefix) + "+";
   const std::string comment = hostTableName(instance);
-  std::vector<std::string> out_rule = {action, "FORWARD", "-i", veths, "-m", "comment",
-                                       "--comment", comment, "-j", "ACCEPT"};
-  std::vector<std::string> back_rule = {action,      "FORWARD",   "-o",      veths,
-                                        "-m",        "conntrack", "--ctstate", "RELATED,ESTABLISHED",
-                                        "-m",        "comment",   "--comment", comment,
-                                        "-j",        "ACCEPT"};
+  std::vector<std::string> out_rule = {action,    "FORWARD",   "-i",    veths, "-m",
+                                       "comment", "--comment", comment, "-j",  "ACCEPT"};
+  std::vector<std::string> back_rule = {action, "FORWARD",   "-o",        veths,
+                                        "-m",   "conntrack", "--ctstate", "RELATED,ESTABLISHED",
+                                        "-m",   "comment",   "--comment", comment,
+                                        "-j",   "ACCEPT"};
   return {out_rule, back_rule};
 }
 

@@ -441,9 +441,8 @@ Result<std::unique_ptr<ProcessChannel>> LocalNamespaceBackend::startProcess(
     launch.tty_slave_fd = pty.slave.get();
     GRID_ASSIGN_OR_RETURN(auto process, launchProcess(launch));
     pty.slave.reset();  // the process holds it now; its last close ends the master's output
-    GRID_ASSIGN_OR_RETURN(auto channel,
-                          PipeChannel::forTerminal(sandbox_id, process.helper_pid,
-                                                   std::move(pty.master), reaper_));
+    GRID_ASSIGN_OR_RETURN(auto channel, PipeChannel::forTerminal(sandbox_id, process.helper_pid,
+                                                                 std::move(pty.master), reaper_));
     return std::unique_ptr<ProcessChannel>(std::move(channel));
   }
   GRID_ASSIGN_OR_RETURN(auto process, launchProcess(launch));
@@ -583,7 +582,7 @@ Result<void> LocalNamespaceBackend::teardown(Sandbox* sandbox) {
     sandbox->init_pid = -1;
   }
   reaper_->reapSandbox(sandbox->id);
-  sandbox->ids.reset();  // the slice is free once its PID 1 (the other holder) is dead too
+  sandbox->ids.reset();   // the slice is free once its PID 1 (the other holder) is dead too
   sandbox->link.reset();  // so is the /30
   if (sandbox->cgroup) {
     if (auto r = sandbox->cgroup->remove(); !r) result = r;

@@ -123,7 +123,7 @@ class LocalNamespaceBackend : public SandboxBackend {
 
   Ipv4Pool network_pool_;
   std::mutex network_mutex_;
-  bool host_rules_installed_ = false;  // guarded by network_mutex_
+  bool host_rules_installed_ = false;   // guarded by network_mutex_
   std::atomic<uint32_t> next_link_{0};  // where the next /30 search starts
 
   std::mutex mutex_;

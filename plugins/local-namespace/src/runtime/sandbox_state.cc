@@ -14,8 +14,8 @@ std::string formatRecord(const SandboxRecord& record) {
   out << "id=" << record.id << "\ninstance=" << record.instance << "\ninit_pid=" << record.init_pid
       << "\ninit_start_time=" << record.init_start_time
       << "\ncgroup_version=" << record.cgroup_version << "\ncgroup_root=" << record.cgroup_root
-      << "\nuid_start=" << record.uid_start << "\ngid_start=" << record.gid_start << "\nnet_link=" << record.net_link
-      << "\nnet_subnet=" << record.net_subnet << "\n";
+      << "\nuid_start=" << record.uid_start << "\ngid_start=" << record.gid_start
+      << "\nnet_link=" << record.net_link << "\nnet_subnet=" << record.net_subnet << "\n";
   return out.str();
 }
 
