@@ -201,13 +201,9 @@ Result<void> createSandboxLink(const SandboxLinkPlan& plan, int netns_fd) {
     }
     return r;
   }
-  const int host_index = static_cast<int>(::if_nametoindex(plan.host_name.c_str()));
-  if (host_index == 0)
-    return sysFail(ErrorCode::kInternal, "if_nametoindex", plan.host_name, errno);
-  GRID_TRY(addAddress(sock.get(), host_index, plan.host_address, plan.host_name));
-
   // A netlink socket belongs to the namespace it is created in: the sandbox side is set up
-  // from a thread that joins the namespace (setns affects that thread only) and then ends.
+  // from a thread that joins the namespace (setns affects that thread only) and then ends,
+  // while this thread addresses the host side.
   Result<void> inside = fail(ErrorCode::kInternal, "local-namespace: netns thread did not run");
   std::thread worker([&] {
     if (::setns(netns_fd, CLONE_NEWNET) != 0) {
@@ -216,7 +212,15 @@ Result<void> createSandboxLink(const SandboxLinkPlan& plan, int netns_fd) {
     }
     inside = configureSandboxEnd(plan);
   });
+  Result<void> outside;
+  const int host_index = static_cast<int>(::if_nametoindex(plan.host_name.c_str()));
+  if (host_index == 0) {
+    outside = sysFail(ErrorCode::kInternal, "if_nametoindex", plan.host_name, errno);
+  } else {
+    outside = addAddress(sock.get(), host_index, plan.host_address, plan.host_name);
+  }
   worker.join();
+  GRID_TRY(outside);
   return inside;
 }
 
