@@ -220,8 +220,9 @@ Result<void> createSandboxLink(const SandboxLinkPlan& plan, int netns_fd) {
     outside = addAddress(sock.get(), host_index, plan.host_address, plan.host_name);
   }
   worker.join();
-  GRID_TRY(outside);
-  return inside;
+  Result<void> result = !outside.ok() ? outside : inside;
+  if (!result.ok()) (void)deleteHostLink(plan.host_name);
+  return result;
 }
 
 Result<void> deleteHostLink(const std::string& name) {

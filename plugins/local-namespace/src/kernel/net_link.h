@@ -22,6 +22,7 @@ inline constexpr const char* kLinkLockDir = "/run/grid/net-links";
 struct LinkAllocation {
   SandboxLinkPlan plan;
   UniqueFd lock;
+  bool created = false;  // the veth exists (so destroy deletes it; never a same-named other)
 };
 
 /// Takes the first free /30 of `pool` at or after `hint` (wrapping).
@@ -30,7 +31,8 @@ Result<LinkAllocation> allocateLink(const Ipv4Pool& pool, uint32_t hint,
                                     const std::string& lock_dir = kLinkLockDir);
 
 /// Creates the veth pair with its peer made directly inside `netns_fd` as eth0, addresses
-/// both ends, brings them up and sets the sandbox's default route via the host end.
+/// both ends, brings them up and sets the sandbox's default route via the host end. On a
+/// failure after the pair was made, it deletes the pair again.
 Result<void> createSandboxLink(const SandboxLinkPlan& plan, int netns_fd);
 
 /// Deletes host link `name` (its peer goes with it). Absent is fine.

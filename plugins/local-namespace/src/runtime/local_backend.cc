@@ -394,11 +394,13 @@ Result<void> LocalNamespaceBackend::buildSandbox(Sandbox* sandbox, const Sandbox
   if (sandbox->link) {
     init.link_lock_fd = sandbox->link->lock.get();
     // Made while PID 1 builds its root: the link costs no extra wall time then.
-    init.while_building = [plan = sandbox->link->plan](pid_t pid) -> Result<void> {
+    init.while_building = [link = &*sandbox->link](pid_t pid) -> Result<void> {
       const std::string path = "/proc/" + std::to_string(pid) + "/ns/net";
       UniqueFd netns(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
       if (!netns.valid()) return sysFail(ErrorCode::kInternal, "open", path, errno);
-      return createSandboxLink(plan, netns.get());
+      GRID_TRY(createSandboxLink(link->plan, netns.get()));
+      link->created = true;
+      return {};
     };
   }
   GRID_ASSIGN_OR_RETURN(sandbox->init_pid, startSandboxInit(init));
@@ -568,7 +570,7 @@ Result<void> LocalNamespaceBackend::teardown(Sandbox* sandbox) {
   if (sandbox->cgroup) {
     if (auto r = sandbox->cgroup->killAll(); !r) result = r;
   }
-  if (sandbox->link) {
+  if (sandbox->link && sandbox->link->created) {
     // Deleting the host end takes the sandbox's eth0 along, now rather than when the kernel
     // frees the namespace.
     if (auto r = deleteHostLink(sandbox->link->plan.host_name); !r) result = r;
