@@ -85,7 +85,7 @@ class LocalBackendTest : public ::testing::Test {
 
   void TearDown() override {
     backend_.reset();
-    for (const char* controller : {"memory", "pids", "cpu", "freezer"}) {
+    for (const char* controller : {"memory", "pids", "cpu", "freezer", "cpuacct"}) {
       ::rmdir(("/sys/fs/cgroup/" + std::string(controller) + "/" + cgroup_root_).c_str());
     }
     ::rmdir(("/sys/fs/cgroup/" + cgroup_root_).c_str());

@@ -183,7 +183,7 @@ class NetworkTest : public ::testing::TestWithParam<bool> {
   void TearDown() override {
     backend_.reset();
     upstream_.reset();
-    for (const char* controller : {"memory", "pids", "cpu", "freezer"}) {
+    for (const char* controller : {"memory", "pids", "cpu", "freezer", "cpuacct"}) {
       ::rmdir(("/sys/fs/cgroup/" + std::string(controller) + "/" + cgroup_root_).c_str());
     }
     ::rmdir(("/sys/fs/cgroup/" + cgroup_root_).c_str());
