@@ -20,7 +20,7 @@ from typing import (Any, BinaryIO, Callable, Dict, Generator, Iterator, List, Ma
                     Optional, Sequence, Tuple, Union)
 from urllib.parse import quote
 
-from .errors import GridError, NotFound, StreamBroken, error_from_body
+from .errors import GridError, InvalidArgument, NotFound, StreamBroken, error_from_body
 from .types import (DirectoryListing, ExecEvent, ExecResult, Health, Limits, OutputEvent,
                     ProcessEvent, ProcessExitEvent, ProcessInfo, ProcessOutput,
                     ProcessOutputEvent, ResultEvent, SandboxInfo, SandboxStats, SnapshotInfo,
@@ -377,8 +377,7 @@ def exec_command(sandbox_id: str, command: str, timeout: Optional[float],
 def fork(sandbox_id: str, count: int) -> Op:
     """The children's descriptions. Never sent twice: a repeated fork would make more."""
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        raise GridError(f"count must be a whole number from 1, not {count!r}",
-                        code="invalid_argument")
+        raise InvalidArgument(f"count must be a whole number from 1, not {count!r}")
     # A fork copies the source's files and waits for the children to start: the server bounds it.
     reply = yield Call("POST", _sandbox_path(sandbox_id, "fork"), json={"count": count},
                        retry=Retry.NEVER, read_timeout=None)

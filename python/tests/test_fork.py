@@ -18,7 +18,7 @@ SNAPSHOT_IMAGE = f"grid-python-sdk/snapshot-{os.getpid()}:test"
 
 def test_fork_children_have_the_files_and_are_removed_with_the_group(client, image):
     with client.create(image=image) as sb:
-        sb.files.write("/tmp/state.txt", "before fork\n")
+        sb.files.write("/opt/state.txt", "before fork\n")
         sb.exec("cd /tmp && export ROUND=7")
         with sb.fork(2) as children:
             assert isinstance(children, SandboxGroup) and len(children) == 2
@@ -26,10 +26,10 @@ def test_fork_children_have_the_files_and_are_removed_with_the_group(client, ima
             assert len(ids) == 2 and sb.id not in ids
             for child in children:
                 assert child.status == "running"
-                assert child.files.read("/tmp/state.txt") == b"before fork\n"
+                assert child.files.read("/opt/state.txt") == b"before fork\n"
                 assert child.exec("echo $PWD $ROUND").output == "/tmp 7\n"
-            children[0].files.write("/tmp/state.txt", "child\n")
-            assert sb.files.read("/tmp/state.txt") == b"before fork\n"
+            children[0].files.write("/opt/state.txt", "child\n")
+            assert sb.files.read("/opt/state.txt") == b"before fork\n"
             listed = {info.id for info in client.list()}
             assert ids <= listed
         listed = {info.id for info in client.list()}
@@ -111,11 +111,11 @@ def test_lifetime_fields_and_an_expired_sandbox(client, image):
 async def test_async_fork_stats_and_reset(aclient, image):
     async with aclient.create(image=image, ttl_seconds=600) as sb:
         assert sb.info.ttl_seconds == 600
-        await sb.files.write("/tmp/a", "1")
+        await sb.files.write("/opt/a", "1")
         async with await sb.fork(2) as children:
             assert len(children) == 2
             for child in children:
-                assert await child.files.read("/tmp/a") == b"1"
+                assert await child.files.read("/opt/a") == b"1"
         ids = {info.id for info in await aclient.list()}
         assert not {child.id for child in children} & ids
         assert (await sb.stats()).status == "running"
