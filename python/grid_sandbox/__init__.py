@@ -10,28 +10,30 @@
 """
 
 from ._protocol import Retry, RetryPolicy, UnsafeArchive
-from .aio import AsyncClient, AsyncFiles, AsyncProcesses, AsyncSandbox
-from .client import Client, Files, Processes, Sandbox
+from .aio import AsyncClient, AsyncFiles, AsyncProcesses, AsyncSandbox, AsyncSandboxGroup
+from .client import Client, Files, Processes, Sandbox, SandboxGroup
 from .errors import (Conflict, GridError, HeaderTooLarge, ImageNotFound, InternalError,
                      InvalidArgument, LengthRequired, MethodNotAllowed, NoSpace, NotFound,
-                     PayloadTooLarge, RequestTimeout, ResourceExhausted, ServerTimeout,
-                     SetupFailed, StreamBroken, TransportError, Unauthorized, Unavailable,
-                     Unsupported)
+                     PayloadTooLarge, RequestTimeout, ResourceExhausted, SandboxExpired,
+                     ServerTimeout, SetupFailed, StreamBroken, TransportError, Unauthorized,
+                     Unavailable, Unsupported, UpgradeRequired)
 from .types import (DirectoryListing, ExecEvent, ExecResult, FileEntry, Health, Limits,
                     OutputEvent, ProcessEvent, ProcessExitEvent, ProcessInfo, ProcessOutput,
-                    ProcessOutputEvent, ResultEvent, SandboxInfo, Trajectory, TrajectoryEntry,
-                    WriteResult)
+                    ProcessOutputEvent, ResultEvent, SandboxInfo, SandboxStats, SnapshotInfo,
+                    Trajectory, TrajectoryEntry, WriteResult)
 from .version import __version__
 
 __all__ = [
-    "AsyncClient", "AsyncFiles", "AsyncProcesses", "AsyncSandbox", "Client", "Files",
-    "Processes", "Sandbox", "Retry", "RetryPolicy", "UnsafeArchive",
+    "AsyncClient", "AsyncFiles", "AsyncProcesses", "AsyncSandbox", "AsyncSandboxGroup",
+    "Client", "Files", "Processes", "Sandbox", "SandboxGroup", "Retry", "RetryPolicy", "UnsafeArchive",
     "GridError", "InvalidArgument", "Unsupported", "SetupFailed", "Unauthorized", "NotFound",
     "ImageNotFound", "MethodNotAllowed", "RequestTimeout", "Conflict", "LengthRequired",
     "PayloadTooLarge", "NoSpace", "ResourceExhausted", "HeaderTooLarge", "InternalError",
-    "Unavailable", "ServerTimeout", "TransportError", "StreamBroken",
+    "Unavailable", "ServerTimeout", "TransportError", "StreamBroken", "SandboxExpired",
+    "UpgradeRequired",
     "DirectoryListing", "ExecEvent", "ExecResult", "FileEntry", "Health", "Limits",
     "OutputEvent", "ProcessEvent", "ProcessExitEvent", "ProcessInfo", "ProcessOutput",
-    "ProcessOutputEvent", "ResultEvent", "SandboxInfo", "Trajectory", "TrajectoryEntry",
+    "ProcessOutputEvent", "ResultEvent", "SandboxInfo", "SandboxStats", "SnapshotInfo",
+    "Trajectory", "TrajectoryEntry",
     "WriteResult", "__version__",
 ]

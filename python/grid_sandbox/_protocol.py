@@ -20,10 +20,11 @@ from typing import (Any, BinaryIO, Callable, Dict, Generator, Iterator, List, Ma
                     Optional, Sequence, Tuple, Union)
 from urllib.parse import quote
 
-from .errors import GridError, NotFound, StreamBroken, error_from_body
+from .errors import GridError, InvalidArgument, NotFound, StreamBroken, error_from_body
 from .types import (DirectoryListing, ExecEvent, ExecResult, Health, Limits, OutputEvent,
                     ProcessEvent, ProcessExitEvent, ProcessInfo, ProcessOutput,
-                    ProcessOutputEvent, ResultEvent, SandboxInfo, Trajectory, WriteResult)
+                    ProcessOutputEvent, ResultEvent, SandboxInfo, SandboxStats, SnapshotInfo,
+                    Trajectory, WriteResult)
 
 DEFAULT_SERVER = "http://127.0.0.1:3000"
 CHUNK_BYTES = 64 << 10
@@ -265,7 +266,9 @@ def health() -> Op:
 def create_body(image: Optional[str], setup: Optional[Sequence[str]],
                 limits: Union[None, Limits, Mapping[str, Any]], network: Optional[bool],
                 isolation: Optional[str], env: Optional[Mapping[str, str]],
-                labels: Optional[Mapping[str, str]]) -> Dict[str, Any]:
+                labels: Optional[Mapping[str, str]], ttl_seconds: Optional[float] = None,
+                idle_timeout_seconds: Optional[float] = None,
+                expiry_action: Optional[str] = None) -> Dict[str, Any]:
     body: Dict[str, Any] = {}
     if image is not None:
         body["image"] = image
@@ -281,6 +284,12 @@ def create_body(image: Optional[str], setup: Optional[Sequence[str]],
         body["env"] = dict(env)
     if labels:
         body["labels"] = dict(labels)
+    if ttl_seconds is not None:
+        body["ttl_seconds"] = ttl_seconds
+    if idle_timeout_seconds is not None:
+        body["idle_timeout_seconds"] = idle_timeout_seconds
+    if expiry_action is not None:
+        body["expiry_action"] = expiry_action
     return body
 
 
@@ -341,10 +350,12 @@ def pause(sandbox_id: str, paused: bool) -> Op:
 
 
 def exec_call(sandbox_id: str, command: str, timeout: Optional[float], standalone: bool,
-              stream: bool) -> Call:
+              stream: bool, auto_resume: bool = False) -> Call:
     body: Dict[str, Any] = {"command": command}
     if standalone:
         body["standalone"] = True
+    if auto_resume:
+        body["auto_resume"] = True
     if timeout is not None:
         body["timeout"] = timeout
     if stream:
@@ -357,9 +368,41 @@ def exec_call(sandbox_id: str, command: str, timeout: Optional[float], standalon
 
 
 def exec_command(sandbox_id: str, command: str, timeout: Optional[float],
-                 standalone: bool) -> Op:
-    reply = yield exec_call(sandbox_id, command, timeout, standalone, stream=False)
+                 standalone: bool, auto_resume: bool = False) -> Op:
+    reply = yield exec_call(sandbox_id, command, timeout, standalone, stream=False,
+                            auto_resume=auto_resume)
     return ExecResult.from_json(reply.json())
+
+
+def fork(sandbox_id: str, count: int) -> Op:
+    """The children's descriptions. Never sent twice: a repeated fork would make more."""
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise InvalidArgument(f"count must be a whole number from 1, not {count!r}")
+    # A fork copies the source's files and waits for the children to start: the server bounds it.
+    reply = yield Call("POST", _sandbox_path(sandbox_id, "fork"), json={"count": count},
+                       retry=Retry.NEVER, read_timeout=None)
+    return [SandboxInfo.from_json(o) for o in reply.json().get("sandboxes") or []]
+
+
+def snapshot(sandbox_id: str, image: str, overwrite: bool) -> Op:
+    body: Dict[str, Any] = {"image": image}
+    if overwrite:
+        body["overwrite"] = True
+    reply = yield Call("POST", _sandbox_path(sandbox_id, "snapshot"), json=body,
+                       retry=Retry.REFUSED, read_timeout=None)
+    return SnapshotInfo.from_json(reply.json())
+
+
+def reset(sandbox_id: str) -> Op:
+    # A reset recreates the sandbox and runs its setup commands again: the server bounds it.
+    reply = yield Call("POST", _sandbox_path(sandbox_id, "reset"), retry=Retry.REFUSED,
+                       read_timeout=None)
+    return SandboxInfo.from_json(reply.json())
+
+
+def stats(sandbox_id: str) -> Op:
+    reply = yield Call("GET", _sandbox_path(sandbox_id, "stats"))
+    return SandboxStats.from_json(reply.json())
 
 
 def trajectory(sandbox_id: str) -> Op:

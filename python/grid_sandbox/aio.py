@@ -18,7 +18,8 @@ from ._http import (MAX_ERROR_BODY, UNSENT_ERRORS, client_headers, request_kwarg
 from ._protocol import Call, Reply, RetryPolicy
 from .errors import GridError
 from .types import (DirectoryListing, ExecEvent, ExecResult, Health, Limits, ProcessEvent,
-                    ProcessInfo, ProcessOutput, SandboxInfo, Trajectory, WriteResult)
+                    ProcessInfo, ProcessOutput, SandboxInfo, SandboxStats, SnapshotInfo,
+                    Trajectory, WriteResult)
 from .version import __version__
 
 
@@ -251,8 +252,9 @@ class AsyncSandbox:
         return await self._seen(ops.start_sandbox(self.id))
 
     async def exec(self, command: str, *, timeout: Optional[float] = None,
-                   standalone: bool = False) -> ExecResult:
-        return await self._run(ops.exec_command(self.id, command, timeout, standalone))
+                   standalone: bool = False, auto_resume: bool = False) -> ExecResult:
+        return await self._run(ops.exec_command(self.id, command, timeout, standalone,
+                                                auto_resume))
 
     def exec_stream(self, command: str, *, timeout: Optional[float] = None,
                     standalone: bool = False) -> AsyncIterator[ExecEvent]:
@@ -274,6 +276,20 @@ class AsyncSandbox:
     async def stop(self, remove: bool = True) -> SandboxInfo:
         return await self._seen(ops.stop(self.id, remove))
 
+    async def fork(self, count: int = 1) -> "AsyncSandboxGroup":
+        """See :meth:`grid_sandbox.Sandbox.fork`; ``async with`` removes the children."""
+        children = await self._run(ops.fork(self.id, count))
+        return AsyncSandboxGroup(AsyncSandbox(self._client, info) for info in children)
+
+    async def snapshot(self, image: str, *, overwrite: bool = False) -> SnapshotInfo:
+        return await self._run(ops.snapshot(self.id, image, overwrite))
+
+    async def reset(self) -> SandboxInfo:
+        return await self._seen(ops.reset(self.id))
+
+    async def stats(self) -> SandboxStats:
+        return await self._run(ops.stats(self.id))
+
     async def delete(self) -> bool:
         return await self._run(ops.remove(self.id))
 
@@ -290,6 +306,25 @@ class AsyncSandbox:
                 raise
             if hasattr(exc, "add_note"):
                 exc.add_note(f"removing sandbox {self.id} failed too: {error}")
+
+
+class AsyncSandboxGroup(List[AsyncSandbox]):
+    """Sandboxes made together (a fork's children): a list, and an async context manager that
+    removes them all on exit (concurrently), also when the block raises or is cancelled."""
+
+    async def __aenter__(self) -> "AsyncSandboxGroup":
+        return self
+
+    async def __aexit__(self, exc_type: Optional[Type[BaseException]],
+                        exc: Optional[BaseException], tb: Optional[types.TracebackType]) -> None:
+        results = await asyncio.shield(asyncio.gather(
+            *(sandbox.delete() for sandbox in self), return_exceptions=True))
+        failures = [r for r in results if isinstance(r, BaseException)]
+        if failures and exc is None:
+            raise failures[0]
+        if failures and exc is not None and hasattr(exc, "add_note"):
+            for error in failures:
+                exc.add_note(f"removing a sandbox failed too: {error}")
 
 
 class _Creating:
@@ -339,9 +374,12 @@ class AsyncClient:
                limits: Union[None, Limits, Mapping[str, Any]] = None,
                network: Optional[bool] = None, isolation: Optional[str] = None,
                env: Optional[Mapping[str, str]] = None,
-               labels: Optional[Mapping[str, str]] = None, start: bool = True) -> _Creating:
+               labels: Optional[Mapping[str, str]] = None, start: bool = True,
+               ttl_seconds: Optional[float] = None, idle_timeout_seconds: Optional[float] = None,
+               expiry_action: Optional[str] = None) -> _Creating:
         """``sandbox = await client.create(...)`` or ``async with client.create(...) as sb``."""
-        body = ops.create_body(image, setup, limits, network, isolation, env, labels)
+        body = ops.create_body(image, setup, limits, network, isolation, env, labels,
+                               ttl_seconds, idle_timeout_seconds, expiry_action)
         return _Creating(self, body, start)
 
     async def get(self, sandbox_id: str) -> AsyncSandbox:

@@ -17,7 +17,8 @@ from ._http import (MAX_ERROR_BODY, UNSENT_ERRORS, client_headers, request_kwarg
 from ._protocol import Call, Reply, RetryPolicy
 from .errors import GridError
 from .types import (DirectoryListing, ExecEvent, ExecResult, Health, Limits, ProcessEvent,
-                    ProcessInfo, ProcessOutput, SandboxInfo, Trajectory, WriteResult)
+                    ProcessInfo, ProcessOutput, SandboxInfo, SandboxStats, SnapshotInfo,
+                    Trajectory, WriteResult)
 from .version import __version__
 
 class _Transport:
@@ -268,11 +269,12 @@ class Sandbox:
         return self._seen(self._run(ops.start_sandbox(self.id)))
 
     def exec(self, command: str, *, timeout: Optional[float] = None,
-             standalone: bool = False) -> ExecResult:
+             standalone: bool = False, auto_resume: bool = False) -> ExecResult:
         """Runs a command in the session (state persists), or ``standalone`` in a fresh
-        process with stdout and stderr apart. ``timeout`` in seconds (server default if None).
-        An exec is never sent twice."""
-        return self._run(ops.exec_command(self.id, command, timeout, standalone))
+        process with stdout and stderr apart. ``timeout`` in seconds (server default if None);
+        ``auto_resume`` resumes a paused sandbox first (else Conflict). An exec is never sent
+        twice."""
+        return self._run(ops.exec_command(self.id, command, timeout, standalone, auto_resume))
 
     def exec_stream(self, command: str, *, timeout: Optional[float] = None,
                     standalone: bool = False) -> Iterator[ExecEvent]:
@@ -300,6 +302,28 @@ class Sandbox:
         """Stops the sandbox; ``remove=False`` keeps its record (status ``stopped``)."""
         return self._seen(self._run(ops.stop(self.id, remove)))
 
+    def fork(self, count: int = 1) -> "SandboxGroup":
+        """``count`` new running sandboxes with this one's files and session state at one
+        instant (docs/fork-snapshot.md). The result is a list of Sandbox objects, each a
+        context manager; as a context manager itself it removes them all on exit. Never sent
+        twice (ResourceExhausted when fewer running slots are free: nothing was made)."""
+        children = self._run(ops.fork(self.id, count))
+        return SandboxGroup(Sandbox(self._client, info) for info in children)
+
+    def snapshot(self, image: str, *, overwrite: bool = False) -> SnapshotInfo:
+        """Saves the sandbox's filesystem as the image ``name:tag`` of this backend (Conflict
+        if it exists and not ``overwrite``); ``client.create(image=...)`` starts from it."""
+        return self._run(ops.snapshot(self.id, image, overwrite))
+
+    def reset(self) -> SandboxInfo:
+        """Back to its image: a fresh filesystem and session, setup commands run again
+        (SetupFailed if one fails)."""
+        return self._seen(self._run(ops.reset(self.id)))
+
+    def stats(self) -> SandboxStats:
+        """CPU and memory in use now (Conflict unless running)."""
+        return self._run(ops.stats(self.id))
+
     def delete(self) -> bool:
         """Stops and removes the sandbox; False when it was already gone."""
         return self._run(ops.remove(self.id))
@@ -316,6 +340,28 @@ class Sandbox:
                 raise
             if hasattr(exc, "add_note"):  # the block's exception stays the one raised
                 exc.add_note(f"removing sandbox {self.id} failed too: {error}")
+
+
+class SandboxGroup(List[Sandbox]):
+    """Sandboxes made together (a fork's children): a list, and a context manager that removes
+    them all on exit, also when the block raises."""
+
+    def __enter__(self) -> "SandboxGroup":
+        return self
+
+    def __exit__(self, exc_type: Optional[Type[BaseException]],
+                 exc: Optional[BaseException], tb: Optional[types.TracebackType]) -> None:
+        failures: List[GridError] = []
+        for sandbox in self:
+            try:
+                sandbox.delete()
+            except GridError as error:
+                failures.append(error)
+        if failures and exc is None:
+            raise failures[0]
+        if failures and exc is not None and hasattr(exc, "add_note"):
+            for error in failures:
+                exc.add_note(f"removing a sandbox failed too: {error}")
 
 
 class Client:
@@ -346,10 +392,16 @@ class Client:
                limits: Union[None, Limits, Mapping[str, Any]] = None,
                network: Optional[bool] = None, isolation: Optional[str] = None,
                env: Optional[Mapping[str, str]] = None,
-               labels: Optional[Mapping[str, str]] = None, start: bool = True) -> Sandbox:
+               labels: Optional[Mapping[str, str]] = None, start: bool = True,
+               ttl_seconds: Optional[float] = None, idle_timeout_seconds: Optional[float] = None,
+               expiry_action: Optional[str] = None) -> Sandbox:
         """Creates a sandbox and, unless ``start=False``, starts it (a failed start removes it
-        and raises, e.g. SetupFailed). Use it as a context manager to remove it on exit."""
-        body = ops.create_body(image, setup, limits, network, isolation, env, labels)
+        and raises, e.g. SetupFailed). Use it as a context manager to remove it on exit.
+        ``ttl_seconds`` ends it that long after its start, ``idle_timeout_seconds`` after that
+        long without a call on it; ``expiry_action`` is ``"stop"`` (default) or ``"pause"``
+        (docs/lifetimes.md)."""
+        body = ops.create_body(image, setup, limits, network, isolation, env, labels,
+                               ttl_seconds, idle_timeout_seconds, expiry_action)
         return Sandbox(self, self._transport.run(ops.create(body, start)))
 
     def get(self, sandbox_id: str) -> Sandbox:

@@ -113,6 +113,13 @@ class Conflict(GridError):
     code = "conflict"
 
 
+class SandboxExpired(Conflict):
+    """409 ``sandbox_expired``: the sandbox was ended by its ttl or idle timeout
+    (docs/lifetimes.md); a Conflict, so ``except Conflict`` catches it too."""
+
+    code = "sandbox_expired"
+
+
 class LengthRequired(GridError):
     """411 ``length_required``: an upload without Content-Length."""
 
@@ -129,6 +136,12 @@ class NoSpace(GridError):
     """413 ``no_space``: the sandbox's disk or quota is full."""
 
     code = "no_space"
+
+
+class UpgradeRequired(GridError):
+    """426 ``upgrade_required``: GET /sandboxes/{id}/pty without a WebSocket handshake."""
+
+    code = "upgrade_required"
 
 
 class ResourceExhausted(GridError):
@@ -177,16 +190,17 @@ _BY_CODE: Dict[str, Type[GridError]] = {
     cls.code: cls
     for cls in (
         InvalidArgument, Unsupported, SetupFailed, Unauthorized, NotFound, ImageNotFound,
-        MethodNotAllowed, RequestTimeout, Conflict, LengthRequired, PayloadTooLarge, NoSpace,
-        ResourceExhausted, HeaderTooLarge, InternalError, Unavailable, ServerTimeout,
+        MethodNotAllowed, RequestTimeout, Conflict, SandboxExpired, LengthRequired,
+        PayloadTooLarge, NoSpace, UpgradeRequired, ResourceExhausted, HeaderTooLarge,
+        InternalError, Unavailable, ServerTimeout,
     )
 }
 
 _BY_STATUS: Dict[int, Type[GridError]] = {
     400: InvalidArgument, 401: Unauthorized, 404: NotFound, 405: MethodNotAllowed,
     408: RequestTimeout, 409: Conflict, 411: LengthRequired, 413: PayloadTooLarge,
-    429: ResourceExhausted, 431: HeaderTooLarge, 500: InternalError, 503: Unavailable,
-    504: ServerTimeout,
+    426: UpgradeRequired, 429: ResourceExhausted, 431: HeaderTooLarge, 500: InternalError,
+    503: Unavailable, 504: ServerTimeout,
 }
 
 

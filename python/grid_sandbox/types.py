@@ -27,6 +27,10 @@ def _int(value: Any) -> Optional[int]:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+def _number(value: Any) -> Optional[float]:
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
 @dataclass
 class Limits:
     """Resource limits of a sandbox; None where the server applies its default."""
@@ -60,11 +64,24 @@ class SandboxInfo:
     created_at: Optional[_dt.datetime] = None
     started_at: Optional[_dt.datetime] = None
     stopped_at: Optional[_dt.datetime] = None
+    paused_at: Optional[_dt.datetime] = None
     command_count: int = 0
     last_exit_code: Optional[int] = None
     session_exit_code: Optional[int] = None
     error: Optional[str] = None
+    # Lifetimes (docs/lifetimes.md): None where the sandbox has none.
+    ttl_seconds: Optional[float] = None
+    idle_timeout_seconds: Optional[float] = None
+    expiry_action: str = "stop"
+    expires_at: Optional[_dt.datetime] = None
+    end_reason: Optional[str] = None  # stopped, ttl, idle, shutdown, failed
+    ended_at: Optional[_dt.datetime] = None
     raw: Dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def expired(self) -> bool:
+        """Ended by its ttl or idle timeout."""
+        return self.end_reason in ("ttl", "idle")
 
     @classmethod
     def from_json(cls, o: Dict[str, Any]) -> "SandboxInfo":
@@ -81,10 +98,17 @@ class SandboxInfo:
             created_at=parse_time(o.get("created_at")),
             started_at=parse_time(o.get("started_at")),
             stopped_at=parse_time(o.get("stopped_at")),
+            paused_at=parse_time(o.get("paused_at")),
             command_count=o.get("command_count", 0),
             last_exit_code=_int(o.get("last_exit_code")),
             session_exit_code=_int(o.get("session_exit_code")),
             error=o.get("error"),
+            ttl_seconds=_number(o.get("ttl_seconds")),
+            idle_timeout_seconds=_number(o.get("idle_timeout_seconds")),
+            expiry_action=o.get("expiry_action") or "stop",
+            expires_at=parse_time(o.get("expires_at")),
+            end_reason=o.get("end_reason"),
+            ended_at=parse_time(o.get("ended_at")),
             raw=o,
         )
 
@@ -330,9 +354,44 @@ class Health:
     max_running: int
     waiting: int
     backend: str
+    sandboxes: int = 0
+    max_sandboxes: int = 0
 
     @classmethod
     def from_json(cls, o: Dict[str, Any]) -> "Health":
         return cls(status=o.get("status", ""), running=o.get("running", 0),
                    max_running=o.get("max_running", 0), waiting=o.get("waiting", 0),
-                   backend=o.get("backend", ""))
+                   backend=o.get("backend", ""), sandboxes=o.get("sandboxes", 0),
+                   max_sandboxes=o.get("max_sandboxes", 0))
+
+
+@dataclass
+class SandboxStats:
+    """``GET /sandboxes/{id}/stats``: a running sandbox's use now; None where the backend
+    cannot tell."""
+
+    id: str
+    status: str
+    cpu_seconds: Optional[float] = None
+    memory_bytes: Optional[int] = None
+    memory_limit_bytes: Optional[int] = None
+
+    @classmethod
+    def from_json(cls, o: Dict[str, Any]) -> "SandboxStats":
+        return cls(id=o.get("id", ""), status=o.get("status", ""),
+                   cpu_seconds=_number(o.get("cpu_seconds")),
+                   memory_bytes=_int(o.get("memory_bytes")),
+                   memory_limit_bytes=_int(o.get("memory_limit_bytes")))
+
+
+@dataclass
+class SnapshotInfo:
+    """``POST /sandboxes/{id}/snapshot``: the image made of sandbox ``id``, usable in
+    ``create(image=...)``."""
+
+    id: str
+    image: str
+
+    @classmethod
+    def from_json(cls, o: Dict[str, Any]) -> "SnapshotInfo":
+        return cls(id=o.get("id", ""), image=o.get("image", ""))

@@ -200,3 +200,66 @@ def test_error_classes_follow_the_code_then_the_status():
     unknown = error_from_body(409, {"error": "x", "code": "brand_new"})
     assert isinstance(unknown, Conflict) and unknown.code == "brand_new"
     assert json.loads(json.dumps(unknown.body)) == {"error": "x", "code": "brand_new"}
+
+
+def test_expiry_and_terminal_codes_have_their_classes():
+    from grid_sandbox import SandboxExpired, UpgradeRequired
+    from grid_sandbox.errors import error_from_body
+    expired = error_from_body(409, {"error": "ended by its ttl", "code": "sandbox_expired"})
+    assert isinstance(expired, SandboxExpired) and isinstance(expired, Conflict)
+    assert isinstance(error_from_body(426, {"error": "x"}), UpgradeRequired)
+
+
+def test_lifetime_fields_are_sent_and_read():
+    seen = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(json.loads(request.content or b"{}"))
+        return httpx.Response(201, json=dict(
+            SANDBOX, status="created", ttl_seconds=90, idle_timeout_seconds=1.5,
+            expiry_action="pause", expires_at=None, end_reason="idle",
+            ended_at="2026-11-30T01:52:17.123456Z", paused_at=None))
+
+    client = Client("http://grid", transport=httpx.MockTransport(handle))
+    sb = client.create(image="img", start=False, ttl_seconds=90, idle_timeout_seconds=1.5,
+                       expiry_action="pause")
+    assert seen == [{"image": "img", "ttl_seconds": 90, "idle_timeout_seconds": 1.5,
+                     "expiry_action": "pause"}]
+    info = sb.info
+    assert (info.ttl_seconds, info.idle_timeout_seconds, info.expiry_action) == (90, 1.5, "pause")
+    assert info.expired and info.ended_at.year == 2026 and info.expires_at is None
+
+
+def test_fork_children_are_removed_together_and_a_fork_is_never_retried():
+    seen = []
+    children = [dict(SANDBOX, id="c1"), dict(SANDBOX, id="c2")]
+    client = Client("http://grid", retries=FAST, transport=answering(
+        (201, {"source": "s1", "sandboxes": children}), (200, {}), (404, {
+            "error": "gone", "code": "not_found"}), UNAVAILABLE, seen=seen))
+    sb = grid_sandbox.Sandbox(client, grid_sandbox.SandboxInfo.from_json(SANDBOX))
+    with sb.fork(2) as group:
+        assert [c.id for c in group] == ["c1", "c2"]
+        assert all(isinstance(c, grid_sandbox.Sandbox) for c in group)
+    assert seen == [("POST", "/sandboxes/s1/fork"), ("DELETE", "/sandboxes/c1"),
+                    ("DELETE", "/sandboxes/c2")]
+    with pytest.raises(Unavailable):
+        sb.fork(1)
+    assert seen[-1] == ("POST", "/sandboxes/s1/fork") and len(seen) == 4
+    with pytest.raises(grid_sandbox.GridError, match="count"):
+        sb.fork(0)
+
+
+def test_async_fork_children_are_removed_together():
+    seen = []
+    children = [dict(SANDBOX, id="c1"), dict(SANDBOX, id="c2")]
+
+    async def run():
+        async with AsyncClient("http://grid", transport=answering(
+                (201, {"source": "s1", "sandboxes": children}), (200, {}), (200, {}),
+                seen=seen)) as client:
+            sb = grid_sandbox.AsyncSandbox(client, grid_sandbox.SandboxInfo.from_json(SANDBOX))
+            async with await sb.fork(2) as group:
+                assert isinstance(group, grid_sandbox.AsyncSandboxGroup) and len(group) == 2
+
+    asyncio.run(run())
+    assert sorted(seen[1:]) == [("DELETE", "/sandboxes/c1"), ("DELETE", "/sandboxes/c2")]

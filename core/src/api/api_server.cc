@@ -21,6 +21,7 @@
 #include "api/file_routes.h"
 #include "api/fork_routes.h"
 #include "api/metrics_routes.h"
+#include "api/openapi_document.h"
 #include "api/process_routes.h"
 #include "api/terminal_route.h"
 #include "api/reply.h"
@@ -166,6 +167,12 @@ class ApiRequestHandler : public HTTPRequestHandler {
       o->set("sandboxes", static_cast<Poco::UInt64>(manager_.all().size()));
       o->set("max_sandboxes", static_cast<Poco::UInt64>(manager_.options().max_sandbox_records));
       return json(HTTPResponse::HTTP_OK, o);
+    }
+    // The API's description needs no token: it holds no data, and tells a client how to
+    // authenticate (docs/openapi.md).
+    if (parts.size() == 1 && parts[0] == "openapi.json") {
+      if (!allow({"GET", "HEAD"})) return notAllowed("GET");
+      return openApiReply();
     }
     // The dashboard's static files need no token; the API calls the page makes do.
     if (!parts.empty() && parts[0] == "ui") {
