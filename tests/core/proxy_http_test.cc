@@ -116,8 +116,8 @@ TEST(ChunkedDecoderTest, DecodesAcrossSplitsAndStopsAtTheEnd) {
 }
 
 TEST(ChunkedDecoderTest, RefusesMalformedOrUnboundedFraming) {
-  for (const std::string bad : {std::string("zz\r\n"), std::string("4\r\nWikiXX\r\n"),
-                                std::string(2000, '1'), "0\r\n" + std::string(20000, 'x')}) {
+  for (const std::string& bad : {std::string("zz\r\n"), std::string("4\r\nWikiXX\r\n"),
+                                 std::string(2000, '1'), "0\r\n" + std::string(20000, 'x')}) {
     ChunkedDecoder decoder;
     std::string out;
     EXPECT_FALSE(decoder.feed(bad, &out).ok()) << bad.substr(0, 20);

@@ -244,6 +244,7 @@ class Exchange {
           GRID_TRY(sendAllBy(upstream.socket.get(), data, deadline()));
         }
       }
+      if (in.bad()) return fail(ErrorCode::kInvalidArgument, "client body: read failed");
       if (!in) break;
     }
     if (!chunked && total != static_cast<uint64_t>(request_.getContentLength64())) {
@@ -344,32 +345,25 @@ class Exchange {
     using Kind = ResponseFraming::Kind;
     uint64_t remaining = body.length;
     ChunkedDecoder decoder;
-    std::string decoded;
     for (;;) {
       if (!upstream.pending.empty()) {
-        std::string_view data = upstream.pending;
-        if (body.kind == Kind::kLength) {
-          data = data.substr(0, static_cast<size_t>(std::min<uint64_t>(remaining, data.size())));
-          remaining -= data.size();
-          upstream.pending.clear();
-        } else if (body.kind == Kind::kChunked) {
-          decoded.clear();
-          auto used = decoder.feed(upstream.pending, &decoded);
+        std::string piece;  // the body bytes of what arrived
+        if (body.kind == Kind::kChunked) {
+          auto used = decoder.feed(upstream.pending, &piece);
           if (!used.ok()) {
             spdlog::debug("port {}: {}", port_, used.error().message);
             return false;
           }
-          upstream.pending.clear();
-          data = decoded;
+        } else if (body.kind == Kind::kLength && remaining < upstream.pending.size()) {
+          piece.assign(upstream.pending, 0, static_cast<size_t>(remaining));
         } else {
-          upstream.pending.clear();
-          decoded.swap(upstream.pending);
-          data = decoded;
+          piece.swap(upstream.pending);
         }
-        out.write(data.data(), static_cast<std::streamsize>(data.size()));
+        upstream.pending.clear();
+        if (body.kind == Kind::kLength) remaining -= piece.size();
+        out.write(piece.data(), static_cast<std::streamsize>(piece.size()));
         out.flush();
         if (!out) return false;  // the client went away or stopped reading
-        if (body.kind == Kind::kLength) decoded.clear();
       }
       if (body.kind == Kind::kLength && remaining == 0) return true;
       if (body.kind == Kind::kChunked && decoder.done()) return true;
