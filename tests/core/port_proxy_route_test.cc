@@ -12,14 +12,15 @@
 #include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/StreamSocket.h>
+#include <Poco/Net/WebSocket.h>
 #include <Poco/StreamCopier.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <atomic>
-#include <csignal>
 #include <chrono>
+#include <csignal>
 #include <thread>
 
 #include "api/api_server.h"
@@ -82,6 +83,20 @@ class EchoHandler : public Poco::Net::HTTPRequestHandler {
  public:
   void handleRequest(Poco::Net::HTTPServerRequest& request,
                      Poco::Net::HTTPServerResponse& response) override {
+    if (request.getURI() == "/ws") {  // WebSocket echo until the peer closes
+      Poco::Net::WebSocket socket(request, response);
+      socket.setReceiveTimeout(Poco::Timespan(20, 0));
+      Poco::Buffer<char> frame(0);
+      for (int flags = 0;;) {
+        frame.resize(0);
+        const int n = socket.receiveFrame(frame, flags);
+        if (n <= 0 || (flags & Poco::Net::WebSocket::FRAME_OP_BITMASK) ==
+                          Poco::Net::WebSocket::FRAME_OP_CLOSE) {
+          return;
+        }
+        socket.sendFrame(frame.begin(), n, flags);
+      }
+    }
     std::string body;
     Poco::StreamCopier::copyToString(request.stream(), body);
     if (request.getURI() == "/big") {
@@ -179,6 +194,24 @@ TEST_F(PortProxyRouteTest, RelaysRequestsAndAnswers) {
   a = call("GET", port(p, "/big"));
   EXPECT_EQ(a.status, 200);
   EXPECT_EQ(a.body.size(), 128u << 16);
+}
+
+TEST_F(PortProxyRouteTest, RelaysAWebSocket) {
+  Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(api_->port()));
+  Poco::Net::HTTPRequest upgrade("GET", port(echo_->port(), "/ws"),
+                                 Poco::Net::HTTPMessage::HTTP_1_1);
+  upgrade.set("Authorization", "Bearer tok");
+  Poco::Net::HTTPResponse response;
+  Poco::Net::WebSocket socket(session, upgrade, response);
+  socket.setReceiveTimeout(Poco::Timespan(20, 0));
+  for (const std::string& message : {std::string("hello"), std::string(300000, 'w')}) {
+    socket.sendFrame(message.data(), static_cast<int>(message.size()));
+    Poco::Buffer<char> echoed(0);
+    int flags = 0;
+    socket.receiveFrame(echoed, flags);
+    EXPECT_EQ(std::string(echoed.begin(), echoed.size()), message);
+  }
+  socket.shutdown();
 }
 
 TEST_F(PortProxyRouteTest, RefusesBadPortsTokensAndSmuggling) {
