@@ -117,7 +117,7 @@ void portProxy(benchmark::State& state, const std::string& backend_name, bool di
     client.remove(id);
     latencies.report(state, "");
     if (large) {
-      state.counters["MiB/s"] = benchmark::Counter(
+      state.counters["MiB"] = benchmark::Counter(
           static_cast<double>(bytes) * static_cast<double>(state.iterations()) / (1 << 20),
           benchmark::Counter::kIsRate);
     }
