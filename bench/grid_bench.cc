@@ -20,6 +20,7 @@
 #include "bench_support.h"
 #include "files_bench.h"
 #include "fork_bench.h"
+#include "port_bench.h"
 #include "grid_server.h"
 #include "pause_bench.h"
 
@@ -454,6 +455,7 @@ int main(int argc, char** argv) {
   grid::bench::registerFileBenchmarks();
   grid::bench::registerPauseBenchmarks();
   grid::bench::registerForkBenchmarks();
+  grid::bench::registerPortBenchmarks();
   benchmark::Initialize(&count, args.data());
   if (benchmark::ReportUnrecognizedArguments(count, args.data())) return 2;
   benchmark::RunSpecifiedBenchmarks();

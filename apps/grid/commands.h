@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include <functional>
+#include <string>
 
 namespace grid::cli {
 
@@ -23,6 +24,11 @@ void addFileCommands(CLI::App* sandbox, const std::function<ApiClient()>& client
 /// `grid sandbox fork`, `snapshot` and `reset` (fork_command.cc).
 void addForkCommands(CLI::App* sandbox, const std::function<ApiClient()>& client,
                      const std::function<bool()>& json, int* exit_code);
+/// `grid sandbox port ID PORT [--share|--revoke]` (port_command.cc); `server_url` is the
+/// server the client talks to.
+void addPortCommand(CLI::App* sandbox, const std::function<ApiClient()>& client,
+                    const std::function<std::string()>& server_url,
+                    const std::function<bool()>& json, int* exit_code);
 /// `grid sandbox shell ID` (shell_command.cc).
 void addShellCommand(CLI::App* sandbox, const std::function<ApiClient()>& client, int* exit_code);
 

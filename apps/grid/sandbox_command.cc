@@ -374,6 +374,13 @@ void addSandboxCommand(CLI::App& root, int* exit_code) {
   addProcessCommands(sandbox, client, [flags] { return flags->json; }, exit_code);
   addForkCommands(sandbox, client, [flags] { return flags->json; }, exit_code);
   addShellCommand(sandbox, client, exit_code);
+  addPortCommand(
+      sandbox, client,
+      [flags] {
+        return flags->server.empty() ? envOr("GRID_SERVER", "http://127.0.0.1:3000")
+                                     : flags->server;
+      },
+      [flags] { return flags->json; }, exit_code);
 }
 
 }  // namespace grid::cli

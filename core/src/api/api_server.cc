@@ -22,6 +22,7 @@
 #include "api/fork_routes.h"
 #include "api/metrics_routes.h"
 #include "api/openapi_document.h"
+#include "api/port_proxy_route.h"
 #include "api/process_routes.h"
 #include "api/terminal_route.h"
 #include "api/reply.h"
@@ -179,6 +180,10 @@ class ApiRequestHandler : public HTTPRequestHandler {
       if (method != "GET" && method != "HEAD") (void)readBody(request);  // keeps the connection
       return dashboardReply(options_.ui_dir, parts, method);
     }
+    // A preview link's share token stands in for the server's token there (docs/ports.md).
+    if (parts.size() >= 4 && parts[0] == "sandboxes" && parts[2] == "ports") {
+      return PortProxyRoute(manager_, options_).proxy(request, parts, authorized(request));
+    }
     if (!authorized(request)) {
       return errorReply(HTTPResponse::HTTP_UNAUTHORIZED, kCodeUnauthorized,
                         "missing or wrong bearer token (send `Authorization: Bearer <token>`)");
@@ -257,6 +262,9 @@ class ApiRequestHandler : public HTTPRequestHandler {
     if (parts.size() == 3 && isForkAction(action)) {
       if (method != "POST") return notAllowed("POST");
       return forkRoute(manager_, action, id, body);
+    }
+    if (parts.size() == 4 && action == "shares") {
+      return PortProxyRoute(manager_, options_).share(request, id, parts[3]);
     }
     if (action == "trajectory" && (parts.size() == 3 || parts[3] == "formatted")) {
       if (!allow({"GET"})) return notAllowed("GET");
@@ -380,6 +388,16 @@ class ApiRequestHandler : public HTTPRequestHandler {
   const ApiServerOptions& options_;
 };
 
+// /sandboxes/{id}/ports/{port}...: the port proxy's (its bodies are streamed through).
+bool isPortProxyPath(const HTTPServerRequest& request) {
+  try {
+    const auto parts = splitPath(Poco::URI(request.getURI()).getPath());
+    return parts.size() >= 4 && parts[0] == "sandboxes" && parts[2] == "ports";
+  } catch (const Poco::Exception&) {
+    return false;
+  }
+}
+
 class ApiHandlerFactory : public Poco::Net::HTTPRequestHandlerFactory {
  public:
   ApiHandlerFactory(SandboxManager& manager, const ApiServerOptions& options)
@@ -392,7 +410,8 @@ class ApiHandlerFactory : public Poco::Net::HTTPRequestHandlerFactory {
     // A files upload is streamed, bounded by its own limit (FileRoutes).
     const uint64_t limit = FileRoutes::isUpload(request) ? options_.max_file_bytes
                                                          : uint64_t{options_.max_body_bytes};
-    if (request.getExpectContinue() && request.hasContentLength() &&
+    // A proxied body is streamed to the sandbox's server, which sets its own limits.
+    if (request.getExpectContinue() && request.hasContentLength() && !isPortProxyPath(request) &&
         static_cast<uint64_t>(request.getContentLength64()) > limit) {
       request.response().setStatusAndReason(HTTPResponse::HTTP_REQUESTENTITYTOOLARGE);
     }

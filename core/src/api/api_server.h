@@ -8,6 +8,7 @@
 #include <string>
 
 #include "api/api_requests.h"
+#include "api/port_proxy_route.h"
 #include "grid/result.h"
 #include "net/connection_gate.h"
 #include "sandbox/sandbox_manager.h"
@@ -34,6 +35,7 @@ struct ApiServerOptions {
   size_t max_terminals_per_sandbox = 4;  // open GET /sandboxes/{id}/pty; more is 429
   std::string auth_token;  // non-empty: every route but /healthz needs "Bearer <token>"
   std::string ui_dir;      // the dashboard's files, served at /ui without a token; empty: none
+  PortProxyLimits port_proxy;  // /sandboxes/{id}/ports/{port}/... (docs/ports.md)
 };
 
 class ApiServer {

@@ -15,6 +15,7 @@
 #include "sandbox/lifetime.h"
 #include "sandbox/process_table.h"
 #include "sandbox/sandbox_lifecycle.h"
+#include "sandbox/port_shares.h"
 #include "sandbox/transfer_set.h"
 #include "session/exec_result.h"
 #include "session/session_shell.h"
@@ -117,6 +118,8 @@ class Sandbox {
   TransferSet& transfers() { return transfers_; }
   /// Its open terminals (GET /sandboxes/{id}/pty); closed (each told to end) when it stops.
   TransferSet& terminals() { return terminals_; }
+  /// The share tokens of its ports (docs/ports.md); cleared when it stops.
+  PortShares& portShares() { return port_shares_; }
 
   const LifetimePolicy& lifetime() const { return lifetime_; }
   /// What a client does through the API, for the idle timeout (ActivityTracker::begin()).
@@ -143,6 +146,7 @@ class Sandbox {
   ProcessTable processes_;
   TransferSet transfers_;
   TransferSet terminals_;
+  PortShares port_shares_;
 
   // Guards the fields below; held only briefly.
   mutable std::mutex state_mutex_;

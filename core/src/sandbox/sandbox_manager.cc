@@ -348,6 +348,8 @@ void SandboxManager::teardown(Sandbox& sandbox) {
   sandbox.transfers().close();
   // Its terminals end too (their shells die with the sandbox).
   sandbox.terminals().close();
+  // Its preview links stop working (docs/ports.md).
+  sandbox.portShares().clear();
   // Kill the sandbox before waiting for its operation lock, so a running exec ends now.
   if (status != SandboxStatus::kCreated && status != SandboxStatus::kStopped) {
     if (auto removed = backend_.destroySandbox(id); !removed.ok()) {
