@@ -22,6 +22,7 @@
 #include "fork_bench.h"
 #include "grid_server.h"
 #include "pause_bench.h"
+#include "pool_bench.h"
 
 namespace grid::bench {
 namespace {
@@ -432,6 +433,7 @@ int main(int argc, char** argv) {
   grid::bench::registerAll();
   grid::bench::registerFileBenchmarks();
   grid::bench::registerPauseBenchmarks();
+  grid::bench::registerPoolBenchmarks();
   grid::bench::registerForkBenchmarks();
   benchmark::Initialize(&count, args.data());
   if (benchmark::ReportUnrecognizedArguments(count, args.data())) return 2;

@@ -23,6 +23,9 @@ void addFileCommands(CLI::App* sandbox, const std::function<ApiClient()>& client
 /// `grid sandbox fork`, `snapshot` and `reset` (fork_command.cc).
 void addForkCommands(CLI::App* sandbox, const std::function<ApiClient()>& client,
                      const std::function<bool()>& json, int* exit_code);
+/// `grid sandbox pools` (pool_command.cc).
+void addPoolCommand(CLI::App* sandbox, const std::function<ApiClient()>& client,
+                    const std::function<bool()>& json, int* exit_code);
 /// `grid sandbox shell ID` (shell_command.cc).
 void addShellCommand(CLI::App* sandbox, const std::function<ApiClient()>& client, int* exit_code);
 
