@@ -187,6 +187,7 @@ Result<void> SandboxManager::start(const std::string& id, std::optional<ExecResu
       }
       runtime.container_exists = false;
     }
+    runtime.session.reset();  // a warm sandbox's, opened before its setup failed
     runtime.permit.reset();
     advance(sandbox, SandboxEvent::kStartFailed, error.message);
     spdlog::warn("{}: start failed: {}", id, error.message);

@@ -202,6 +202,7 @@ FifoSemaphore::Permit WarmPools::yieldSlot() {
     victim = std::move(fullest->ready.back());
     fullest->ready.pop_back();
   }
+  changed_.notify_all();  // its pool is short now: its refiller looks for a free slot again
   spdlog::info("[pool.{}] pool sandbox {} stopped to free its running slot for a cold start",
                victim->pool, victim->id);
   FifoSemaphore::Permit permit = std::move(victim->permit);
