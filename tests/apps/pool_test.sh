@@ -34,6 +34,10 @@ start_server "$port" "$instance" || exit 1
 check "GET /pools names the pool" "warm 2 $IMAGE" \
   "$(pools | json "' '.join(str(x) for x in (d['pools'][0]['name'], d['pools'][0]['size'], d['pools'][0]['image']))")"
 poll_until "the pool holds 2 ready sandboxes" 120 pool_is_full
+check_contains "grid sandbox pools prints the pool" "warm" "$(grid sandbox pools --server "$api" 2>&1)"
+check "POST /pools is 405" "405" "$(request POST /pools '{}' | cut -d' ' -f1)"
+check "GET /pools names no sandbox id (nobody can reach a pool sandbox)" "False" \
+  "$(request GET /pools | cut -d' ' -f2- | python3 -c 'import re,sys; print(bool(re.search("[0-9a-f]{8}-[0-9a-f]{4}-", sys.stdin.read())))')"
 check "the pool's sandboxes are not listed as user sandboxes" "0" "$(request GET /sandboxes | cut -d' ' -f2- | json 'len(d)')"
 
 # A matching create: a hit, taken at once, the setup commands run in it at start.
