@@ -23,6 +23,7 @@
 #include "port_bench.h"
 #include "grid_server.h"
 #include "pause_bench.h"
+#include "pool_bench.h"
 
 namespace grid::bench {
 namespace {
@@ -454,6 +455,7 @@ int main(int argc, char** argv) {
   grid::bench::registerAll();
   grid::bench::registerFileBenchmarks();
   grid::bench::registerPauseBenchmarks();
+  grid::bench::registerPoolBenchmarks();
   grid::bench::registerForkBenchmarks();
   grid::bench::registerPortBenchmarks();
   benchmark::Initialize(&count, args.data());

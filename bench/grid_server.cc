@@ -143,27 +143,31 @@ void GridClient::remove(const std::string& id) {
   }
 }
 
-GridServer& GridServer::acquire(const BackendTarget& backend, size_t max_running) {
+GridServer& GridServer::acquire(const BackendTarget& backend, size_t max_running,
+                                const std::string& extra_config) {
   if (current && current->backend_.name == backend.name && current->max_running_ == max_running &&
-      waitpid(current->pid_, nullptr, WNOHANG) == 0) {
+      current->extra_config_ == extra_config && waitpid(current->pid_, nullptr, WNOHANG) == 0) {
     return *current;
   }
   stopCurrent();
-  current.reset(new GridServer(backend, max_running));
+  current.reset(new GridServer(backend, max_running, extra_config));
   return *current;
 }
 
 void GridServer::stopCurrent() { current.reset(); }
 
-GridServer::GridServer(BackendTarget backend, size_t max_running)
-    : backend_(std::move(backend)), max_running_(max_running) {
+GridServer::GridServer(BackendTarget backend, size_t max_running, std::string extra_config)
+    : backend_(std::move(backend)),
+      max_running_(max_running),
+      extra_config_(std::move(extra_config)) {
   char dir_template[] = "/tmp/grid-bench.XXXXXX";
   if (mkdtemp(dir_template) == nullptr) throw std::runtime_error("mkdtemp failed");
   work_dir_ = dir_template;
   const std::string config = work_dir_ + "/grid.ini";
   std::ofstream(config) << "instance = " << kInstance << "\nlog_level = warn\n"
                         << "[backend.local-namespace]\nimages_dir = " << kLocalImagesDir
-                        << "\nstate_dir = " << kLocalStateDir << "\n";
+                        << "\nstate_dir = " << kLocalStateDir << "\n"
+                        << extra_config_;
   port_ = freePort();
   const std::string grid = executableDir() + "/grid";
   const std::string log = work_dir_ + "/server.log";

@@ -49,7 +49,9 @@ class GridClient {
 class GridServer {
  public:
   /// The running server for `backend` with `max_running` slots; stops any other first.
-  static GridServer& acquire(const BackendTarget& backend, size_t max_running);
+  /// `extra_config` is appended to its grid.ini (e.g. a [pool.NAME] section).
+  static GridServer& acquire(const BackendTarget& backend, size_t max_running,
+                             const std::string& extra_config = "");
   /// SIGTERM and wait: the server removes all its sandboxes before it exits.
   static void stopCurrent();
 
@@ -62,12 +64,13 @@ class GridServer {
   const BackendTarget& backend() const { return backend_; }
 
  private:
-  GridServer(BackendTarget backend, size_t max_running);
+  GridServer(BackendTarget backend, size_t max_running, std::string extra_config);
   void waitUntilHealthy();
   std::string logTail() const;
 
   BackendTarget backend_;
   size_t max_running_;
+  std::string extra_config_;
   std::string work_dir_;
   int port_ = 0;
   pid_t pid_ = -1;

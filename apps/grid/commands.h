@@ -29,6 +29,9 @@ void addForkCommands(CLI::App* sandbox, const std::function<ApiClient()>& client
 void addPortCommand(CLI::App* sandbox, const std::function<ApiClient()>& client,
                     const std::function<std::string()>& server_url,
                     const std::function<bool()>& json, int* exit_code);
+/// `grid sandbox pools` (pool_command.cc).
+void addPoolCommand(CLI::App* sandbox, const std::function<ApiClient()>& client,
+                    const std::function<bool()>& json, int* exit_code);
 /// `grid sandbox shell ID` (shell_command.cc).
 void addShellCommand(CLI::App* sandbox, const std::function<ApiClient()>& client, int* exit_code);
 

@@ -350,6 +350,7 @@ void addSandboxCommand(CLI::App& root, int* exit_code) {
 
   // cp, ls
   addFileCommands(sandbox, client, [flags] { return flags->json; }, exit_code);
+  addPoolCommand(sandbox, client, [flags] { return flags->json; }, exit_code);
 
   // trajectory
   auto tid = std::make_shared<std::string>();

@@ -152,7 +152,26 @@ int runServe(const ServeFlags& flags) {
   manager_options.lifetimes.action =
       expiryActionFromName(config.default_expiry_action).value_or(ExpiryAction::kStop);
   manager_options.lifetimes.max_ttl = config.max_ttl;
+  for (const PoolConfig& pool : config.pools) {
+    PoolDefinition definition{pool.name, pool.size, {}};
+    definition.request.image = pool.image;
+    if (pool.limits.cpus > 0 || pool.limits.memory_mb > 0 || pool.limits.pids > 0) {
+      definition.request.limits = pool.limits;
+    }
+    definition.request.network = pool.network;
+    definition.request.isolation = pool.isolation;
+    definition.request.env = pool.env;
+    manager_options.pools.push_back(std::move(definition));
+  }
   auto manager = std::make_unique<SandboxManager>(*backend, manager_options);
+  // Before the API listens: a pool whose image or spec the backend refuses stops start-up.
+  if (auto filled = manager->startPools(); !filled.ok()) {
+    manager->shutdown();
+    return fatal("warm pools: " + filled.error().message);
+  }
+  if (!config.pools.empty()) {
+    spdlog::info("warm pools: {} configured, first sandboxes ready", config.pools.size());
+  }
 
   raiseDescriptorLimit();
   ApiServerOptions server_options;

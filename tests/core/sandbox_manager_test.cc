@@ -382,3 +382,102 @@ TEST(SandboxManagerTest, ShutdownAndClientStopSayWhy) {
 
 }  // namespace
 }  // namespace grid
+
+// Warm pools (docs/pools.md) on the fake: take at create, refill, give way to a cold start.
+namespace grid {
+namespace {
+
+ManagerOptions poolOptions(size_t max_running, const std::string& image) {
+  ManagerOptions o = options();
+  o.max_running_sandboxes = max_running;
+  PoolDefinition pool{"p", 1, {}};
+  pool.request.image = image;
+  o.pools.push_back(pool);
+  return o;
+}
+
+// Polls `done` until it holds or 10 s pass (a hang detector, not a speed check).
+template <typename Done>
+bool eventually(Done done) {
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(5ms);
+  }
+  return true;
+}
+
+TEST(WarmPoolTest, MatchingCreateTakesTheReadySandboxAndThePoolRefills) {
+  FakeBackend backend;
+  SandboxManager manager(backend, poolOptions(3, "runs"));
+  ASSERT_TRUE(manager.startPools().ok());
+  ASSERT_EQ(manager.pools().status().at(0).ready, 1u);  // the first is made at start-up
+  EXPECT_TRUE(manager.all().empty());                   // not a user sandbox
+  CreateRequest request;
+  request.image = "runs";
+  auto created = manager.create(request);
+  ASSERT_TRUE(created.ok()) << created.error().message;
+  EXPECT_EQ(created.value()->snapshot().pool, "p");
+  EXPECT_EQ(manager.pools().status().at(0).hits, 1u);
+  const std::string id = created.value()->spec().id;
+  ASSERT_TRUE(manager.start(id).ok());
+  EXPECT_TRUE(manager.exec(id, "true", false, 5s).ok());
+  EXPECT_TRUE(eventually([&] { return manager.pools().status().at(0).ready == 1; }));
+  EXPECT_EQ(manager.runningSlotsInUse(), 2u);  // the taken one and the refill
+}
+
+TEST(WarmPoolTest, OtherSpecsStartCold) {
+  FakeBackend backend;
+  SandboxManager manager(backend, poolOptions(3, "runs"));
+  ASSERT_TRUE(manager.startPools().ok());
+  CreateRequest request;
+  request.image = "runs";
+  request.limits = ResourceLimits{0, 100, 0};
+  auto created = manager.create(request);
+  ASSERT_TRUE(created.ok());
+  EXPECT_EQ(created.value()->snapshot().pool, "");
+  EXPECT_EQ(manager.pools().unmatched(), 1u);
+  EXPECT_EQ(manager.pools().status().at(0).ready, 1u);
+  request.labels = {{"a", "b"}};
+  request.limits.reset();
+  ASSERT_TRUE(manager.create(request).ok());  // labels: no match either
+  EXPECT_EQ(manager.pools().unmatched(), 2u);
+}
+
+TEST(WarmPoolTest, ColdStartWithNoFreeSlotTakesAPoolSandboxSlot) {
+  FakeBackend backend;
+  SandboxManager manager(backend, poolOptions(1, "runs"));  // the pool holds the only slot
+  ASSERT_TRUE(manager.startPools().ok());
+  CreateRequest request;
+  request.image = "runs";
+  request.limits = ResourceLimits{0, 100, 0};
+  const std::string id = manager.create(request).value()->spec().id;
+  auto started = manager.start(id);
+  ASSERT_TRUE(started.ok()) << started.error().message;
+  EXPECT_EQ(manager.pools().status().at(0).ready, 0u);
+  ASSERT_TRUE(manager.stop(id, true).ok());
+  EXPECT_TRUE(eventually([&] { return manager.pools().status().at(0).ready == 1; }));
+}
+
+TEST(WarmPoolTest, UnknownImageFailsStartUpNamingThePool) {
+  FakeBackend backend;
+  SandboxManager manager(backend, poolOptions(3, "missing"));
+  auto started = manager.startPools();
+  ASSERT_FALSE(started.ok());
+  EXPECT_NE(started.error().message.find("[pool.p]"), std::string::npos)
+      << started.error().message;
+  EXPECT_EQ(manager.runningSlotsInUse(), 0u);
+}
+
+TEST(WarmPoolTest, ShutdownRemovesReadySandboxes) {
+  FakeBackend backend;
+  SandboxManager manager(backend, poolOptions(3, "runs"));
+  ASSERT_TRUE(manager.startPools().ok());
+  manager.shutdown();
+  EXPECT_EQ(manager.pools().status().at(0).ready, 0u);
+  EXPECT_EQ(manager.runningSlotsInUse(), 0u);
+  EXPECT_GE(backend.destroys, backend.creates);
+}
+
+}  // namespace
+}  // namespace grid

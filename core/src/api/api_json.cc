@@ -123,6 +123,8 @@ Object::Ptr sandboxJson(const SandboxSnapshot& s) {
          s.end_reason ? Poco::Dynamic::Var(std::string(endReasonName(*s.end_reason)))
                       : Poco::Dynamic::Var());
   o->set("ended_at", optionalTime(s.ended_at));
+  // The warm pool it was taken from (docs/pools.md); null for a cold start.
+  o->set("pool", s.pool.empty() ? Poco::Dynamic::Var() : Poco::Dynamic::Var(s.pool));
   return o;
 }
 

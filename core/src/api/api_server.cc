@@ -23,6 +23,7 @@
 #include "api/metrics_routes.h"
 #include "api/openapi_document.h"
 #include "api/port_proxy_route.h"
+#include "api/pool_routes.h"
 #include "api/process_routes.h"
 #include "api/terminal_route.h"
 #include "api/reply.h"
@@ -191,6 +192,10 @@ class ApiRequestHandler : public HTTPRequestHandler {
     if (parts.size() == 1 && parts[0] == "metrics") {
       if (!allow({"GET", "HEAD"})) return notAllowed("GET");
       return metricsReply(manager_);
+    }
+    if (parts.size() == 1 && parts[0] == "pools") {
+      if (!allow({"GET", "HEAD"})) return notAllowed("GET");
+      return poolsReply(manager_);
     }
     if (parts.empty() || parts[0] != "sandboxes") {
       return errorReply(fail(ErrorCode::kNotFound, "no route for " + method + " " + uri.getPath()));

@@ -85,8 +85,21 @@ std::string metricsText(SandboxManager& manager, std::chrono::milliseconds stats
   writeGauge(out, "grid_sandbox_records_limit",
              "Sandbox records the server holds at most (server.max_sandbox_records).",
              static_cast<double>(manager.options().max_sandbox_records));
-  // Pool levels (grid_pool_ready{image}, grid_pool_target{image}) belong here once the server
-  // keeps warm pools; it keeps none yet (docs/metrics.md).
+  // Warm pools (docs/pools.md), labelled by pool name: bounded by grid.ini.
+  const auto pools = manager.pools().status();
+  out.family("grid_pool_size", "Sandboxes a warm pool keeps ready ([pool.NAME] size).", "gauge");
+  for (const auto& pool : pools) out.sample("grid_pool_size", {{"pool", pool.name}}, pool.size);
+  out.family("grid_pool_ready", "Ready sandboxes in a warm pool.", "gauge");
+  for (const auto& pool : pools) out.sample("grid_pool_ready", {{"pool", pool.name}}, pool.ready);
+  out.family("grid_pool_hits_total", "Creates that took a ready sandbox of the pool.", "counter");
+  for (const auto& pool : pools) {
+    out.sample("grid_pool_hits_total", {{"pool", pool.name}}, static_cast<double>(pool.hits));
+  }
+  out.family("grid_pool_misses_total", "Creates that matched the pool but found none ready.",
+             "counter");
+  for (const auto& pool : pools) {
+    out.sample("grid_pool_misses_total", {{"pool", pool.name}}, static_cast<double>(pool.misses));
+  }
 
   // Per-sandbox use: gauges labelled by sandbox id, bounded by max_sandbox_records; never on a
   // histogram. One budget for the whole scrape, so a slow engine cannot hold it up.

@@ -256,6 +256,7 @@ Result<ServerConfig> loadServerConfigOrThrow(const ConfigSources& sources) {
   }
 
   std::string errors = read.errors();
+  config.pools = readPoolSections(*layered, errors);
   const auto addError = [&](const std::string& message) {
     if (!errors.empty()) errors += "; ";
     errors += message;
@@ -292,6 +293,13 @@ Result<ServerConfig> loadServerConfigOrThrow(const ConfigSources& sources) {
   }
   if (config.default_exec_timeout > config.max_exec_timeout) {
     addError("exec.default_timeout exceeds exec.max_timeout");
+  }
+  size_t pooled = 0;  // warm pool sandboxes hold running slots (docs/pools.md)
+  for (const auto& pool : config.pools) pooled += pool.size;
+  if (pooled > config.max_running_sandboxes) {
+    addError("the [pool.*] sizes add up to " + std::to_string(pooled) +
+             ", more than server.max_running_sandboxes = " +
+             std::to_string(config.max_running_sandboxes));
   }
   if (!errors.empty()) {
     return fail(

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "config/pool_config.h"
 #include "grid/result.h"
 #include "grid/sandbox_backend.h"
 
@@ -60,6 +61,8 @@ struct ServerConfig {
   std::string ui_dir;  // the dashboard's files; empty: <dir of grid>/../share/grid/ui
   // [backend.NAME] sections, keys without the prefix
   std::map<std::string, std::map<std::string, std::string>> backend_settings;
+  // [pool.NAME] sections: warm pools (docs/pools.md)
+  std::vector<PoolConfig> pools;
   // Deprecated names the sources used, one sentence each, for `grid serve` to log at start-up.
   std::vector<std::string> warnings;
 

@@ -44,6 +44,16 @@ FifoSemaphore::Outcome FifoSemaphore::acquire(std::chrono::milliseconds timeout,
   return outcome;
 }
 
+bool FifoSemaphore::tryAcquire(Permit& permit) {
+  {
+    std::lock_guard lock(mutex_);
+    if (available_ == 0 || !queue_.empty()) return false;
+    --available_;
+  }
+  permit = Permit(this);
+  return true;
+}
+
 void FifoSemaphore::release() {
   {
     std::lock_guard lock(mutex_);

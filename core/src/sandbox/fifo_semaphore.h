@@ -40,6 +40,10 @@ class FifoSemaphore {
   Outcome acquire(std::chrono::milliseconds timeout, Permit& permit,
                   const std::atomic<bool>* cancelled = nullptr);
 
+  /// Takes a slot only when one is free and nobody waits in line: for work that must never
+  /// delay a waiting start (refilling warm pools). Whether it took one.
+  bool tryAcquire(Permit& permit);
+
   /// Wakes every waiter so it can re-check its cancel flag.
   void wakeAll();
 

@@ -17,6 +17,7 @@ SandboxSnapshot Sandbox::snapshot() const {
   s.setup_commands = setup_commands_;
   s.backend = backend_;
   s.created_at = created_at_;
+  s.pool = runtime_.pool;
   std::lock_guard lock(state_mutex_);
   s.status = lifecycle_.status();
   s.error = lifecycle_.error();

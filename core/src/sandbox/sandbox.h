@@ -67,6 +67,7 @@ struct SandboxSnapshot {
   std::optional<std::chrono::system_clock::time_point> expires_at;  // while it runs
   std::optional<EndReason> end_reason;
   std::optional<std::chrono::system_clock::time_point> ended_at;
+  std::string pool;  // the warm pool it was taken from; empty for a cold start
 };
 
 /// What the manager holds while it starts, runs and removes a sandbox. Everything but
@@ -76,6 +77,7 @@ struct SandboxRuntime {
   FifoSemaphore::Permit permit;
   bool container_exists = false;
   std::atomic<bool> stopping{false};  // set by a stop, read by a start to give up early
+  std::string pool;  // the warm pool it came from (docs/pools.md); set before it is published
 };
 
 class Sandbox {

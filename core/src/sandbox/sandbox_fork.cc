@@ -55,7 +55,11 @@ Result<std::vector<std::shared_ptr<Sandbox>>> SandboxManager::fork(const std::st
   const size_t free_before = slots_.available();
   std::vector<FifoSemaphore::Permit> permits(count);
   for (auto& permit : permits) {
-    if (slots_.acquire(std::chrono::milliseconds(0), permit) != FifoSemaphore::Outcome::kAcquired) {
+    if (slots_.acquire(std::chrono::milliseconds(0), permit) != FifoSemaphore::Outcome::kAcquired &&
+        slots_.waiting() == 0) {
+      permit = pools_.yieldSlot();  // idle pool sandboxes give way, as to a start (pools.md)
+    }
+    if (!permit.held()) {
       return fail(ErrorCode::kResourceExhausted,
                   "a fork of " + std::to_string(count) + " needs as many free running slots; " +
                       std::to_string(free_before) + " of " +

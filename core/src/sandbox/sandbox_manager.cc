@@ -29,6 +29,15 @@ std::optional<Error> expiredError(const Sandbox& sandbox, const std::string& the
                   then);
 }
 
+std::vector<SandboxSpec> poolSpecsOf(const ManagerOptions& options) {
+  std::vector<SandboxSpec> specs;
+  for (const auto& pool : options.pools) {
+    specs.push_back(resolvePoolSpec(pool.request, options.default_image, options.default_limits,
+                                    options.default_isolation));
+  }
+  return specs;
+}
+
 }  // namespace
 
 std::string SandboxManager::joinSetupCommands(const std::vector<std::string>& commands) {
@@ -44,6 +53,7 @@ SandboxManager::SandboxManager(SandboxBackend& backend, ManagerOptions options)
     : backend_(backend),
       options_(std::move(options)),
       slots_(options_.max_running_sandboxes),
+      pools_(backend_, slots_, options_.pools, poolSpecsOf(options_)),
       expiry_([this](const std::string& id) { onExpiryDue(id); }) {
   expiry_.start();
 }
@@ -75,10 +85,22 @@ Result<std::shared_ptr<Sandbox>> SandboxManager::create(CreateRequest request) {
   GRID_ASSIGN_OR_RETURN(const LifetimePolicy lifetime,
                         resolveLifetime(request.lifetime, options_.lifetimes));
   GRID_TRY(backend_.checkSpec(spec));
+  // A matching warm pool hands over a running sandbox: its id, container, session and slot
+  // (docs/pools.md); start() then only runs the setup commands.
+  std::optional<WarmSandbox> warm = pools_.take(spec);
+  if (warm) spec.id = warm->id;
   auto sandbox = std::make_shared<Sandbox>(std::move(spec), std::move(request.setup_commands),
                                            options_.backend_name, lifetime);
+  if (warm) {
+    SandboxRuntime& runtime = sandbox->runtime();
+    runtime.session = std::move(warm->session);
+    runtime.permit = std::move(warm->permit);
+    runtime.container_exists = true;
+    runtime.pool = warm->pool;
+  }
   std::lock_guard lock(registry_mutex_);
   if (sandboxes_.size() >= options_.max_sandbox_records) {
+    if (warm) teardown(*sandbox);  // never published: nobody else holds it
     return fail(ErrorCode::kResourceExhausted, "the server holds its maximum of " +
                                                    std::to_string(options_.max_sandbox_records) +
                                                    " sandboxes; delete some first");
@@ -132,9 +154,19 @@ Result<void> SandboxManager::start(const std::string& id, std::optional<ExecResu
     (void)sandbox.advance(SandboxEvent::kStartFailed, "the server is shutting down");
     return fail(ErrorCode::kUnavailable, "the server is shutting down");
   }
+  // Taken from a warm pool at create: its container runs and its session is open already.
+  const bool warm = runtime.session != nullptr;
   const auto queued_at = std::chrono::steady_clock::now();
+  if (!warm && slots_.available() == 0) {
+    // Idle pool sandboxes give way to a user's start (docs/pools.md): one stops, and its slot
+    // goes to this start when nobody is ahead in line, else to the line.
+    FifoSemaphore::Permit freed = pools_.yieldSlot();
+    if (freed.held() && slots_.waiting() == 0) runtime.permit = std::move(freed);
+  }
   const auto outcome =
-      slots_.acquire(options_.start_wait_timeout, runtime.permit, &runtime.stopping);
+      runtime.permit.held()
+          ? FifoSemaphore::Outcome::kAcquired
+          : slots_.acquire(options_.start_wait_timeout, runtime.permit, &runtime.stopping);
   const auto slot_at = std::chrono::steady_clock::now();
   metrics_.slotWaited(slot_at - queued_at);
   if (outcome == FifoSemaphore::Outcome::kTimedOut) {
@@ -155,6 +187,7 @@ Result<void> SandboxManager::start(const std::string& id, std::optional<ExecResu
       }
       runtime.container_exists = false;
     }
+    runtime.session.reset();  // a warm sandbox's, opened before its setup failed
     runtime.permit.reset();
     advance(sandbox, SandboxEvent::kStartFailed, error.message);
     spdlog::warn("{}: start failed: {}", id, error.message);
@@ -162,8 +195,10 @@ Result<void> SandboxManager::start(const std::string& id, std::optional<ExecResu
   };
 
   runtime.container_exists = true;  // from here a failure must remove what exists
-  if (auto created = backend_.createSandbox(sandbox.spec()); !created.ok()) {
-    return failStart(created.error());
+  if (!warm) {
+    if (auto created = backend_.createSandbox(sandbox.spec()); !created.ok()) {
+      return failStart(created.error());
+    }
   }
   if (runtime.stopping)
     return failStart(fail(ErrorCode::kConflict, "sandbox was stopped while starting"));
@@ -182,9 +217,11 @@ Result<void> SandboxManager::start(const std::string& id, std::optional<ExecResu
                          : "setup commands failed with exit code " + std::to_string(status)));
     }
   }
-  auto session = SessionShell::open(backend_, id);
-  if (!session.ok()) return failStart(session.error());
-  runtime.session = std::move(session.value());
+  if (!warm) {
+    auto session = SessionShell::open(backend_, id);
+    if (!session.ok()) return failStart(session.error());
+    runtime.session = std::move(session.value());
+  }
   if (runtime.stopping)
     return failStart(fail(ErrorCode::kConflict, "sandbox was stopped while starting"));
   advance(sandbox, SandboxEvent::kStarted);
@@ -382,6 +419,7 @@ Result<void> SandboxManager::stop(const std::string& id, bool remove) {
 
 void SandboxManager::shutdown() {
   if (shutting_down_.exchange(true)) return;
+  pools_.stop();
   expiry_.stop();
   {
     std::lock_guard lock(expiring_mutex_);

@@ -17,6 +17,7 @@
 #include "sandbox/fifo_semaphore.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/sandbox_metrics.h"
+#include "sandbox/warm_pools.h"
 #include "session/exec_listener.h"
 #include "session/exec_result.h"
 
@@ -39,6 +40,7 @@ struct ManagerOptions {
   ProcessTableLimits process_limits;  // background processes per sandbox ([processes])
   LifetimeDefaults lifetimes;         // ttl and idle timeout ([lifetimes]; docs/lifetimes.md)
   size_t max_fork_count = 64;         // children one fork may ask for
+  std::vector<PoolDefinition> pools;  // [pool.NAME] sections (docs/pools.md)
 };
 
 class SandboxManager {
@@ -96,6 +98,12 @@ class SandboxManager {
   Result<std::shared_ptr<Sandbox>> findRunning(const std::string& id) const;
   std::vector<std::shared_ptr<Sandbox>> all() const;
 
+  /// Fills the warm pools of ManagerOptions::pools: each pool's first sandbox now (an error
+  /// names its [pool.NAME]: the server must not start), the rest in the background.
+  Result<void> startPools() { return pools_.start(); }
+  /// Levels and counters of the warm pools, for GET /pools and /metrics.
+  const WarmPools& pools() const { return pools_; }
+
   /// Stops every sandbox (in parallel) and refuses new work. Idempotent.
   void shutdown();
 
@@ -127,6 +135,7 @@ class SandboxManager {
   SandboxBackend& backend_;
   const ManagerOptions options_;
   FifoSemaphore slots_;
+  WarmPools pools_;  // holds slots_ permits: stopped in shutdown(), destroyed before slots_
   SandboxMetrics metrics_{options_.backend_name};
   std::atomic<bool> shutting_down_{false};
   mutable std::mutex registry_mutex_;
