@@ -9,7 +9,7 @@ set -euo pipefail
 
 build_packages=(build-essential cmake pkg-config libpoco-dev libcli11-dev libspdlog-dev
   libarchive-dev libseccomp-dev libcap-dev libgtest-dev libgmock-dev libbenchmark-dev)
-engine_packages=(docker.io podman runsc uidmap iproute2 debootstrap busybox-static curl
+engine_packages=(docker.io podman runsc uidmap iproute2 nftables debootstrap busybox-static curl
   ca-certificates)
 test_packages=(clang-14 libclang-rt-14-dev procps bubblewrap python3 chromium tmux
   python3-httpx python3-pytest python3-pytest-asyncio)  # the last three: python/tests

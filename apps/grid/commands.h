@@ -3,8 +3,11 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <Poco/JSON/Object.h>
 
 #include <functional>
+#include <string>
+#include <vector>
 
 namespace grid::cli {
 
@@ -23,6 +26,12 @@ void addFileCommands(CLI::App* sandbox, const std::function<ApiClient()>& client
 /// `grid sandbox fork`, `snapshot` and `reset` (fork_command.cc).
 void addForkCommands(CLI::App* sandbox, const std::function<ApiClient()>& client,
                      const std::function<bool()>& json, int* exit_code);
+/// `grid sandbox network ID --allow ... --deny ...` (network_command.cc).
+void addNetworkCommand(CLI::App* sandbox, const std::function<ApiClient()>& client,
+                       const std::function<bool()>& json, int* exit_code);
+/// The `{"allow": [...], "deny": [...]}` of an egress policy (network_command.cc).
+Poco::JSON::Object::Ptr egressBody(const std::vector<std::string>& allow,
+                                   const std::vector<std::string>& deny);
 /// `grid sandbox shell ID` (shell_command.cc).
 void addShellCommand(CLI::App* sandbox, const std::function<ApiClient()>& client, int* exit_code);
 

@@ -11,6 +11,7 @@
 
 #include "grid/result.h"
 #include "grid/sandbox_backend.h"
+#include "network/egress_policy.h"
 
 namespace grid {
 
@@ -58,6 +59,12 @@ struct ServerConfig {
   std::string metrics_bind;  // host:port of a metrics-only listener (no token); empty: none
   // [ui]
   std::string ui_dir;  // the dashboard's files; empty: <dir of grid>/../share/grid/ui
+  // [network] (docs/networking.md): the default egress policy, Grid's resolver
+  EgressPolicy network_default_policy;     // allow / deny: comma-separated rules
+  std::vector<std::string> upstream_dns;   // empty: the host's /etc/resolv.conf
+  std::chrono::seconds dns_ttl_floor{30};  // a resolved address stays reachable this long at least
+  size_t max_egress_rules = 256;           // allow + deny of one sandbox's policy
+  std::string nft_binary = "/usr/sbin/nft";
   // [backend.NAME] sections, keys without the prefix
   std::map<std::string, std::map<std::string, std::string>> backend_settings;
   // Deprecated names the sources used, one sentence each, for `grid serve` to log at start-up.

@@ -75,10 +75,12 @@ Result<std::shared_ptr<Sandbox>> SandboxManager::create(CreateRequest request) {
   GRID_ASSIGN_OR_RETURN(const LifetimePolicy lifetime,
                         resolveLifetime(request.lifetime, options_.lifetimes));
   GRID_TRY(backend_.checkSpec(spec));
+  GRID_TRY(prepareEgress(spec, request.egress));
   auto sandbox = std::make_shared<Sandbox>(std::move(spec), std::move(request.setup_commands),
                                            options_.backend_name, lifetime);
   std::lock_guard lock(registry_mutex_);
   if (sandboxes_.size() >= options_.max_sandbox_records) {
+    if (options_.egress) options_.egress->forget(sandbox->spec().id);
     return fail(ErrorCode::kResourceExhausted, "the server holds its maximum of " +
                                                    std::to_string(options_.max_sandbox_records) +
                                                    " sandboxes; delete some first");
@@ -167,6 +169,12 @@ Result<void> SandboxManager::start(const std::string& id, std::optional<ExecResu
   }
   if (runtime.stopping)
     return failStart(fail(ErrorCode::kConflict, "sandbox was stopped while starting"));
+  // The egress rules hold before the setup commands run.
+  if (options_.egress) {
+    if (auto attached = options_.egress->attach(sandbox.spec()); !attached.ok()) {
+      return failStart(attached.error());
+    }
+  }
 
   if (!sandbox.setupCommands().empty()) {
     ExecLimits limits{options_.max_exec_timeout, options_.max_output_bytes};
@@ -348,6 +356,7 @@ void SandboxManager::teardown(Sandbox& sandbox) {
   sandbox.transfers().close();
   // Its terminals end too (their shells die with the sandbox).
   sandbox.terminals().close();
+  if (options_.egress) options_.egress->detach(id);
   // Kill the sandbox before waiting for its operation lock, so a running exec ends now.
   if (status != SandboxStatus::kCreated && status != SandboxStatus::kStopped) {
     if (auto removed = backend_.destroySandbox(id); !removed.ok()) {
@@ -374,6 +383,16 @@ Result<void> SandboxManager::stop(const std::string& id, bool remove) {
   if (remove) {
     std::lock_guard lock(registry_mutex_);
     sandboxes_.erase(id);
+    if (options_.egress) options_.egress->forget(id);
+  }
+  return {};
+}
+
+Result<void> SandboxManager::prepareEgress(SandboxSpec& spec,
+                                           const std::optional<EgressPolicy>& egress) const {
+  if (options_.egress) return options_.egress->prepare(spec, egress);
+  if (egress && !egress->empty()) {
+    return fail(ErrorCode::kUnsupported, "this server enforces no egress policy");
   }
   return {};
 }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "grid/sandbox_backend.h"
+#include "network/egress_controller.h"
 #include "sandbox/create_request.h"
 #include "sandbox/expiry_scheduler.h"
 #include "sandbox/fifo_semaphore.h"
@@ -39,6 +40,7 @@ struct ManagerOptions {
   ProcessTableLimits process_limits;  // background processes per sandbox ([processes])
   LifetimeDefaults lifetimes;         // ttl and idle timeout ([lifetimes]; docs/lifetimes.md)
   size_t max_fork_count = 64;         // children one fork may ask for
+  EgressController* egress = nullptr; // egress rules and DNS of networked sandboxes; may be null
 };
 
 class SandboxManager {
@@ -123,6 +125,8 @@ class SandboxManager {
   void armLifetime(Sandbox& sandbox);
   /// resume() with the sandbox's operation lock held.
   Result<void> resumeLocked(Sandbox& sandbox);
+  // Validates a create's egress policy and fills the spec's nameservers (docs/networking.md).
+  Result<void> prepareEgress(SandboxSpec& spec, const std::optional<EgressPolicy>& egress) const;
 
   SandboxBackend& backend_;
   const ManagerOptions options_;
