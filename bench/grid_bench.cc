@@ -19,6 +19,7 @@
 #include "baselines.h"
 #include "bench_support.h"
 #include "files_bench.h"
+#include "egress_bench.h"
 #include "fork_bench.h"
 #include "grid_server.h"
 #include "pause_bench.h"
@@ -433,6 +434,7 @@ int main(int argc, char** argv) {
   grid::bench::registerFileBenchmarks();
   grid::bench::registerPauseBenchmarks();
   grid::bench::registerForkBenchmarks();
+  grid::bench::registerEgressBenchmarks();
   benchmark::Initialize(&count, args.data());
   if (benchmark::ReportUnrecognizedArguments(count, args.data())) return 2;
   benchmark::RunSpecifiedBenchmarks();

@@ -169,7 +169,7 @@ Upstream::Upstream() {
   const int n = 20 + static_cast<int>(::getpid() % 200);
   link_prefix_ = "198.18." + std::to_string(n);
   routed_prefix_ = "198.19." + std::to_string(n);
-  name_ = "grid-egress-" + std::to_string(::getpid());
+  name_ = "egress-upstream-" + std::to_string(::getpid());
   host_if_ = "ge" + std::to_string(::getpid()) + "h";
   up_if_ = "ge" + std::to_string(::getpid()) + "u";
   const std::string ns = " -n " + name_ + " ";

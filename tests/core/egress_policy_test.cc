@@ -110,7 +110,9 @@ TEST(EgressPolicy, RefusesUnknownKeysWrongTypesAndTooManyRules) {
         R"({"network": {"egress": {"deny": ["example.com:443"]}}})"}) {
     const auto parsed = parseNetworkField(*parse(bad), {}, network, egress);
     EXPECT_FALSE(parsed.ok()) << bad;
-    if (!parsed.ok()) EXPECT_EQ(parsed.error().code, ErrorCode::kInvalidArgument) << bad;
+    if (!parsed.ok()) {
+      EXPECT_EQ(parsed.error().code, ErrorCode::kInvalidArgument) << bad;
+    }
   }
   std::string many = R"({"network": {"egress": {"allow": [)";
   for (int i = 0; i < 5; ++i)

@@ -1,6 +1,9 @@
 #include "network/nft_ruleset.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include "network/netns_exec.h"
 
 namespace grid {
 namespace {
@@ -74,6 +77,32 @@ TEST(NftRuleset, ReadsTheRefusedCounter) {
                                 "720\n\t}\n}\n"),
             12u);
   EXPECT_FALSE(parseRefusedCounter("garbage"));
+}
+
+// The kernel's own parser accepts what the plan writes (`nft --check` commits nothing).
+TEST(NftRuleset, NftAcceptsTheScripts) {
+  if (::geteuid() != 0 || ::access("/usr/sbin/nft", X_OK) != 0) {
+    GTEST_SKIP() << "needs root and nft (Debian's nftables)";
+  }
+  RulesetPlan plan;
+  plan.blocked = {"172.17.0.0/16", "10.0.2.15/32", "fd00::/64"};
+  plan.grid_dns = true;
+  plan.policy.allow = {parseEgressRule("198.18.0.0/24").value(),
+                       parseEgressRule("198.19.0.10:8080").value(),
+                       parseEgressRule("[2001:db8::1]:443").value()};
+  plan.policy.deny = {parseEgressRule("198.18.0.66").value(),
+                      parseEgressRule("198.18.0.0/24:25").value()};
+  plan.grants = {{"198.19.0.20", false, std::nullopt, 45}, {"2001:db8::2", true, 443, 60}};
+  auto checked = runNft(-1, "/usr/sbin/nft", {"--check", "-f", "-"}, nftRuleset(plan));
+  EXPECT_TRUE(checked.ok()) << checked.error().message << "\n" << nftRuleset(plan);
+  RulesetPlan base_only;
+  checked = runNft(-1, "/usr/sbin/nft", {"--check", "-f", "-"}, nftRuleset(base_only));
+  EXPECT_TRUE(checked.ok()) << checked.error().message;
+  // A grant script applies on top of the ruleset, in the same transaction here.
+  checked = runNft(-1, "/usr/sbin/nft", {"--check", "-f", "-"},
+                   nftRuleset(plan) + nftGrantScript({{"198.19.0.30", false, 443, 30},
+                                                      {"198.19.0.20", false, std::nullopt, 30}}));
+  EXPECT_TRUE(checked.ok()) << checked.error().message;
 }
 
 }  // namespace
