@@ -261,18 +261,24 @@ TEST_F(EgressTest, SandboxesCannotReachEachOtherNorTheHost) {
 }
 
 TEST_F(EgressTest, BadPoliciesAreRefusedClearly) {
-  // Too many rules, joined with the server default: refused before anything is made.
-  EgressPolicy big;
-  for (int i = 0; i < 300; ++i) {
-    big.deny.push_back(
-        parseEgressRule("10.0." + std::to_string(i / 250) + "." + std::to_string(i % 250)).value());
+  // Too many rules, joined with the server default: refused before anything is made (where
+  // the backend offers network at all).
+  CreateRequest probe;
+  probe.network = true;
+  if (manager_->create(probe).ok()) {
+    EgressPolicy big;
+    for (int i = 0; i < 300; ++i) {
+      big.deny.push_back(
+          parseEgressRule("10.0." + std::to_string(i / 250) + "." + std::to_string(i % 250))
+              .value());
+    }
+    CreateRequest request;
+    request.network = true;
+    request.egress = big;
+    auto created = manager_->create(request);
+    ASSERT_FALSE(created.ok());
+    EXPECT_EQ(created.error().code, ErrorCode::kInvalidArgument);
   }
-  CreateRequest request;
-  request.network = true;
-  request.egress = big;
-  auto created = manager_->create(request);
-  ASSERT_FALSE(created.ok());
-  EXPECT_EQ(created.error().code, ErrorCode::kInvalidArgument);
   // A sandbox without network has no rules to change.
   auto plain = manager_->create(CreateRequest{});
   ASSERT_TRUE(plain.ok());
