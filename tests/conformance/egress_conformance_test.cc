@@ -237,7 +237,7 @@ TEST_F(EgressTest, SandboxesCannotReachEachOtherNorTheHost) {
   ASSERT_FALSE(b_address.empty());
   const std::string address = b_address.substr(0, b_address.find('\n'));
   ASSERT_TRUE(
-      waitUntil([&] { return run(b, "grep -c ':1BA2 ' /proc/net/tcp || true").output != "0\n"; },
+      waitUntil([&] { return run(b, "grep -c ':1B9E ' /proc/net/tcp || true").output != "0\n"; },
                 std::chrono::seconds(20)));
   EXPECT_NE(connect(a, address, 7070).find("refused"), std::string::npos);
   EXPECT_EQ(run(b, "cat /tmp/accepted 2>/dev/null || echo none").output, "none\n");
@@ -254,7 +254,7 @@ TEST_F(EgressTest, SandboxesCannotReachEachOtherNorTheHost) {
       "(python3 -c 'import socket\ns=socket.socket()\ns.bind((\"127.0.0.1\",7071))\n"
       "s.listen()\nc,_=s.accept()\nc.send(b\"hello loop\\n\")' &) ; sleep 0");
   ASSERT_TRUE(
-      waitUntil([&] { return run(a, "grep -c ':1BA3 ' /proc/net/tcp || true").output != "0\n"; },
+      waitUntil([&] { return run(a, "grep -c ':1B9F ' /proc/net/tcp || true").output != "0\n"; },
                 std::chrono::seconds(20)));
   EXPECT_EQ(connect(a, "127.0.0.1", 7071), "ok");
   EXPECT_GE(refused(a), 2u);
