@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "bench_support.h"
 #include "grid_server.h"
@@ -31,7 +32,7 @@ class FarEnd {
   FarEnd() {
     const std::string ns = "egress-bench-far";
     cleanup();
-    for (const std::string command :
+    for (const std::string& command : std::vector<std::string>
          {"ip netns add " + ns, "ip link add gbeh type veth peer name gbeu",
           "ip link set gbeu netns " + ns, "ip addr add 198.18.250.1/24 dev gbeh",
           "ip link set gbeh up", "ip -n " + ns + " link set lo up",
