@@ -19,6 +19,7 @@
 #include "baselines.h"
 #include "bench_support.h"
 #include "files_bench.h"
+#include "egress_bench.h"
 #include "fork_bench.h"
 #include "port_bench.h"
 #include "grid_server.h"
@@ -140,7 +141,7 @@ void gridNetworkLifecycle(benchmark::State& state, const std::string& backend_na
     LatencyRecorder remove;
     for (auto _ : state) {
       std::string id;
-      create_start.time([&] { id = client.createAndStart(backend.image, true); });
+      create_start.time([&] { id = client.createAndStart(backend.image, ", \"network\": true"); });
       remove.time([&] { client.remove(id); });
     }
     create_start.report(state, "create_start_");
@@ -458,6 +459,7 @@ int main(int argc, char** argv) {
   grid::bench::registerPoolBenchmarks();
   grid::bench::registerForkBenchmarks();
   grid::bench::registerPortBenchmarks();
+  grid::bench::registerEgressBenchmarks();
   benchmark::Initialize(&count, args.data());
   if (benchmark::ReportUnrecognizedArguments(count, args.data())) return 2;
   benchmark::RunSpecifiedBenchmarks();

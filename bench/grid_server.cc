@@ -103,10 +103,9 @@ GridClient::Response GridClient::call(const std::string& method, const std::stri
   return result;
 }
 
-std::string GridClient::createAndStart(const std::string& image, bool network) {
+std::string GridClient::createAndStart(const std::string& image, const std::string& extra_fields) {
   Response created = call("POST", "/sandboxes",
-                          "{\"image\": " + jsonString(image) +
-                              (network ? ", \"network\": true}" : "}"));
+                          "{\"image\": " + jsonString(image) + extra_fields + "}");
   if (created.status != 201) {
     throw std::runtime_error("POST /sandboxes: " + std::to_string(created.status) + " " +
                              shortBody(created.body));

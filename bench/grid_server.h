@@ -34,7 +34,8 @@ class GridClient {
                 const std::string& json_body = "");
 
   /// POST /sandboxes then /start; returns the id. Throws on any non-2xx answer.
-  std::string createAndStart(const std::string& image, bool network = false);
+  /// `extra_fields` (", \"network\": true") go into the create body as they are.
+  std::string createAndStart(const std::string& image, const std::string& extra_fields = "");
   /// One session exec; throws unless it answered 200 with exit code 0.
   void exec(const std::string& id, const std::string& command, int timeout_s = 60);
   /// DELETE /sandboxes/{id}; throws on failure.

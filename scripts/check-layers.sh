@@ -10,9 +10,10 @@ declare -A allowed=(
   [plugin]="util"
   [session]="util"
   [files]="util session"
-  [sandbox]="util session"
-  [api]="util net session files sandbox"
-  [config]="util plugin"
+  [network]="util"
+  [sandbox]="util session network"
+  [api]="util net session files sandbox network"
+  [config]="util plugin network"
 )
 
 status=0

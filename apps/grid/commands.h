@@ -3,9 +3,11 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <Poco/JSON/Object.h>
 
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace grid::cli {
 
@@ -32,6 +34,12 @@ void addPortCommand(CLI::App* sandbox, const std::function<ApiClient()>& client,
 /// `grid sandbox pools` (pool_command.cc).
 void addPoolCommand(CLI::App* sandbox, const std::function<ApiClient()>& client,
                     const std::function<bool()>& json, int* exit_code);
+/// `grid sandbox network ID --allow ... --deny ...` (network_command.cc).
+void addNetworkCommand(CLI::App* sandbox, const std::function<ApiClient()>& client,
+                       const std::function<bool()>& json, int* exit_code);
+/// The `{"allow": [...], "deny": [...]}` of an egress policy (network_command.cc).
+Poco::JSON::Object::Ptr egressBody(const std::vector<std::string>& allow,
+                                   const std::vector<std::string>& deny);
 /// `grid sandbox shell ID` (shell_command.cc).
 void addShellCommand(CLI::App* sandbox, const std::function<ApiClient()>& client, int* exit_code);
 

@@ -178,6 +178,7 @@ void addSandboxCommand(CLI::App& root, int* exit_code) {
     double cpus = 0;
     int64_t memory_mb = 0, pids = 0;
     bool network = false;
+    std::vector<std::string> allow, deny;  // egress rules; any implies network
     std::string isolation;
     std::optional<double> ttl, idle_timeout;  // seconds; 0 asks for none
     std::string expiry_action;
@@ -193,6 +194,11 @@ void addSandboxCommand(CLI::App& root, int* exit_code) {
   create->add_option("--memory", cf->memory_mb, "Memory limit in MiB");
   create->add_option("--pids", cf->pids, "Process limit");
   create->add_flag("--network", cf->network, "Give the sandbox network access");
+  create->add_option("--allow", cf->allow,
+                     "Allowed destination (CIDR, address, host:port, domain, *.domain); "
+                     "repeatable; implies --network and refuses everything else");
+  create->add_option("--deny", cf->deny,
+                     "Refused destination (wins over --allow); repeatable; implies --network");
   create->add_option("--isolation", cf->isolation,
                      "default or gvisor (default: the server's [sandbox] isolation)");
   create->add_option("--ttl", cf->ttl,
@@ -225,7 +231,13 @@ void addSandboxCommand(CLI::App& root, int* exit_code) {
       if (cf->pids > 0) limits->set("pids", cf->pids);
       body.set("limits", limits);
     }
-    if (cf->network) body.set("network", true);
+    if (!cf->allow.empty() || !cf->deny.empty()) {
+      Object::Ptr network = new Object;
+      network->set("egress", egressBody(cf->allow, cf->deny));
+      body.set("network", network);
+    } else if (cf->network) {
+      body.set("network", true);
+    }
     if (!cf->isolation.empty()) body.set("isolation", cf->isolation);
     if (cf->ttl) body.set("ttl_seconds", *cf->ttl);
     if (cf->idle_timeout) body.set("idle_timeout_seconds", *cf->idle_timeout);
@@ -374,6 +386,7 @@ void addSandboxCommand(CLI::App& root, int* exit_code) {
 
   addProcessCommands(sandbox, client, [flags] { return flags->json; }, exit_code);
   addForkCommands(sandbox, client, [flags] { return flags->json; }, exit_code);
+  addNetworkCommand(sandbox, client, [flags] { return flags->json; }, exit_code);
   addShellCommand(sandbox, client, exit_code);
   addPortCommand(
       sandbox, client,

@@ -12,6 +12,7 @@
 #include "api/metrics_server.h"
 #include "commands.h"
 #include "config/server_config.h"
+#include "network/egress_controller.h"
 #include "plugin/plugin_loader.h"
 #include "sandbox/sandbox_manager.h"
 
@@ -133,7 +134,24 @@ int runServe(const ServeFlags& flags) {
     }
   }
 
+  // Egress rules and DNS of networked sandboxes (docs/networking.md); lives longer than the
+  // manager, which detaches each sandbox as it ends.
+  EgressOptions egress_options;
+  egress_options.nft_binary = config.nft_binary;
+  egress_options.default_policy = config.network_default_policy;
+  egress_options.limits.max_rules = config.max_egress_rules;
+  egress_options.upstream_dns = config.upstream_dns;
+  egress_options.ttl_floor = config.dns_ttl_floor;
+  auto egress = std::make_unique<EgressController>(*backend, egress_options);
+  if (auto ready = egress->init(); !ready.ok()) {
+    if (!config.network_default_policy.empty()) {
+      return fatal("[network] allow/deny: " + ready.error().message);
+    }
+    spdlog::warn("egress: {}; networked sandboxes run without Grid's rules", ready.error().message);
+  }
+
   ManagerOptions manager_options;
+  manager_options.egress = egress.get();
   manager_options.backend_name = config.backend;
   manager_options.max_running_sandboxes = config.max_running_sandboxes;
   manager_options.max_sandbox_records = config.max_sandbox_records;
@@ -185,6 +203,7 @@ int runServe(const ServeFlags& flags) {
   server_options.file_timeout = config.file_timeout;
   server_options.request_limits.max_command_bytes = config.max_command_bytes;
   server_options.request_limits.max_json_depth = config.max_json_depth;
+  server_options.request_limits.max_egress_rules = config.max_egress_rules;
   server_options.auth_token = config.auth_token;
   server_options.ui_dir = config.ui_dir.empty() ? defaultUiDir() : config.ui_dir;
   std::unique_ptr<MetricsServer> metrics_server;

@@ -166,8 +166,8 @@ Result<CreateRequest> parseCreateRequest(std::string_view body, const RequestLim
       }
       request.limits = resource;
     }
-    GRID_ASSIGN_OR_RETURN(const auto network, optionalBool(o, "network"));
-    request.network = network.value_or(false);
+    GRID_TRY(parseNetworkField(o, EgressLimits{limits.max_egress_rules}, request.network,
+                               request.egress));
     GRID_ASSIGN_OR_RETURN(const auto isolation, optionalString(o, "isolation"));
     if (isolation) {
       const auto level = isolationFromName(*isolation);
@@ -240,6 +240,21 @@ Result<StopRequest> parseStopRequest(std::string_view body) {
   GRID_ASSIGN_OR_RETURN(const auto remove, optionalBool(*parsed, "remove"));
   request.remove = remove.value_or(true);
   return request;
+}
+
+Result<EgressPolicy> parseNetworkPatch(std::string_view body, const RequestLimits& limits) {
+  GRID_ASSIGN_OR_RETURN(const Object::Ptr parsed, parseJsonObject(body, limits.max_json_depth));
+  try {
+    for (const auto& [name, value] : *parsed) {
+      if (name != "egress") return invalid("unknown key '" + name + "' (known: egress)");
+    }
+    if (isNull(*parsed, "egress")) return invalid("'egress' is required");
+    const Object::Ptr egress = parsed->getObject("egress");
+    if (!egress) return invalid("'egress' must be an object {\"allow\": [...], \"deny\": [...]}");
+    return parseEgressPolicy(*egress, "egress", EgressLimits{limits.max_egress_rules});
+  } catch (const Poco::Exception& e) {
+    return invalid("invalid request: " + e.message());
+  }
 }
 
 }  // namespace grid

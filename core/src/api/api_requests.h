@@ -30,6 +30,7 @@ struct RequestLimits {
   size_t max_setup_commands = 256;
   size_t max_map_entries = 256;
   size_t max_json_depth = 16;
+  size_t max_egress_rules = 256;  // allow + deny of one policy ([network] max_rules)
 };
 
 /// Each returns kInvalidArgument with a sentence naming the offending field.
@@ -40,5 +41,7 @@ Result<Poco::JSON::Object::Ptr> parseJsonObject(std::string_view body, size_t ma
 Result<CreateRequest> parseCreateRequest(std::string_view body, const RequestLimits& limits);
 Result<ExecRequest> parseExecRequest(std::string_view body, const RequestLimits& limits);
 Result<StopRequest> parseStopRequest(std::string_view body);
+/// PATCH /sandboxes/{id}/network: `{"egress": {"allow": [...], "deny": [...]}}`.
+Result<EgressPolicy> parseNetworkPatch(std::string_view body, const RequestLimits& limits);
 
 }  // namespace grid

@@ -20,6 +20,7 @@
 #include "api/expiry_reply.h"
 #include "api/file_routes.h"
 #include "api/fork_routes.h"
+#include "api/network_routes.h"
 #include "api/metrics_routes.h"
 #include "api/openapi_document.h"
 #include "api/port_proxy_route.h"
@@ -220,7 +221,7 @@ class ApiRequestHandler : public HTTPRequestHandler {
       return errorReply(fail(ErrorCode::kNotFound, "no route for " + method + " " + uri.getPath()));
     }
     std::string body;
-    if (method == "POST" || method == "PUT") {
+    if (method == "POST" || method == "PUT" || method == "PATCH") {
       auto read = readBody(request);
       if (!read) {
         return errorReply(
@@ -270,6 +271,10 @@ class ApiRequestHandler : public HTTPRequestHandler {
     }
     if (parts.size() == 4 && action == "shares") {
       return PortProxyRoute(manager_, options_).share(request, id, parts[3]);
+    }
+    if (parts.size() == 3 && action == "network") {
+      if (method != "PATCH") return notAllowed("PATCH");
+      return patchNetworkRoute(manager_, options_.request_limits, id, body);
     }
     if (action == "trajectory" && (parts.size() == 3 || parts[3] == "formatted")) {
       if (!allow({"GET"})) return notAllowed("GET");
@@ -322,13 +327,16 @@ class ApiRequestHandler : public HTTPRequestHandler {
     auto created = manager_.create(std::move(request.value()));
     if (!created.ok()) return errorReply(created.error());
     auto o = sandboxJson(created.value()->snapshot());
+    addEgressJson(*o, manager_, created.value()->spec().id);
     return json(HTTPResponse::HTTP_CREATED, o);
   }
 
   Reply describe(const std::string& id) {
     auto found = manager_.find(id);
     if (!found.ok()) return errorReply(found.error());
-    return json(HTTPResponse::HTTP_OK, sandboxJson(found.value()->snapshot()));
+    auto o = sandboxJson(found.value()->snapshot());
+    addEgressJson(*o, manager_, id);
+    return json(HTTPResponse::HTTP_OK, o);
   }
 
   Reply start(const std::string& id) {

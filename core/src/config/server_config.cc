@@ -62,6 +62,12 @@ const char* const kKnownKeys[] = {
     "metrics.bind",
     "ui.dir",
     "terminal.max_per_sandbox",
+    "network.allow",
+    "network.deny",
+    "network.upstream_dns",
+    "network.dns_ttl_floor",
+    "network.max_rules",
+    "network.nft",
 };
 
 std::string upperSnake(std::string s) {
@@ -232,6 +238,13 @@ Result<ServerConfig> loadServerConfigOrThrow(const ConfigSources& sources) {
   read.secondsOrNone("lifetimes.default_idle_timeout", config.default_idle_timeout);
   read.text("lifetimes.default_action", config.default_expiry_action);
   read.secondsOrNone("lifetimes.max_ttl", config.max_ttl);
+  std::string network_allow, network_deny, upstream_dns;
+  read.text("network.allow", network_allow);
+  read.text("network.deny", network_deny);
+  read.text("network.upstream_dns", upstream_dns);
+  read.seconds("network.dns_ttl_floor", config.dns_ttl_floor);
+  read.integer("network.max_rules", config.max_egress_rules, 1, 65536);
+  read.text("network.nft", config.nft_binary);
 
   // [backend.NAME] sections from the file, then GRID_BACKEND_<NAME>_<KEY> for the chosen one.
   AbstractConfiguration::Keys names;
@@ -300,6 +313,33 @@ Result<ServerConfig> loadServerConfigOrThrow(const ConfigSources& sources) {
     addError("the [pool.*] sizes add up to " + std::to_string(pooled) +
              ", more than server.max_running_sandboxes = " +
              std::to_string(config.max_running_sandboxes));
+  }
+  if (auto allow = parseEgressList(network_allow, "network.allow"); allow.ok()) {
+    config.network_default_policy.allow = std::move(allow.value());
+  } else {
+    addError(allow.error().message);
+  }
+  if (auto deny = parseEgressList(network_deny, "network.deny"); deny.ok()) {
+    config.network_default_policy.deny = std::move(deny.value());
+    for (const auto& rule : config.network_default_policy.deny) {
+      if (rule.kind == EgressRule::Kind::kDomain && rule.port) {
+        addError("network.deny: domain rule '" + rule.text() + "' takes no port");
+      }
+    }
+  } else {
+    addError(deny.error().message);
+  }
+  if (config.network_default_policy.allow.size() + config.network_default_policy.deny.size() >
+      config.max_egress_rules) {
+    addError("network.allow and network.deny hold more than network.max_rules rules");
+  }
+  for (size_t i = 0; i < upstream_dns.size();) {
+    const size_t end = upstream_dns.find_first_of(", \t", i);
+    const std::string server =
+        upstream_dns.substr(i, end == std::string::npos ? std::string::npos : end - i);
+    if (!server.empty()) config.upstream_dns.push_back(server);
+    if (end == std::string::npos) break;
+    i = end + 1;
   }
   if (!errors.empty()) {
     return fail(

@@ -12,6 +12,7 @@
 #include "config/pool_config.h"
 #include "grid/result.h"
 #include "grid/sandbox_backend.h"
+#include "network/egress_policy.h"
 
 namespace grid {
 
@@ -59,6 +60,12 @@ struct ServerConfig {
   std::string metrics_bind;  // host:port of a metrics-only listener (no token); empty: none
   // [ui]
   std::string ui_dir;  // the dashboard's files; empty: <dir of grid>/../share/grid/ui
+  // [network] (docs/networking.md): the default egress policy, Grid's resolver
+  EgressPolicy network_default_policy;     // allow / deny: comma-separated rules
+  std::vector<std::string> upstream_dns;   // empty: the host's /etc/resolv.conf
+  std::chrono::seconds dns_ttl_floor{30};  // a resolved address stays reachable this long at least
+  size_t max_egress_rules = 256;           // allow + deny of one sandbox's policy
+  std::string nft_binary = "/usr/sbin/nft";
   // [backend.NAME] sections, keys without the prefix
   std::map<std::string, std::map<std::string, std::string>> backend_settings;
   // [pool.NAME] sections: warm pools (docs/pools.md)

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "grid/sandbox_backend.h"
+#include "network/egress_policy.h"
 #include "sandbox/lifetime.h"
 
 namespace grid {
@@ -17,6 +18,7 @@ struct CreateRequest {
   std::vector<std::string> setup_commands;
   std::optional<ResourceLimits> limits;
   bool network = false;
+  std::optional<EgressPolicy> egress;  // "network": {"egress": ...} (docs/networking.md)
   std::map<std::string, std::string> env;
   std::map<std::string, std::string> labels;
   std::optional<Isolation> isolation;  // nullopt: ManagerOptions::default_isolation

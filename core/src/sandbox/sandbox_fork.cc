@@ -104,6 +104,7 @@ Result<std::vector<std::shared_ptr<Sandbox>>> SandboxManager::fork(const std::st
   }
   const auto failChildren = [&](const Error& error) {
     for (auto& child : children) {
+      if (options_.egress) options_.egress->forget(child->spec().id);
       if (child->runtime().container_exists) (void)backend_.destroySandbox(child->spec().id);
       child->runtime().container_exists = false;
       child->runtime().session.reset();
@@ -118,6 +119,15 @@ Result<std::vector<std::shared_ptr<Sandbox>>> SandboxManager::fork(const std::st
   removeSourceState();
   if (!forked.ok()) return failChildren(forked.error());
   for (auto& child : children) child->runtime().container_exists = true;
+  // Each child runs under its source's egress policy, in its own namespace.
+  if (options_.egress) {
+    for (auto& spec : specs) {
+      options_.egress->inherit(id, spec);
+      if (auto attached = options_.egress->attach(spec); !attached.ok()) {
+        return failChildren(attached.error());
+      }
+    }
+  }
 
   // Each child's session opens and replays the state, in parallel: they are independent.
   std::vector<std::future<Result<std::unique_ptr<SessionShell>>>> sessions;
@@ -210,6 +220,11 @@ Result<void> SandboxManager::reset(const std::string& id, std::optional<ExecResu
   runtime.container_exists = true;
   if (auto created = backend_.createSandbox(sandbox.spec()); !created.ok()) {
     return failReset(created.error());
+  }
+  if (options_.egress) {
+    if (auto attached = options_.egress->attach(sandbox.spec()); !attached.ok()) {
+      return failReset(attached.error());
+    }
   }
   if (!sandbox.setupCommands().empty()) {
     ExecLimits limits{options_.max_exec_timeout, options_.max_output_bytes};

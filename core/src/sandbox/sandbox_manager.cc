@@ -86,9 +86,22 @@ Result<std::shared_ptr<Sandbox>> SandboxManager::create(CreateRequest request) {
                         resolveLifetime(request.lifetime, options_.lifetimes));
   GRID_TRY(backend_.checkSpec(spec));
   // A matching warm pool hands over a running sandbox: its id, container, session and slot
-  // (docs/pools.md); start() then only runs the setup commands.
-  std::optional<WarmSandbox> warm = pools_.take(spec);
+  // (docs/pools.md); start() then only runs the setup commands. A networked sandbox whose DNS
+  // Grid serves starts cold: a pool sandbox's resolv.conf was written before it had a policy.
+  std::optional<WarmSandbox> warm;
+  if (!(spec.network && options_.egress)) warm = pools_.take(spec);
   if (warm) spec.id = warm->id;
+  if (auto prepared = prepareEgress(spec, request.egress); !prepared.ok()) {
+    if (warm) {
+      auto unused = std::make_shared<Sandbox>(std::move(spec), std::vector<std::string>{},
+                                              options_.backend_name, lifetime);
+      unused->runtime().session = std::move(warm->session);
+      unused->runtime().permit = std::move(warm->permit);
+      unused->runtime().container_exists = true;
+      teardown(*unused);
+    }
+    return prepared.error();
+  }
   auto sandbox = std::make_shared<Sandbox>(std::move(spec), std::move(request.setup_commands),
                                            options_.backend_name, lifetime);
   if (warm) {
@@ -101,6 +114,7 @@ Result<std::shared_ptr<Sandbox>> SandboxManager::create(CreateRequest request) {
   std::lock_guard lock(registry_mutex_);
   if (sandboxes_.size() >= options_.max_sandbox_records) {
     if (warm) teardown(*sandbox);  // never published: nobody else holds it
+    if (options_.egress) options_.egress->forget(sandbox->spec().id);
     return fail(ErrorCode::kResourceExhausted, "the server holds its maximum of " +
                                                    std::to_string(options_.max_sandbox_records) +
                                                    " sandboxes; delete some first");
@@ -202,6 +216,12 @@ Result<void> SandboxManager::start(const std::string& id, std::optional<ExecResu
   }
   if (runtime.stopping)
     return failStart(fail(ErrorCode::kConflict, "sandbox was stopped while starting"));
+  // The egress rules hold before the setup commands run.
+  if (options_.egress) {
+    if (auto attached = options_.egress->attach(sandbox.spec()); !attached.ok()) {
+      return failStart(attached.error());
+    }
+  }
 
   if (!sandbox.setupCommands().empty()) {
     ExecLimits limits{options_.max_exec_timeout, options_.max_output_bytes};
@@ -387,6 +407,7 @@ void SandboxManager::teardown(Sandbox& sandbox) {
   sandbox.terminals().close();
   // Its preview links stop working (docs/ports.md).
   sandbox.portShares().clear();
+  if (options_.egress) options_.egress->detach(id);
   // Kill the sandbox before waiting for its operation lock, so a running exec ends now.
   if (status != SandboxStatus::kCreated && status != SandboxStatus::kStopped) {
     if (auto removed = backend_.destroySandbox(id); !removed.ok()) {
@@ -413,6 +434,16 @@ Result<void> SandboxManager::stop(const std::string& id, bool remove) {
   if (remove) {
     std::lock_guard lock(registry_mutex_);
     sandboxes_.erase(id);
+    if (options_.egress) options_.egress->forget(id);
+  }
+  return {};
+}
+
+Result<void> SandboxManager::prepareEgress(SandboxSpec& spec,
+                                           const std::optional<EgressPolicy>& egress) const {
+  if (options_.egress) return options_.egress->prepare(spec, egress);
+  if (egress && !egress->empty()) {
+    return fail(ErrorCode::kUnsupported, "this server enforces no egress policy");
   }
   return {};
 }

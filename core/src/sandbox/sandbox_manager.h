@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "grid/sandbox_backend.h"
+#include "network/egress_controller.h"
 #include "sandbox/create_request.h"
 #include "sandbox/expiry_scheduler.h"
 #include "sandbox/fifo_semaphore.h"
@@ -41,6 +42,7 @@ struct ManagerOptions {
   LifetimeDefaults lifetimes;         // ttl and idle timeout ([lifetimes]; docs/lifetimes.md)
   size_t max_fork_count = 64;         // children one fork may ask for
   std::vector<PoolDefinition> pools;  // [pool.NAME] sections (docs/pools.md)
+  EgressController* egress = nullptr; // egress rules and DNS of networked sandboxes; may be null
 };
 
 class SandboxManager {
@@ -131,6 +133,8 @@ class SandboxManager {
   void armLifetime(Sandbox& sandbox);
   /// resume() with the sandbox's operation lock held.
   Result<void> resumeLocked(Sandbox& sandbox);
+  // Validates a create's egress policy and fills the spec's nameservers (docs/networking.md).
+  Result<void> prepareEgress(SandboxSpec& spec, const std::optional<EgressPolicy>& egress) const;
 
   SandboxBackend& backend_;
   const ManagerOptions options_;
