@@ -18,11 +18,11 @@ TEST(ContainerConventionsTest, ContainerCommandRunsTheInitialProcessFirst) {
   EXPECT_EQ(containerCommand(spec), keepAliveCommand());
   spec.initial_process = ProcessSpec{{"/bin/sh", "-c", "exec bash"}, true};
   const auto command = containerCommand(spec);
-  ASSERT_EQ(command.size(), 7u);
+  ASSERT_EQ(command.size(), 8u);
   EXPECT_EQ(command[0], "/bin/sh");
   EXPECT_NE(command[2].find("setsid"), std::string::npos);
   EXPECT_EQ(command[4], initialProcessEndMarker("abc"));
-  EXPECT_EQ(command[6], "exec bash");
+  EXPECT_EQ(command[7], "exec bash");
   spec.isolation = Isolation::kGvisor;  // runsc: sessions stay execs
   EXPECT_EQ(containerCommand(spec), keepAliveCommand());
   spec.isolation = Isolation::kDefault;
