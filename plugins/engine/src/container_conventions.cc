@@ -137,7 +137,8 @@ std::vector<std::string> containerCommand(const SandboxSpec& spec) {
   std::vector<std::string> command = {
       "/bin/sh", "-c",
       "m=$1; shift; if command -v setsid >/dev/null 2>&1; then setsid \"$@\"; else \"$@\"; fi;"
-      " printf '%s:%d\\n' \"$m\" \"$?\" >&2; exec </dev/null >/dev/null 2>&1;"
+      " s=$?; printf '%s:%d\\n' \"$m\" $s; printf '%s:%d\\n' \"$m\" $s >&2;"
+      " exec </dev/null >/dev/null 2>&1;"
       " while :; do sleep 86400 & wait; done",
       "grid-sandbox", initialProcessEndMarker(spec.id)};
   command.insert(command.end(), spec.initial_process->argv.begin(),

@@ -51,9 +51,17 @@ std::string EndMarkerScanner::pass(std::string_view data) {
   return out;
 }
 
+std::string EndMarkerScanner::release() {
+  std::string held;
+  if (!status_) held.swap(held_);
+  return held;
+}
+
 InitialProcessChannel::InitialProcessChannel(std::unique_ptr<ExecChannel> stream,
                                              const std::string& sandbox_id)
-    : stream_(std::move(stream)), scanner_(initialProcessEndMarker(sandbox_id)) {}
+    : stream_(std::move(stream)),
+      stdout_scanner_(initialProcessEndMarker(sandbox_id)),
+      stderr_scanner_(initialProcessEndMarker(sandbox_id)) {}
 
 Result<void> InitialProcessChannel::write(std::string_view data) {
   if (ended_) return fail(ErrorCode::kConflict, "the sandbox's initial process has ended");
@@ -67,11 +75,21 @@ Result<ReadResult> InitialProcessChannel::read(Clock::time_point deadline) {
     if (ended_) return ReadResult{ReadResult::Status::kEof, OutputStream::kStdout, {}};
     GRID_ASSIGN_OR_RETURN(ReadResult chunk, stream_->read(deadline));
     if (chunk.status == ReadResult::Status::kEof) ended_ = true;
-    if (chunk.status != ReadResult::Status::kData || chunk.stream != OutputStream::kStderr) {
-      return chunk;
+    if (chunk.status == ReadResult::Status::kTimeout) {
+      // Output that only began like a marker is not kept from a reader who waits for it.
+      for (auto* scanner : {&stdout_scanner_, &stderr_scanner_}) {
+        std::string held = scanner->release();
+        if (held.empty()) continue;
+        const OutputStream stream =
+            scanner == &stdout_scanner_ ? OutputStream::kStdout : OutputStream::kStderr;
+        return ReadResult{ReadResult::Status::kData, stream, std::move(held)};
+      }
     }
-    chunk.data = scanner_.pass(chunk.data);
-    if (scanner_.status()) ended_ = true;
+    if (chunk.status != ReadResult::Status::kData) return chunk;
+    EndMarkerScanner& scanner =
+        chunk.stream == OutputStream::kStdout ? stdout_scanner_ : stderr_scanner_;
+    chunk.data = scanner.pass(chunk.data);
+    if (stdout_scanner_.status() && stderr_scanner_.status()) ended_ = true;
     if (!chunk.data.empty()) return chunk;
     if (!ended_ && Clock::now() >= deadline) {
       return ReadResult{ReadResult::Status::kTimeout, OutputStream::kStdout, {}};
@@ -79,7 +97,10 @@ Result<ReadResult> InitialProcessChannel::read(Clock::time_point deadline) {
   }
 }
 
-std::optional<int> InitialProcessChannel::exitCode() { return scanner_.status(); }
+std::optional<int> InitialProcessChannel::exitCode() {
+  if (!ended_) return std::nullopt;
+  return stderr_scanner_.status() ? stderr_scanner_.status() : stdout_scanner_.status();
+}
 
 Result<std::unique_ptr<InitialProcessChannel>> attachInitialProcess(
     const std::shared_ptr<EngineClient>& client, const std::string& container,

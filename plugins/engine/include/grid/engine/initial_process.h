@@ -23,6 +23,8 @@ class EndMarkerScanner {
   std::string pass(std::string_view data);
   /// The status once the marker line has been seen.
   std::optional<int> status() const { return status_; }
+  /// What is held back as a possible marker's start, given up (a read found nothing more).
+  std::string release();
 
  private:
   std::string marker_;
@@ -30,7 +32,8 @@ class EndMarkerScanner {
   std::optional<int> status_;
 };
 
-/// The attached stream of the container's first process, until its end marker.
+/// The attached stream of the container's first process, until its end marker (printed on
+/// stdout and stderr by the container's command once the process has ended).
 class InitialProcessChannel : public ProcessChannel {
  public:
   InitialProcessChannel(std::unique_ptr<ExecChannel> stream, const std::string& sandbox_id);
@@ -46,7 +49,10 @@ class InitialProcessChannel : public ProcessChannel {
 
  private:
   std::unique_ptr<ExecChannel> stream_;
-  EndMarkerScanner scanner_;
+  // The marker comes on both streams, which the engine forwards independently: the stream
+  // ends once both have carried it, so no output written before it is lost.
+  EndMarkerScanner stdout_scanner_;
+  EndMarkerScanner stderr_scanner_;
   bool ended_ = false;
 };
 
