@@ -57,21 +57,6 @@ inline std::optional<Isolation> isolationFromName(std::string_view name) {
 /// The accepted names, for messages: "default, gvisor".
 inline constexpr char kIsolationNames[] = "default, gvisor";
 
-/// Everything a backend needs to make one sandbox.
-struct SandboxSpec {
-  std::string id;     // Grid's sandbox id: unique, [a-z0-9-], usable as a container name part
-  std::string image;  // image reference as the user wrote it
-  ResourceLimits limits;
-  bool network = false;  // false: loopback only
-  /// With `network`: the nameservers the sandbox's /etc/resolv.conf names, in order. The core
-  /// sets them when it serves the sandbox's DNS itself (the egress resolver, docs/networking.md);
-  /// empty: the backend's own choice.
-  std::vector<std::string> nameservers;
-  std::map<std::string, std::string> env;
-  std::map<std::string, std::string> labels;  // user labels; the backend adds its own
-  Isolation isolation = Isolation::kDefault;
-};
-
 /// The size of a terminal, in character cells.
 struct TerminalSize {
   uint16_t cols = 80;
@@ -88,6 +73,26 @@ struct ProcessSpec {
   /// whatever attach_stdin says), and read() returns everything as kStdout. A backend that
   /// cannot offer a terminal answers kUnsupported.
   std::optional<TerminalSize> tty = std::nullopt;
+};
+
+/// Everything a backend needs to make one sandbox.
+struct SandboxSpec {
+  std::string id;     // Grid's sandbox id: unique, [a-z0-9-], usable as a container name part
+  std::string image;  // image reference as the user wrote it
+  ResourceLimits limits;
+  bool network = false;  // false: loopback only
+  /// With `network`: the nameservers the sandbox's /etc/resolv.conf names, in order. The core
+  /// sets them when it serves the sandbox's DNS itself (the egress resolver, docs/networking.md);
+  /// empty: the backend's own choice.
+  std::vector<std::string> nameservers;
+  std::map<std::string, std::string> env;
+  std::map<std::string, std::string> labels;  // user labels; the backend adds its own
+  Isolation isolation = Isolation::kDefault;
+  /// Set by the core: the sandbox's session shell. A backend may run it as the sandbox's own
+  /// first process, so the session needs no process start of its own (an engine exec costs
+  /// ~60 ms), and hand its channel to the core through takeInitialProcess(). A backend that
+  /// does not ignores it: the core then starts the session with startProcess().
+  std::optional<ProcessSpec> initial_process;
 };
 
 enum class OutputStream { kStdout, kStderr };
@@ -199,6 +204,14 @@ class SandboxBackend {
   /// namespace, so one can signal another by its in-sandbox pid.
   virtual Result<std::unique_ptr<ProcessChannel>> startProcess(const std::string& sandbox_id,
                                                                const ProcessSpec& spec) = 0;
+
+  /// The channel of the `initial_process` that createSandbox() or forkSandbox() started as the
+  /// sandbox's own process, handed over once (later calls answer nullptr). Its process behaves
+  /// as one from startProcess(): when it ends, read() returns kEof and exitCode() its status,
+  /// and the sandbox runs on (the core then starts a new session with startProcess()). The
+  /// default answers nullptr: the backend started nothing.
+  virtual Result<std::unique_ptr<ProcessChannel>> takeInitialProcess(
+      const std::string& sandbox_id);
 
   /// Kills every process of the sandbox and removes all it holds. Removing an unknown or
   /// already removed sandbox succeeds.

@@ -112,6 +112,16 @@ Result<std::unique_ptr<ProcessChannel>> GuardedBackend::startProcess(const std::
   });
 }
 
+Result<std::unique_ptr<ProcessChannel>> GuardedBackend::takeInitialProcess(
+    const std::string& sandbox_id) {
+  return guarded(label_, "takeInitialProcess", [&]() -> Result<std::unique_ptr<ProcessChannel>> {
+    GRID_ASSIGN_OR_RETURN(auto channel, inner_->takeInitialProcess(sandbox_id));
+    if (!channel) return std::unique_ptr<ProcessChannel>();
+    return std::unique_ptr<ProcessChannel>(
+        std::make_unique<GuardedChannel>(std::move(channel), label_));
+  });
+}
+
 Result<void> GuardedBackend::destroySandbox(const std::string& sandbox_id) {
   return guarded(label_, "destroySandbox", [&] { return inner_->destroySandbox(sandbox_id); });
 }

@@ -29,6 +29,8 @@ class GuardedBackend : public SandboxBackend {
   Result<std::unique_ptr<ProcessChannel>> startProcess(const std::string& sandbox_id,
                                                        const ProcessSpec& spec) override;
   Result<void> destroySandbox(const std::string& sandbox_id) override;
+  Result<std::unique_ptr<ProcessChannel>> takeInitialProcess(
+      const std::string& sandbox_id) override;
   Result<void> pauseSandbox(const std::string& sandbox_id) override;
   Result<void> resumeSandbox(const std::string& sandbox_id) override;
   Result<void> forkSandbox(const std::string& source_id,

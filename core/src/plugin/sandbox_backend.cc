@@ -19,6 +19,10 @@ Result<void> SandboxBackend::checkSpec(const SandboxSpec& spec) {
                                            "' is not supported by this backend");
 }
 
+Result<std::unique_ptr<ProcessChannel>> SandboxBackend::takeInitialProcess(const std::string&) {
+  return std::unique_ptr<ProcessChannel>();
+}
+
 Result<void> SandboxBackend::pauseSandbox(const std::string&) {
   return fail(ErrorCode::kUnsupported,
               name() + ": pausing a sandbox is not supported by this backend");

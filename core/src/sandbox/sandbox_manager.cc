@@ -82,6 +82,7 @@ Result<std::shared_ptr<Sandbox>> SandboxManager::create(CreateRequest request) {
   spec.env = std::move(request.env);
   spec.labels = std::move(request.labels);
   spec.isolation = request.isolation.value_or(options_.default_isolation);
+  spec.initial_process = SessionShell::launchSpec();  // forks and resets inherit it
   GRID_ASSIGN_OR_RETURN(const LifetimePolicy lifetime,
                         resolveLifetime(request.lifetime, options_.lifetimes));
   GRID_TRY(backend_.checkSpec(spec));

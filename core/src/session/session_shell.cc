@@ -50,14 +50,23 @@ Result<std::unique_ptr<SessionShell>> SessionShell::open(SandboxBackend& backend
   return shell;
 }
 
+ProcessSpec SessionShell::launchSpec() {
+  ProcessSpec spec;
+  spec.argv = {"/bin/sh", "-c", kLaunchScript};
+  spec.attach_stdin = true;
+  return spec;
+}
+
 Result<void> SessionShell::start() {
   channel_.reset();
   restart_pending_ = false;
   shell_pid_ = 0;
-  ProcessSpec spec;
-  spec.argv = {"/bin/sh", "-c", kLaunchScript};
-  spec.attach_stdin = true;
-  GRID_ASSIGN_OR_RETURN(auto channel, backend_.startProcess(sandbox_id_, spec));
+  // The backend may have started the shell with the sandbox (SandboxSpec::initial_process);
+  // that one is handed over once, and later starts are processes of their own.
+  GRID_ASSIGN_OR_RETURN(auto channel, backend_.takeInitialProcess(sandbox_id_));
+  if (!channel) {
+    GRID_ASSIGN_OR_RETURN(channel, backend_.startProcess(sandbox_id_, launchSpec()));
+  }
   token_ = randomHex(16);
   GRID_TRY(channel->write(sessionInitScript(token_)));
   MarkerScanner scanner(token_);

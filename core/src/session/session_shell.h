@@ -19,6 +19,10 @@ class SessionShell {
   static Result<std::unique_ptr<SessionShell>> open(SandboxBackend& backend,
                                                     std::string sandbox_id);
 
+  /// The session shell's process: what the session starts with startProcess(), and what the
+  /// core offers a backend as SandboxSpec::initial_process.
+  static ProcessSpec launchSpec();
+
   /// Runs one command in the session. On timeout the foreground work is interrupted (SIGINT to
   /// the shell's process group, as Ctrl-C would) and the session keeps its state; a shell that
   /// ignores the interrupt, or stops printing markers (it closed its stdout), is killed and

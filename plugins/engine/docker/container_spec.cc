@@ -12,16 +12,20 @@ Poco::JSON::Object::Ptr buildCreateBody(const std::string& instance, const Sandb
                                         const std::string& runtime) {
   Poco::JSON::Object::Ptr body = new Poco::JSON::Object;
   body->set("Image", spec.image);
-  // The sandbox only hosts execs; with an Entrypoint given, the image's Cmd is not used.
+  // The sandbox hosts execs and, attached, the initial process; with an Entrypoint given, the
+  // image's Cmd is not used.
   Poco::JSON::Array::Ptr entrypoint = new Poco::JSON::Array;
-  for (const auto& arg : engine::keepAliveCommand()) entrypoint->add(arg);
+  for (const auto& arg : engine::containerCommand(spec)) entrypoint->add(arg);
   body->set("Entrypoint", entrypoint);
   body->set("Cmd", Poco::JSON::Array::Ptr(new Poco::JSON::Array));
   body->set("Tty", false);
-  body->set("OpenStdin", false);
-  body->set("AttachStdin", false);
-  body->set("AttachStdout", false);
-  body->set("AttachStderr", false);
+  const bool attached = engine::runsInitialProcess(spec);
+  body->set("OpenStdin", attached);
+  // The first attached client closing its stdin closes the process's, as for an exec.
+  body->set("StdinOnce", attached);
+  body->set("AttachStdin", attached);
+  body->set("AttachStdout", attached);
+  body->set("AttachStderr", attached);
 
   Poco::JSON::Array::Ptr env = new Poco::JSON::Array;
   for (const auto& [key, value] : spec.env) env->add(key + "=" + value);
@@ -50,6 +54,12 @@ Poco::JSON::Object::Ptr buildCreateBody(const std::string& instance, const Sandb
   host->set("SecurityOpt", security);
   host->set("Privileged", false);
   if (!runtime.empty()) host->set("Runtime", runtime);
+  if (attached) {
+    // The session's output is the tenant's and goes only to Grid: no log file of it.
+    Poco::JSON::Object::Ptr log = new Poco::JSON::Object;
+    log->set("Type", std::string("none"));
+    host->set("LogConfig", log);
+  }
   body->set("HostConfig", host);
   return body;
 }

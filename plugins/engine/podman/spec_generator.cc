@@ -15,12 +15,20 @@ Poco::JSON::Object::Ptr buildSpecGenerator(const std::string& instance, const Sa
   Poco::JSON::Object::Ptr body = new Poco::JSON::Object;
   body->set("name", engine::containerName(instance, spec.id));
   body->set("image", spec.image);
-  // The sandbox only hosts execs; with an entrypoint given, the image's command is not used.
+  // The sandbox hosts execs and, attached, the initial process; with an entrypoint given, the
+  // image's command is not used.
   Poco::JSON::Array::Ptr entrypoint = new Poco::JSON::Array;
-  for (const auto& arg : engine::keepAliveCommand()) entrypoint->add(arg);
+  for (const auto& arg : engine::containerCommand(spec)) entrypoint->add(arg);
   body->set("entrypoint", entrypoint);
   body->set("terminal", false);
-  body->set("stdin", false);
+  const bool attached = engine::runsInitialProcess(spec);
+  body->set("stdin", attached);
+  if (attached) {
+    // The session's output is the tenant's and goes only to Grid: no log file of it.
+    Poco::JSON::Object::Ptr log = new Poco::JSON::Object;
+    log->set("driver", std::string("none"));
+    body->set("log_configuration", log);
+  }
 
   Poco::JSON::Object::Ptr env = new Poco::JSON::Object;
   for (const auto& [key, value] : spec.env) env->set(key, value);

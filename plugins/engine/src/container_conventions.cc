@@ -123,6 +123,29 @@ std::vector<std::string> keepAliveCommand() {
   return {"/bin/sh", "-c", "while :; do sleep 86400 & wait; done"};
 }
 
+bool runsInitialProcess(const SandboxSpec& spec) {
+  return spec.initial_process && !spec.initial_process->argv.empty() &&
+         !spec.initial_process->tty && spec.isolation == Isolation::kDefault;
+}
+
+std::string initialProcessEndMarker(const std::string& sandbox_id) {
+  return "grid-initial-process-ended-" + sandbox_id;
+}
+
+std::vector<std::string> containerCommand(const SandboxSpec& spec) {
+  if (!runsInitialProcess(spec)) return keepAliveCommand();
+  std::vector<std::string> command = {
+      "/bin/sh", "-c",
+      "m=$1; shift; if command -v setsid >/dev/null 2>&1; then setsid \"$@\"; else \"$@\"; fi;"
+      " s=$?; printf '%s:%d\\n' \"$m\" $s; printf '%s:%d\\n' \"$m\" $s >&2;"
+      " exec </dev/null >/dev/null 2>&1;"
+      " while :; do sleep 86400 & wait; done",
+      "grid-sandbox", initialProcessEndMarker(spec.id)};
+  command.insert(command.end(), spec.initial_process->argv.begin(),
+                 spec.initial_process->argv.end());
+  return command;
+}
+
 std::int64_t cpuQuotaMicros(double cpus) {
   return static_cast<std::int64_t>(std::llround(cpus * static_cast<double>(kCpuPeriodMicros)));
 }

@@ -82,6 +82,15 @@ Result<void> createAndStartContainer(EngineClient& client, const ContainerCreati
     return error;
   }
 
+  if (creation.before_start) {
+    if (auto prepared = creation.before_start(); !prepared.ok()) {
+      if (auto removed = removeContainer(client, creation.remove_path); !removed.ok()) {
+        spdlog::error("{}: container of sandbox '{}' leaked after a failed attach: {}", product,
+                      creation.sandbox_id, removed.error().message);
+      }
+      return prepared.error();
+    }
+  }
   auto started = client.request("POST", creation.start_path);
   Result<void> result;
   if (!started.ok()) {

@@ -9,6 +9,7 @@
 
 #include "grid/engine/container_conventions.h"
 #include "grid/engine/container_ops.h"
+#include "grid/engine/initial_process.h"
 #include "grid/seccomp/oci_profile.h"
 #include "grid/sys/syscall_error.h"
 #include "grid/sys/unique_fd.h"
@@ -108,10 +109,27 @@ Result<void> EngineBackend::createSandbox(const SandboxSpec& spec) {
   dialect_.apply_seccomp(*body, settings_.seccomp,
                          profile_in_file ? seccomp_profile_file_ : seccomp_profile_);
   const bool on_gvisor = gvisor_client_ && spec.isolation == Isolation::kGvisor;
-  auto created = createAndStartContainer(
-      on_gvisor ? *gvisor_client_ : *client_,
-      ContainerCreation{spec.id, dialect_.create_path(name), toJson(body),
-                        dialect_.start_path(name), dialect_.remove_path(name)});
+  const std::shared_ptr<EngineClient> client = on_gvisor ? gvisor_client_ : client_;
+  ContainerCreation creation{spec.id,
+                             dialect_.create_path(name),
+                             toJson(body),
+                             dialect_.start_path(name),
+                             dialect_.remove_path(name),
+                             nullptr};
+  std::unique_ptr<InitialProcessChannel> initial;
+  if (runsInitialProcess(spec)) {
+    // Attached before the start, so nothing the process writes or reads is missed.
+    creation.before_start = [&]() -> Result<void> {
+      GRID_ASSIGN_OR_RETURN(initial, attachInitialProcess(client, name, spec.id));
+      return {};
+    };
+  }
+  auto created = createAndStartContainer(*client, creation);
+  if (created.ok() && initial) {
+    execs_.add(spec.id, initial->abortHandle());
+    std::lock_guard lock(mutex_);
+    initial_processes_[spec.id] = std::move(initial);
+  }
   if (created.ok() && spec.isolation == Isolation::kGvisor) {
     std::lock_guard lock(mutex_);
     gvisor_sandboxes_.insert(spec.id);
@@ -135,6 +153,16 @@ Result<std::unique_ptr<ProcessChannel>> EngineBackend::startProcess(const std::s
   }
   // An exec runs through the service that created the container (its runtime runs the exec).
   return startSandboxProcess(clientFor(sandbox_id), instance_, sandbox_id, spec, &execs_);
+}
+
+Result<std::unique_ptr<ProcessChannel>> EngineBackend::takeInitialProcess(
+    const std::string& sandbox_id) {
+  std::lock_guard lock(mutex_);
+  auto it = initial_processes_.find(sandbox_id);
+  if (it == initial_processes_.end()) return std::unique_ptr<ProcessChannel>();
+  std::unique_ptr<ProcessChannel> channel = std::move(it->second);
+  initial_processes_.erase(it);
+  return channel;
 }
 
 Result<void> EngineBackend::pauseSandbox(const std::string& sandbox_id) {
@@ -183,6 +211,14 @@ Result<void> EngineBackend::destroySandbox(const std::string& sandbox_id) {
   // runsc may keep an exec's stream open after its container is gone: end them here, or a
   // session exec (and the stop waiting for it) would last until its deadline.
   execs_.abortAll(sandbox_id);
+  std::unique_ptr<ProcessChannel> untaken;  // closed outside the lock
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = initial_processes_.find(sandbox_id); it != initial_processes_.end()) {
+      untaken = std::move(it->second);
+      initial_processes_.erase(it);
+    }
+  }
   releaseForkImage(sandbox_id);
   return {};
 }

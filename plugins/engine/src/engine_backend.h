@@ -31,6 +31,10 @@ class EngineBackend : public SandboxBackend {
   Result<void> createSandbox(const SandboxSpec& spec) override;
   Result<std::unique_ptr<ProcessChannel>> startProcess(const std::string& sandbox_id,
                                                        const ProcessSpec& spec) override;
+  /// The session shell the container runs as its own process (runsInitialProcess()), attached
+  /// before the start: no exec is needed to open the session.
+  Result<std::unique_ptr<ProcessChannel>> takeInitialProcess(
+      const std::string& sandbox_id) override;
   Result<void> destroySandbox(const std::string& sandbox_id) override;
   /// The engine's pause (the cgroup freezer under runc, runsc's own pause under gVisor).
   Result<void> pauseSandbox(const std::string& sandbox_id) override;
@@ -102,6 +106,8 @@ class EngineBackend : public SandboxBackend {
   std::set<std::string> gvisor_sandboxes_;  // guarded by mutex_: isolation = gvisor, any service
   std::set<std::string> paused_;            // guarded by mutex_: paused by pauseSandbox()
   std::map<std::string, std::string> fork_images_;  // guarded by mutex_: fork child -> its image
+  // guarded by mutex_: attached initial processes not yet taken by the core
+  std::map<std::string, std::unique_ptr<ProcessChannel>> initial_processes_;
 };
 
 }  // namespace grid::engine

@@ -7,9 +7,49 @@
 
 #include "grid/engine/engine_client.h"
 #include "grid/engine/exec_channel.h"
+#include "grid/engine/initial_process.h"
 
 namespace grid::engine {
 namespace {
+
+TEST(ContainerConventionsTest, ContainerCommandRunsTheInitialProcessFirst) {
+  SandboxSpec spec;
+  spec.id = "abc";
+  EXPECT_EQ(containerCommand(spec), keepAliveCommand());
+  spec.initial_process = ProcessSpec{{"/bin/sh", "-c", "exec bash"}, true};
+  const auto command = containerCommand(spec);
+  ASSERT_EQ(command.size(), 8u);
+  EXPECT_EQ(command[0], "/bin/sh");
+  EXPECT_NE(command[2].find("setsid"), std::string::npos);
+  EXPECT_EQ(command[4], initialProcessEndMarker("abc"));
+  EXPECT_EQ(command[7], "exec bash");
+  spec.isolation = Isolation::kGvisor;  // runsc: sessions stay execs
+  EXPECT_EQ(containerCommand(spec), keepAliveCommand());
+  spec.isolation = Isolation::kDefault;
+  spec.initial_process->tty = TerminalSize{};
+  EXPECT_FALSE(runsInitialProcess(spec));
+}
+
+TEST(EndMarkerScannerTest, FindsTheMarkerSplitAnywhere) {
+  const std::string stream = "oops\nM:42\n";
+  for (size_t cut = 0; cut <= stream.size(); ++cut) {
+    EndMarkerScanner scanner("M");
+    std::string passed = scanner.pass(stream.substr(0, cut));
+    EXPECT_FALSE(scanner.status() && cut < stream.size()) << cut;
+    passed += scanner.pass(stream.substr(cut));
+    EXPECT_EQ(passed, "oops\n") << cut;
+    ASSERT_TRUE(scanner.status()) << cut;
+    EXPECT_EQ(*scanner.status(), 42);
+  }
+}
+
+TEST(EndMarkerScannerTest, PassesWhatOnlyLooksLikeAMarker) {
+  EndMarkerScanner scanner("M");
+  EXPECT_EQ(scanner.pass("xM:x\nM:1234\nM:\n"), "xM:x\nM:1234\nM:\n");
+  EXPECT_FALSE(scanner.status());
+  EXPECT_EQ(scanner.pass("M"), "");  // may be a marker: held back
+  EXPECT_EQ(scanner.pass("N"), "MN");
+}
 
 TEST(ContainerConventionsTest, NameJoinsInstanceAndId) {
   EXPECT_EQ(containerName("inst", "abc-123"), "grid-inst-abc-123");

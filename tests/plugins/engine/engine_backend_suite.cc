@@ -192,6 +192,59 @@ TEST_P(EngineBackendTest, StdinRoundTrip) {
   EXPECT_EQ(rest.exit_code, 0);
 }
 
+// The initial process runs as the container's own, attached: handed over once, with stdin,
+// split streams and its exit status like an exec; the sandbox outlives it.
+TEST_P(EngineBackendTest, InitialProcessIsAttachedAndOutlivedByTheSandbox) {
+  SandboxSpec initial = spec("initial");
+  initial.initial_process = ProcessSpec{
+      {"/bin/sh", "-c", "read -r line; echo \"out $line\"; echo err >&2; exit 7"}, true};
+  create(initial);
+  auto taken = backend_->takeInitialProcess("initial");
+  ASSERT_TRUE(taken.ok()) << taken.error().message;
+  ASSERT_NE(taken.value(), nullptr);
+  auto again = backend_->takeInitialProcess("initial");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again.value(), nullptr);  // handed over once
+  ASSERT_TRUE(taken.value()->write("hello\n").ok());
+  Output output = drain(*taken.value());
+  EXPECT_EQ(output.out, "out hello\n");
+  EXPECT_EQ(output.err, "err\n");
+  EXPECT_EQ(output.exit_code, 7);
+  // The sandbox runs on: an exec still works, and the initial process's group was its own.
+  EXPECT_EQ(run("initial", {"sh", "-c", "echo alive"}).out, "alive\n");
+}
+
+TEST_P(EngineBackendTest, InitialProcessKilledEndsItsStream) {
+  SandboxSpec initial = spec("initial-kill");
+  initial.initial_process = ProcessSpec{{"/bin/sh", "-c", "echo $$; exec sleep 600"}, true};
+  create(initial);
+  auto taken = backend_->takeInitialProcess("initial-kill");
+  ASSERT_TRUE(taken.ok()) << taken.error().message;
+  ASSERT_NE(taken.value(), nullptr);
+  std::string pid;
+  const auto deadline = Clock::now() + kPatience;
+  while (pid.find('\n') == std::string::npos) {
+    auto read = taken.value()->read(deadline);
+    ASSERT_TRUE(read.ok()) << read.error().message;
+    ASSERT_EQ(read.value().status, ReadResult::Status::kData);
+    pid += read.value().data;
+  }
+  pid.pop_back();
+  // It leads its own process group (setsid), so a group kill spares the container's PID 1.
+  EXPECT_EQ(run("initial-kill", {"sh", "-c", "kill -KILL -" + pid + " && echo sent"}).out,
+            "sent\n");
+  Output rest = drain(*taken.value());
+  EXPECT_EQ(rest.exit_code, 137);
+  EXPECT_EQ(run("initial-kill", {"sh", "-c", "echo alive"}).out, "alive\n");
+}
+
+TEST_P(EngineBackendTest, NoInitialProcessWithoutOne) {
+  create(spec("no-initial"));
+  auto taken = backend_->takeInitialProcess("no-initial");
+  ASSERT_TRUE(taken.ok()) << taken.error().message;
+  EXPECT_EQ(taken.value(), nullptr);
+}
+
 TEST_P(EngineBackendTest, ReadDeadlineGivesTimeout) {
   create(spec("deadline"));
   auto started = backend_->startProcess("deadline", ProcessSpec{{"cat"}, true});

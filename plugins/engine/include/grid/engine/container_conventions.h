@@ -55,6 +55,21 @@ Result<void> checkSandboxSpec(const std::string& product, const SandboxSpec& spe
 /// taking the container with it.) Needs /bin/sh in the image.
 std::vector<std::string> keepAliveCommand();
 
+/// Whether the sandbox's container runs spec.initial_process itself (attached, instead of an
+/// exec after start): set, without a terminal, and not on gVisor.
+bool runsInitialProcess(const SandboxSpec& spec);
+
+/// The line the container's first process prints on its stderr when the initial process has
+/// ended, before `:STATUS`: the attached stream then counts as ended (initial_process.h).
+std::string initialProcessEndMarker(const std::string& sandbox_id);
+
+/// The container's command: keepAliveCommand(), or with runsInitialProcess() a /bin/sh that
+/// runs the initial process first (in a session of its own, with setsid where the image has
+/// it, so that it leads its process group as an exec'd process does), prints the end marker
+/// with its status, closes its stdio and then keeps the container alive as keepAliveCommand()
+/// does: the sandbox outlives its session shell, which the core may replace by an exec.
+std::vector<std::string> containerCommand(const SandboxSpec& spec);
+
 /// Memory limit in bytes for `memory_mb` MiB.
 std::int64_t memoryLimitBytes(std::int64_t memory_mb);
 

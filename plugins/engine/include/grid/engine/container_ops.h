@@ -40,6 +40,9 @@ struct ContainerCreation {
   std::string body;
   std::string start_path;   // POST
   std::string remove_path;  // DELETE, forced: used to leave nothing behind on failure
+  /// Called between the create and the start (attaching to the container's first process);
+  /// a failure removes the container.
+  std::function<Result<void>()> before_start;
 };
 
 /// Creates and starts the container. On failure nothing of it remains. A missing image is
