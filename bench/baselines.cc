@@ -151,7 +151,7 @@ void engineCreateStart(engine::EngineClient& client, const std::string& name,
       client, engine::ContainerCreation{
                   name, "/containers/create?name=" + engine::urlEncode(name),
                   engine::toJson(docker::buildCreateBody(kBaselineInstance, spec)),
-                  "/containers/" + name + "/start", removePath(name)});
+                  "/containers/" + name + "/start", removePath(name), nullptr});
   if (!started.ok()) throw std::runtime_error(started.error().message);
 }
 
