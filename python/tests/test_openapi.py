@@ -21,6 +21,7 @@ import os
 import pathlib
 import re
 import socket
+import time
 import urllib.parse
 from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
 
@@ -41,6 +42,11 @@ RARE_SCHEMAS = {
     "TerminalControl": "a request message",
     "SnapshotResult": "makes an image the run would leave behind (tests/conformance covers it)",
 }
+
+# The port proxy's paths: everything under them that Grid does not answer itself is the
+# sandbox's server's answer (the `default` response), not a route of Grid's.
+PROXY_PREFIX = "/sandboxes/{id}/ports/{port}"
+PROXY_PORT = 8000
 
 
 # ---------------------------------------------------------------------------------------------
@@ -245,18 +251,26 @@ class Api:
             headers["Authorization"] = f"Bearer {self.token}"
         return self.http.request(method, path, headers=headers, **kwargs)
 
-    def call(self, method: str, path: str, *, expect: Optional[int] = None, **kwargs: Any
-             ) -> httpx.Response:
+    def call(self, method: str, path: str, *, expect: Optional[int] = None,
+             relayed: bool = False, **kwargs: Any) -> httpx.Response:
         response = self.send(method, path, **kwargs)
-        self.check(method, path, response)
+        self.check(method, path, response, relayed=relayed)
         if expect is not None:
             assert response.status_code == expect, f"{method} {path}: {response.text[:500]}"
         return response
 
-    def check(self, method: str, path: str, response: httpx.Response) -> None:
+    def check(self, method: str, path: str, response: httpx.Response,
+              relayed: bool = False) -> None:
+        """``relayed``: the answer is the sandbox's server's (through the port proxy), so its
+        status, content type and body are that server's, documented only as `default`."""
         template = template_of(urllib.parse.urlsplit(path).path)
         assert template, f"{path} matches no documented path"
         operation = DOCUMENT["paths"][template].get(method.lower())
+        if relayed:
+            assert template.startswith(PROXY_PREFIX), f"{path} is not proxied"
+            assert operation and "default" in operation["responses"], f"{method} {template}"
+            self.checked.append(f"{method} {template} relayed {response.status_code}")
+            return
         if operation is None and response.status_code == 405:  # a method no route takes
             assert response.headers.get("allow"), f"{method} {path}: 405 without Allow"
             validate(response.json(), {"$ref": "#/components/schemas/Error"}, path, self.seen)
@@ -287,11 +301,13 @@ class Api:
 
 
 def template_of(path: str) -> Optional[str]:
-    """The documented path template a concrete path matches (a variable matches one segment)."""
+    """The documented path template a concrete path matches (a variable matches one segment;
+    the port proxy's trailing {path} matches one or more, as the proxy forwards any sub-path)."""
     parts = [p for p in path.split("/") if p]
     for template in DOCUMENT["paths"]:
         pattern = [p for p in template.split("/") if p]
-        if len(pattern) == len(parts) and all(
+        tail = pattern[-1] == "{path}" and template.startswith(PROXY_PREFIX)
+        if (len(pattern) == len(parts) or (tail and len(parts) > len(pattern))) and all(
                 t.startswith("{") or t == p for t, p in zip(pattern, parts)):
             return template
     return None
@@ -312,7 +328,8 @@ def route_miss(api: "Api", response: httpx.Response) -> bool:
 
 def concrete(template: str) -> str:
     return (template.replace("{id}", MISSING_ID).replace("{pid}", "1")
-            .replace("{file}", "index.html"))
+            .replace("{file}", "index.html").replace("{port}", str(PROXY_PORT))
+            .replace("{path}", "probe/index.html"))
 
 
 @pytest.fixture(scope="module")
@@ -415,6 +432,91 @@ def websocket_status(url: str, path: str, token: str) -> str:
     return head.split(b"\r\n", 1)[0].decode()
 
 
+def raw_status(url: str, request: bytes) -> str:
+    """The status line the server answers to a raw HTTP request (one httpx cannot send)."""
+    parsed = urllib.parse.urlsplit(url)
+    with socket.create_connection((parsed.hostname, parsed.port), timeout=60) as s:
+        s.sendall(request)
+        head = b""
+        while b"\r\n" not in head:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            head += chunk
+    return head.split(b"\r\n", 1)[0].decode()
+
+
+def check_port_proxy(api: Api, base: str) -> None:
+    """The port proxy and share tokens on a running sandbox: the sandbox's server's answers are
+    relayed (not checked against Grid's schemas), Grid's own answers validate."""
+    ports = f"{base}/ports/{PROXY_PORT}"
+    api.call("GET", ports + "/", expect=502)  # nothing listens yet
+    assert api.send("GET", ports + "/").json()["code"] == "port_unreachable"
+    api.call("POST", f"{base}/exec", expect=200, json={
+        "command": "mkdir -p /tmp/www/sub && echo proxied > /tmp/www/sub/page.txt"})
+    api.call("POST", f"{base}/processes", expect=201, json={
+        "command": f"exec python3 -m http.server {PROXY_PORT} --bind 127.0.0.1",
+        "cwd": "/tmp/www"})
+    # The server is up once the proxy stops answering port_unreachable (a bounded wait).
+    deadline = time.monotonic() + 60
+    while True:
+        response = api.send("GET", ports + "/sub/page.txt")
+        if response.status_code != 502 or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert response.status_code == 200, response.text[:300]
+    assert response.text == "proxied\n"
+    api.check("GET", ports + "/sub/page.txt", response, relayed=True)
+    api.call("HEAD", ports + "/sub/page.txt", expect=200, relayed=True)
+    api.call("GET", ports + "/no-such-file", expect=404, relayed=True)  # http.server's 404
+    api.call("POST", ports + "/", expect=501, relayed=True)  # http.server has no POST
+    api.call("GET", ports, expect=200, relayed=True)  # /ports/8000 alone is /
+    api.call("GET", ports + "/", token=False, expect=401)
+    api.call("GET", f"{base}/ports/0/", expect=400)
+    api.call("GET", f"{base}/ports/65536/", expect=400)
+    api.call("GET", f"{base}/ports/{PROXY_PORT + 1}/", expect=502)
+    api.call("GET", f"/sandboxes/{MISSING_ID}/ports/{PROXY_PORT}/", expect=404)
+    smuggled = raw_status(str(api.http.base_url), (
+        f"POST {ports}/ HTTP/1.1\r\nHost: grid\r\nAuthorization: Bearer {api.token}\r\n"
+        "Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n").encode())
+    assert " 400 " in smuggled + " ", smuggled
+
+    # A share token round trip: the link opens the port without the server's token, the
+    # cookie its first answer sets does too, and nothing else; revoked, it opens nothing.
+    api.call("POST", f"{base}/shares/0", expect=400)
+    api.call("POST", f"{base}/shares/{PROXY_PORT}", token=False, expect=401)
+    api.call("PUT", f"{base}/shares/{PROXY_PORT}", expect=405)
+    share = api.call("POST", f"{base}/shares/{PROXY_PORT}", expect=200).json()
+    assert share["path"] == f"{ports}/?grid_share={share['token']}", share
+    again = api.call("POST", f"{base}/shares/{PROXY_PORT}", expect=200).json()
+    assert again["token"] == share["token"]
+    anonymous = httpx.Client(base_url=api.http.base_url, timeout=60)
+    try:
+        linked = anonymous.get(share["path"])
+        api.check("GET", share["path"], linked, relayed=True)
+        assert linked.status_code == 200, linked.text[:300]
+        assert linked.headers.get("set-cookie", "").startswith(
+            f"grid_share={share['token']}; Path={ports}"), linked.headers
+        by_cookie = anonymous.get(ports + "/sub/page.txt",
+                                  headers={"Cookie": f"grid_share={share['token']}"})
+        assert by_cookie.status_code == 200 and by_cookie.text == "proxied\n"
+        api.check("GET", ports + "/sub/page.txt", by_cookie, relayed=True)
+        other_port = anonymous.get(f"{base}/ports/{PROXY_PORT + 1}/?grid_share={share['token']}")
+        assert other_port.status_code == 401
+        api.check("GET", f"{base}/ports/{PROXY_PORT + 1}/", other_port)
+        not_api = anonymous.get(f"{base}?grid_share={share['token']}")
+        assert not_api.status_code == 401
+        revoked = api.call("DELETE", f"{base}/shares/{PROXY_PORT}", expect=200).json()
+        assert revoked == {"sandbox_id": share["sandbox_id"], "port": PROXY_PORT,
+                           "revoked": True}
+        after = anonymous.get(share["path"])
+        assert after.status_code == 401
+        api.check("GET", share["path"], after)
+    finally:
+        anonymous.close()
+    api.call("DELETE", f"{base}/shares/{PROXY_PORT}", expect=200)
+
+
 def test_answers_match_their_schemas(api: Api, server) -> None:
     api.call("GET", "/healthz", token=False, expect=200)
     api.call("HEAD", "/healthz", token=False, expect=200)
@@ -491,6 +593,8 @@ def test_answers_match_their_schemas(api: Api, server) -> None:
         assert " 101 " in websocket_status(server.url, f"{base}/pty?cols=100&rows=30",
                                            server.token) + " "
 
+        check_port_proxy(api, base)
+
         paused = api.call("POST", f"{base}/pause")
         if paused.status_code == 200:
             assert paused.json()["status"] == "paused"
@@ -514,6 +618,10 @@ def test_answers_match_their_schemas(api: Api, server) -> None:
         stopped = api.call("POST", f"{base}/stop", json={"remove": False}, expect=200).json()
         assert stopped["removed"] is False and stopped["end_reason"] == "stopped"
         api.call("GET", f"{base}/stats", expect=409)
+        api.call("GET", f"{base}/ports/{PROXY_PORT}/", expect=409)
+        api.call("POST", f"{base}/shares/{PROXY_PORT}", expect=409)
+        revoked = api.call("DELETE", f"{base}/shares/{PROXY_PORT}", expect=200).json()
+        assert revoked["revoked"] is False, "a stop revokes the share tokens"
     finally:
         for child in children:
             api.call("DELETE", f"/sandboxes/{child}", expect=200)
