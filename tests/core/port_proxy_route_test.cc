@@ -272,5 +272,29 @@ TEST_F(PortProxyRouteTest, SilentOrFloodingServersGetBoundedErrors) {
   server.join();
 }
 
+// A body the server never reads (a 401 answers before any route looks at it) must not be taken
+// for the next request on the connection: that would let a caller without the token smuggle one.
+TEST_F(PortProxyRouteTest, AnUnreadBodyIsNotTakenForTheNextRequest) {
+  Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(api_->port()));
+  session.setKeepAlive(true);
+  session.setTimeout(Poco::Timespan(20, 0));
+  const std::string smuggled = "GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n";
+  Poco::Net::HTTPRequest post("POST", "/sandboxes/a/b/c/d/e", Poco::Net::HTTPMessage::HTTP_1_1);
+  post.setKeepAlive(true);
+  post.setContentLength(static_cast<std::streamsize>(smuggled.size()));
+  session.sendRequest(post) << smuggled;
+  Poco::Net::HTTPResponse first;
+  std::string ignored;
+  Poco::StreamCopier::copyToString(session.receiveResponse(first), ignored);
+  EXPECT_EQ(first.getStatus(), 401);
+  Poco::Net::HTTPRequest health("GET", "/healthz", Poco::Net::HTTPMessage::HTTP_1_1);
+  session.sendRequest(health);
+  Poco::Net::HTTPResponse second;
+  std::string body;
+  Poco::StreamCopier::copyToString(session.receiveResponse(second), body);
+  EXPECT_EQ(second.getStatus(), 200) << body;
+  EXPECT_NE(body.find("\"status\""), std::string::npos) << body;
+}
+
 }  // namespace
 }  // namespace grid

@@ -98,7 +98,8 @@ class ApiRequestHandler : public HTTPRequestHandler {
       return;
     }
     // An unread body (rejected, or never asked for) leaves the connection unusable.
-    if (reply.status == HTTPResponse::HTTP_REQUESTENTITYTOOLARGE || withheldContinue(request)) {
+    if (reply.status == HTTPResponse::HTTP_REQUESTENTITYTOOLARGE || withheldContinue(request) ||
+        !drainUnreadBody(request)) {
       response.setKeepAlive(false);
     }
     response.setStatusAndReason(reply.status);
@@ -120,6 +121,21 @@ class ApiRequestHandler : public HTTPRequestHandler {
   }
 
  private:
+  // Reads what of the body the route left unread (a 401, 404 or 405 reads none), so it is not
+  // taken for the next request on the connection; false if more than a bound remains.
+  static bool drainUnreadBody(HTTPServerRequest& request) {
+    if (!request.hasContentLength() && !request.getChunkedTransferEncoding()) return true;
+    constexpr size_t kMaxDrain = 1 << 20;
+    char buf[16384];
+    size_t dropped = 0;
+    std::istream& in = request.stream();
+    while (in && dropped < kMaxDrain) {
+      in.read(buf, sizeof buf);
+      dropped += static_cast<size_t>(in.gcount());
+    }
+    return in.eof() && !in.bad();
+  }
+
   // Reads and drops a rejected body (up to a bound) so the client, still sending, reads our
   // 413 instead of a connection reset.
   static void discardBody(HTTPServerRequest& request) {
