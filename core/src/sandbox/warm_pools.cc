@@ -62,6 +62,12 @@ Result<void> WarmPools::start() {
     Pool* pool = owned.get();
     firsts.push_back(std::async(std::launch::async, [this, pool]() -> Result<void> {
       const std::string section = "[pool." + pool->definition.name + "]";
+      if (pool->spec.network) {
+        spdlog::warn("{}: networked creates start cold (Grid serves their DNS and installs "
+                     "their egress rules at start), so this pool's sandboxes are never taken "
+                     "(docs/pools.md)",
+                     section);
+      }
       if (auto supported = backend_.checkSpec(pool->spec); !supported.ok()) {
         return fail(supported.error().code, section + ": " + supported.error().message);
       }
