@@ -411,12 +411,7 @@ Result<void> LocalNamespaceBackend::buildSandbox(Sandbox* sandbox, const Sandbox
 
 Result<std::unique_ptr<ProcessChannel>> LocalNamespaceBackend::startProcess(
     const std::string& sandbox_id, const ProcessSpec& spec) {
-  std::shared_ptr<Sandbox> sandbox;
-  {
-    std::lock_guard lock(mutex_);
-    auto it = sandboxes_.find(sandbox_id);
-    if (it != sandboxes_.end()) sandbox = it->second;
-  }
+  std::shared_ptr<Sandbox> sandbox = find(sandbox_id);
   if (!sandbox) return fail(ErrorCode::kNotFound, "local-namespace: no sandbox " + sandbox_id);
   reaper_->reapExited();
   std::shared_lock lifecycle(sandbox->lifecycle);
@@ -487,13 +482,8 @@ Result<void> LocalNamespaceBackend::setFrozen(const std::string& sandbox_id, boo
 }
 
 Result<void> LocalNamespaceBackend::destroySandbox(const std::string& sandbox_id) {
-  std::shared_ptr<Sandbox> sandbox;
-  {
-    std::lock_guard lock(mutex_);
-    auto it = sandboxes_.find(sandbox_id);
-    if (it == sandboxes_.end()) return {};
-    sandbox = it->second;
-  }
+  std::shared_ptr<Sandbox> sandbox = find(sandbox_id);
+  if (!sandbox) return {};
   Result<void> result;
   {
     std::unique_lock lifecycle(sandbox->lifecycle);
@@ -508,15 +498,8 @@ Result<void> LocalNamespaceBackend::destroySandbox(const std::string& sandbox_id
 
 Result<SandboxStats> LocalNamespaceBackend::sandboxStats(const std::string& sandbox_id,
                                                          Clock::time_point /*deadline*/) {
-  std::shared_ptr<Sandbox> sandbox;
-  {
-    std::lock_guard lock(mutex_);
-    auto it = sandboxes_.find(sandbox_id);
-    if (it == sandboxes_.end()) {
-      return fail(ErrorCode::kNotFound, "local-namespace: no sandbox " + sandbox_id);
-    }
-    sandbox = it->second;
-  }
+  std::shared_ptr<Sandbox> sandbox = find(sandbox_id);
+  if (!sandbox) return fail(ErrorCode::kNotFound, "local-namespace: no sandbox " + sandbox_id);
   // Reading a few cgroup files needs no deadline; a destroy in progress is not waited for.
   std::shared_lock lifecycle(sandbox->lifecycle, std::try_to_lock);
   if (!lifecycle.owns_lock() || sandbox->destroyed || !sandbox->cgroup) {
@@ -527,15 +510,8 @@ Result<SandboxStats> LocalNamespaceBackend::sandboxStats(const std::string& sand
 }
 
 Result<int> LocalNamespaceBackend::openNetworkNamespace(const std::string& sandbox_id) {
-  std::shared_ptr<Sandbox> sandbox;
-  {
-    std::lock_guard lock(mutex_);
-    auto it = sandboxes_.find(sandbox_id);
-    if (it == sandboxes_.end()) {
-      return fail(ErrorCode::kNotFound, "local-namespace: no sandbox " + sandbox_id);
-    }
-    sandbox = it->second;
-  }
+  std::shared_ptr<Sandbox> sandbox = find(sandbox_id);
+  if (!sandbox) return fail(ErrorCode::kNotFound, "local-namespace: no sandbox " + sandbox_id);
   // PID 1 stays unreaped (so its pid is not reused) until teardown, which this lock excludes.
   std::shared_lock lifecycle(sandbox->lifecycle);
   if (sandbox->destroyed || sandbox->init_pid <= 0) {

@@ -96,6 +96,7 @@ class LocalNamespaceBackend : public SandboxBackend {
     bool paused = false;
   };
 
+  /// The sandbox of that id, or nullptr.
   std::shared_ptr<Sandbox> find(const std::string& sandbox_id);
   Result<void> setFrozen(const std::string& sandbox_id, bool frozen);
 
@@ -103,7 +104,6 @@ class LocalNamespaceBackend : public SandboxBackend {
   // createSandbox with the image resolved to `lower`, over `layers` (a fork child's).
   Result<void> createOver(const SandboxSpec& spec, const std::string& lower,
                           std::vector<std::shared_ptr<SnapshotLayer>> layers);
-  std::shared_ptr<Sandbox> findSandbox(const std::string& id);
   // Freezes `source` and copies its upper dir into a new layer (shared lock held by caller).
   Result<std::shared_ptr<SnapshotLayer>> copyUpper(Sandbox& source);
   void removeLeftoverLayers();

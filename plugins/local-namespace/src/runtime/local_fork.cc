@@ -61,13 +61,6 @@ class ScopedMount {
 
 LocalNamespaceBackend::SnapshotLayer::~SnapshotLayer() { removeTreeQuietly(dir); }
 
-std::shared_ptr<LocalNamespaceBackend::Sandbox> LocalNamespaceBackend::findSandbox(
-    const std::string& id) {
-  std::lock_guard lock(mutex_);
-  auto it = sandboxes_.find(id);
-  return it == sandboxes_.end() ? nullptr : it->second;
-}
-
 void LocalNamespaceBackend::removeLeftoverLayers() {
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(settings_.state_dir, ec)) {
@@ -125,7 +118,7 @@ Result<std::shared_ptr<LocalNamespaceBackend::SnapshotLayer>> LocalNamespaceBack
 
 Result<void> LocalNamespaceBackend::forkSandbox(const std::string& source_id,
                                                 const std::vector<SandboxSpec>& children) {
-  auto source = findSandbox(source_id);
+  auto source = find(source_id);
   if (!source) return fail(ErrorCode::kNotFound, "local-namespace: no sandbox " + source_id);
   std::vector<std::shared_ptr<SnapshotLayer>> layers;
   std::string lower;
@@ -159,7 +152,7 @@ Result<void> LocalNamespaceBackend::forkSandbox(const std::string& source_id,
 
 Result<void> LocalNamespaceBackend::snapshotSandbox(const std::string& sandbox_id,
                                                     const std::string& image, bool overwrite) {
-  auto source = findSandbox(sandbox_id);
+  auto source = find(sandbox_id);
   if (!source) return fail(ErrorCode::kNotFound, "local-namespace: no sandbox " + sandbox_id);
   GRID_TRY(image::parseImageRef(image));
   if (image == kHostImage) {
