@@ -8,6 +8,8 @@
 #include <Poco/Net/WebSocket.h>
 #include <Poco/StreamCopier.h>
 
+#include <iostream>
+
 namespace grid::cli {
 
 ApiClient::ApiClient(const std::string& server, std::string token, std::chrono::seconds timeout)
@@ -141,6 +143,11 @@ Result<ApiResponse> ApiClient::download(
         if (!accept.empty()) request.set("Accept", accept);
       },
       nullptr, read_body);
+}
+
+int reportFailure(const Error& error) {
+  std::cerr << "grid: " << error.message << "\n";
+  return error.code == ErrorCode::kUnavailable ? 2 : 1;
 }
 
 std::string describeFailure(const ApiResponse& response) {

@@ -82,4 +82,8 @@ class ApiClient {
 /// The server's error sentence from an error response body, or the status line.
 std::string describeFailure(const ApiResponse& response);
 
+/// Prints "grid: MESSAGE" on stderr and returns the CLI's exit status for the error: 2 when the
+/// server could not be reached (kUnavailable), 1 otherwise.
+int reportFailure(const Error& error);
+
 }  // namespace grid::cli

@@ -335,10 +335,7 @@ void addFileCommands(CLI::App* sandbox, const std::function<ApiClient()>& client
       "cp", "Copy files between a sandbox and here: cp SRC DST, one side ID:PATH (as docker cp)");
   cp->add_option("src", (*args), "SRC DST")->required()->expected(2);
   cp->callback([args, client, exit_code] {
-    const auto report = [&](const Error& error) {
-      std::cerr << "grid: " << error.message << "\n";
-      *exit_code = error.code == ErrorCode::kUnavailable ? 2 : 1;
-    };
+    const auto report = [&](const Error& error) { *exit_code = reportFailure(error); };
     const auto src = parseRemote((*args)[0]);
     const auto dst = parseRemote((*args)[1]);
     if (src.has_value() == dst.has_value()) {
@@ -374,9 +371,7 @@ void addFileCommands(CLI::App* sandbox, const std::function<ApiClient()>& client
     const Remote remote{(*ls_args)[0], (*ls_args)[1]};
     auto answer = c.call("GET", filesPath(remote, remote.path, "&list"));
     if (!answer.ok() || answer.value().status != 200) {
-      const Error error = answer.ok() ? serverError(answer.value()) : answer.error();
-      std::cerr << "grid: " << error.message << "\n";
-      *exit_code = error.code == ErrorCode::kUnavailable ? 2 : 1;
+      *exit_code = reportFailure(answer.ok() ? serverError(answer.value()) : answer.error());
       return;
     }
     if (json()) {

@@ -13,10 +13,6 @@
 namespace grid::cli {
 namespace {
 
-int reportError(const Error& error) {
-  std::cerr << "grid: " << error.message << "\n";
-  return error.code == ErrorCode::kUnavailable ? 2 : 1;
-}
 
 std::string pretty(const Poco::JSON::Object::Ptr& o) {
   std::ostringstream out;
@@ -46,7 +42,7 @@ void addForkCommands(CLI::App* sandbox, const std::function<ApiClient()>& client
     auto answer = client().callJson("POST", "/sandboxes/" + flags->id + "/fork",
                                     "{\"count\":" + std::to_string(flags->count) + "}");
     if (!answer.ok()) {
-      *exit_code = reportError(answer.error());
+      *exit_code = reportFailure(answer.error());
       return;
     }
     if (json()) {
@@ -73,7 +69,7 @@ void addForkCommands(CLI::App* sandbox, const std::function<ApiClient()>& client
     body->stringify(text);
     auto answer = client().callJson("POST", "/sandboxes/" + flags->id + "/snapshot", text.str());
     if (!answer.ok()) {
-      *exit_code = reportError(answer.error());
+      *exit_code = reportFailure(answer.error());
       return;
     }
     if (json()) {
@@ -89,7 +85,7 @@ void addForkCommands(CLI::App* sandbox, const std::function<ApiClient()>& client
   reset->callback([=] {
     auto answer = client().callJson("POST", "/sandboxes/" + flags->id + "/reset");
     if (!answer.ok()) {
-      *exit_code = reportError(answer.error());
+      *exit_code = reportFailure(answer.error());
       return;
     }
     if (json()) {

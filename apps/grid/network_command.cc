@@ -48,8 +48,7 @@ void addNetworkCommand(CLI::App* sandbox, const std::function<ApiClient()>& clie
     body->stringify(text);
     auto answer = client().callJson("PATCH", "/sandboxes/" + flags->id + "/network", text.str());
     if (!answer.ok()) {
-      std::cerr << "grid: " << answer.error().message << "\n";
-      *exit_code = answer.error().code == ErrorCode::kUnavailable ? 2 : 1;
+      *exit_code = reportFailure(answer.error());
       return;
     }
     if (json()) {

@@ -19,8 +19,7 @@ void addPoolCommand(CLI::App* sandbox, const std::function<ApiClient()>& client,
   pools->callback([=] {
     auto answer = client().callJson("GET", "/pools", "");
     if (!answer.ok()) {
-      std::cerr << "grid: " << answer.error().message << "\n";
-      *exit_code = answer.error().code == ErrorCode::kUnavailable ? 2 : 1;
+      *exit_code = reportFailure(answer.error());
       return;
     }
     const Poco::JSON::Object::Ptr& o = answer.value();

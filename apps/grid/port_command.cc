@@ -44,8 +44,7 @@ void addPortCommand(CLI::App* sandbox, const std::function<ApiClient()>& client,
     }
     auto answer = client().callJson(pf->share ? "POST" : "DELETE", shares);
     if (!answer.ok()) {
-      std::cerr << "grid: " << answer.error().message << "\n";
-      *exit_code = answer.error().code == ErrorCode::kUnavailable ? 2 : 1;
+      *exit_code = reportFailure(answer.error());
       return;
     }
     if (json()) {

@@ -22,9 +22,6 @@ int complain(const std::string& message, int code = 1) {
   return code;
 }
 
-int reportError(const Error& error) {
-  return complain(error.message, error.code == ErrorCode::kUnavailable ? 2 : 1);
-}
 
 std::string text(const Object::Ptr& o, const std::string& key) {
   return o->has(key) && !o->isNull(key) ? o->get(key).convert<std::string>() : "-";
@@ -83,7 +80,7 @@ void addProcessCommands(CLI::App* sandbox, const std::function<ApiClient()>& cli
     }
     auto answer = client().callJson("POST", base(sf->id), stringify(Poco::Dynamic::Var(body)));
     if (!answer.ok()) {
-      *exit_code = reportError(answer.error());
+      *exit_code = reportFailure(answer.error());
       return;
     }
     if (json()) {
@@ -100,7 +97,7 @@ void addProcessCommands(CLI::App* sandbox, const std::function<ApiClient()>& cli
   ps->callback([=] {
     auto answer = client().call("GET", base(*pid_sandbox));
     if (!answer.ok()) {
-      *exit_code = reportError(answer.error());
+      *exit_code = reportFailure(answer.error());
       return;
     }
     if (answer.value().status != 200) {
@@ -138,7 +135,7 @@ void addProcessCommands(CLI::App* sandbox, const std::function<ApiClient()>& cli
       auto answer = c.callJson(
           "GET", base(lf->id) + "/" + lf->pid + "/output?offset=" + std::to_string(offset));
       if (!answer.ok()) {
-        *exit_code = reportError(answer.error());
+        *exit_code = reportFailure(answer.error());
         return;
       }
       const Object::Ptr& o = answer.value();
@@ -187,7 +184,7 @@ void addProcessCommands(CLI::App* sandbox, const std::function<ApiClient()>& cli
       answer = client().callJson("POST", path + "/signal", stringify(Poco::Dynamic::Var(body)));
     }
     if (!answer.ok()) {
-      *exit_code = reportError(answer.error());
+      *exit_code = reportFailure(answer.error());
       return;
     }
     if (json()) std::cout << stringify(answer.value(), 2) << "\n";

@@ -31,10 +31,6 @@ std::string envOr(const char* name, const std::string& fallback) {
   return value != nullptr && *value != '\0' ? value : fallback;
 }
 
-int report(const Error& error) {
-  std::cerr << "grid: " << error.message << "\n";
-  return error.code == ErrorCode::kUnavailable ? 2 : 1;
-}
 
 std::string pretty(const Poco::Dynamic::Var& value) {
   std::ostringstream out;
@@ -114,10 +110,10 @@ int execLive(ApiClient& client, const std::string& path, const std::string& body
       failed = fail(ErrorCode::kUnavailable, event->optValue<std::string>("error", "error"));
     }
   });
-  if (!answer.ok()) return report(answer.error());
+  if (!answer.ok()) return reportFailure(answer.error());
   const ApiResponse& response = answer.value();
   if (response.status / 100 != 2) {
-    return report(fail(ErrorCode::kInvalidArgument, describeFailure(response)));
+    return reportFailure(fail(ErrorCode::kInvalidArgument, describeFailure(response)));
   }
   if (response.content_type.rfind("application/x-ndjson", 0) != 0) {
     // A server without live output answers with the whole result.
@@ -126,12 +122,12 @@ int execLive(ApiClient& client, const std::string& path, const std::string& body
       result = parser.parse(response.body).extract<Object::Ptr>();
       printRaw(result->optValue<std::string>("output", ""));
     } catch (const std::exception&) {
-      return report(fail(ErrorCode::kInternal, "the server's answer is not a JSON object"));
+      return reportFailure(fail(ErrorCode::kInternal, "the server's answer is not a JSON object"));
     }
   }
-  if (failed) return report(*failed);
+  if (failed) return reportFailure(*failed);
   if (!result) {
-    return report(fail(ErrorCode::kUnavailable,
+    return reportFailure(fail(ErrorCode::kUnavailable,
                        "the server's stream ended before the command's result"));
   }
   return execExitStatus(result);
@@ -221,7 +217,7 @@ void addSandboxCommand(CLI::App& root, int* exit_code) {
     addKeyValues(body, "env", cf->env, &error);
     addKeyValues(body, "labels", cf->labels, &error);
     if (!error.empty()) {
-      *exit_code = report(fail(ErrorCode::kInvalidArgument, error));
+      *exit_code = reportFailure(fail(ErrorCode::kInvalidArgument, error));
       return;
     }
     if (cf->cpus > 0 || cf->memory_mb > 0 || cf->pids > 0) {
@@ -245,7 +241,7 @@ void addSandboxCommand(CLI::App& root, int* exit_code) {
     auto c = client();
     auto created = c.callJson("POST", "/sandboxes", toText(body));
     if (!created.ok()) {
-      *exit_code = report(created.error());
+      *exit_code = reportFailure(created.error());
       return;
     }
     if (flags->json) {
@@ -265,7 +261,7 @@ void addSandboxCommand(CLI::App& root, int* exit_code) {
       auto c = client();
       auto answer = c.callJson(method, "/sandboxes/" + *cmd_id + suffix, body);
       if (!answer.ok()) {
-        *exit_code = report(answer.error());
+        *exit_code = reportFailure(answer.error());
         return;
       }
       if (flags->json || done_message.empty()) {
@@ -324,7 +320,7 @@ void addSandboxCommand(CLI::App& root, int* exit_code) {
     // live output.
     auto answer = c.callJson("POST", "/sandboxes/" + ef->id + "/exec", toText(body));
     if (!answer.ok()) {
-      *exit_code = report(answer.error());
+      *exit_code = reportFailure(answer.error());
       return;
     }
     const Object::Ptr& result = answer.value();
@@ -339,11 +335,11 @@ void addSandboxCommand(CLI::App& root, int* exit_code) {
     auto c = client();
     auto answer = c.call("GET", "/sandboxes");
     if (!answer.ok()) {
-      *exit_code = report(answer.error());
+      *exit_code = reportFailure(answer.error());
       return;
     }
     if (answer.value().status != 200) {
-      *exit_code = report(fail(ErrorCode::kInvalidArgument, describeFailure(answer.value())));
+      *exit_code = reportFailure(fail(ErrorCode::kInvalidArgument, describeFailure(answer.value())));
       return;
     }
     Poco::JSON::Parser parser;
@@ -374,11 +370,11 @@ void addSandboxCommand(CLI::App& root, int* exit_code) {
     auto answer = c.call(
         "GET", "/sandboxes/" + *tid + (flags->json ? "/trajectory" : "/trajectory/formatted"));
     if (!answer.ok()) {
-      *exit_code = report(answer.error());
+      *exit_code = reportFailure(answer.error());
       return;
     }
     if (answer.value().status != 200) {
-      *exit_code = report(fail(ErrorCode::kInvalidArgument, describeFailure(answer.value())));
+      *exit_code = reportFailure(fail(ErrorCode::kInvalidArgument, describeFailure(answer.value())));
       return;
     }
     printRaw(answer.value().body);
