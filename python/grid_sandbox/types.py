@@ -167,7 +167,7 @@ class SandboxInfo:
     # The warm pool it was taken from (docs/pools.md); None for a cold start.
     pool: Optional[str] = None
     # Its egress policy (docs/networking.md); None without network, on a server that enforces
-    # none, and in list answers.
+    # none, and in the list, stop, fork and reset answers (refresh() reads it).
     egress: Optional[EgressInfo] = None
     raw: Dict[str, Any] = field(default_factory=dict, repr=False)
 
