@@ -17,8 +17,8 @@ from .errors import (Conflict, GridError, HeaderTooLarge, ImageNotFound, Interna
                      PayloadTooLarge, RequestTimeout, ResourceExhausted, SandboxExpired,
                      ServerTimeout, SetupFailed, StreamBroken, TransportError, Unauthorized,
                      Unavailable, Unsupported, UpgradeRequired)
-from .types import (DirectoryListing, ExecEvent, ExecResult, FileEntry, Health, Limits,
-                    OutputEvent, ProcessEvent, ProcessExitEvent, ProcessInfo, ProcessOutput,
+from .types import (DirectoryListing, EgressInfo, EgressPolicy, ExecEvent, ExecResult,
+                    FileEntry, Health, Limits, OutputEvent, PoolInfo, PoolList, ProcessEvent, ProcessExitEvent, ProcessInfo, ProcessOutput,
                     ProcessOutputEvent, ResultEvent, SandboxInfo, SandboxStats, SnapshotInfo,
                     Trajectory, TrajectoryEntry, WriteResult)
 from .version import __version__
@@ -31,7 +31,7 @@ __all__ = [
     "PayloadTooLarge", "NoSpace", "ResourceExhausted", "HeaderTooLarge", "InternalError",
     "Unavailable", "ServerTimeout", "TransportError", "StreamBroken", "SandboxExpired",
     "UpgradeRequired",
-    "DirectoryListing", "ExecEvent", "ExecResult", "FileEntry", "Health", "Limits",
+    "DirectoryListing", "EgressInfo", "EgressPolicy", "PoolInfo", "PoolList", "ExecEvent", "ExecResult", "FileEntry", "Health", "Limits",
     "OutputEvent", "ProcessEvent", "ProcessExitEvent", "ProcessInfo", "ProcessOutput",
     "ProcessOutputEvent", "ResultEvent", "SandboxInfo", "SandboxStats", "SnapshotInfo",
     "Trajectory", "TrajectoryEntry",

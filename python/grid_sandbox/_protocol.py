@@ -21,7 +21,8 @@ from typing import (Any, BinaryIO, Callable, Dict, Generator, Iterator, List, Ma
 from urllib.parse import quote
 
 from .errors import GridError, InvalidArgument, NotFound, StreamBroken, error_from_body
-from .types import (DirectoryListing, ExecEvent, ExecResult, Health, Limits, OutputEvent,
+from .types import (DirectoryListing, EgressPolicy, ExecEvent, ExecResult, Health, Limits,
+                    OutputEvent, PoolList,
                     ProcessEvent, ProcessExitEvent, ProcessInfo, ProcessOutput,
                     ProcessOutputEvent, ResultEvent, SandboxInfo, SandboxStats, SnapshotInfo,
                     Trajectory, WriteResult)
@@ -264,11 +265,13 @@ def health() -> Op:
 
 
 def create_body(image: Optional[str], setup: Optional[Sequence[str]],
-                limits: Union[None, Limits, Mapping[str, Any]], network: Optional[bool],
+                limits: Union[None, Limits, Mapping[str, Any]],
+                network: Union[None, bool, Mapping[str, Any]],
                 isolation: Optional[str], env: Optional[Mapping[str, str]],
                 labels: Optional[Mapping[str, str]], ttl_seconds: Optional[float] = None,
                 idle_timeout_seconds: Optional[float] = None,
-                expiry_action: Optional[str] = None) -> Dict[str, Any]:
+                expiry_action: Optional[str] = None,
+                egress: Union[None, EgressPolicy, Mapping[str, Any]] = None) -> Dict[str, Any]:
     body: Dict[str, Any] = {}
     if image is not None:
         body["image"] = image
@@ -276,8 +279,12 @@ def create_body(image: Optional[str], setup: Optional[Sequence[str]],
         body["setup_commands"] = list(setup)
     if limits is not None:
         body["limits"] = limits.to_json() if isinstance(limits, Limits) else dict(limits)
-    if network is not None:
-        body["network"] = network
+    if egress is not None:
+        if network is False:
+            raise ValueError("an egress policy needs network (network=False was given)")
+        body["network"] = {"egress": egress_json(egress)}
+    elif network is not None:
+        body["network"] = network if isinstance(network, bool) else dict(network)
     if isolation is not None:
         body["isolation"] = isolation
     if env:
@@ -291,6 +298,15 @@ def create_body(image: Optional[str], setup: Optional[Sequence[str]],
     if expiry_action is not None:
         body["expiry_action"] = expiry_action
     return body
+
+
+def egress_json(policy: Union[EgressPolicy, Mapping[str, Any]]) -> Dict[str, Any]:
+    if isinstance(policy, EgressPolicy):
+        return policy.to_json()
+    unknown = set(policy) - {"allow", "deny"}
+    if unknown:
+        raise ValueError(f"unknown egress policy keys {sorted(unknown)} (known: allow, deny)")
+    return {k: list(v) for k, v in policy.items() if v is not None}
 
 
 def create(body: Dict[str, Any], start: bool) -> Op:
@@ -347,6 +363,21 @@ def pause(sandbox_id: str, paused: bool) -> Op:
     action = "pause" if paused else "resume"
     reply = yield Call("POST", _sandbox_path(sandbox_id, action), retry=Retry.REFUSED)
     return SandboxInfo.from_json(reply.json())
+
+
+def set_egress(sandbox_id: str, allow: Optional[Sequence[str]],
+               deny: Optional[Sequence[str]]) -> Op:
+    """PATCH network: the sandbox's own policy replaced whole (the same body twice is the same
+    state, so it may be retried)."""
+    body = {"egress": {"allow": list(allow or []), "deny": list(deny or [])}}
+    reply = yield Call("PATCH", _sandbox_path(sandbox_id, "network"), json=body,
+                       retry=Retry.IDEMPOTENT)
+    return SandboxInfo.from_json(reply.json())
+
+
+def pools() -> Op:
+    reply = yield Call("GET", "/pools")
+    return PoolList.from_json(reply.json())
 
 
 def exec_call(sandbox_id: str, command: str, timeout: Optional[float], standalone: bool,

@@ -17,9 +17,9 @@ from ._http import (MAX_ERROR_BODY, UNSENT_ERRORS, client_headers, request_kwarg
                     transport_error)
 from ._protocol import Call, Reply, RetryPolicy
 from .errors import GridError
-from .types import (DirectoryListing, ExecEvent, ExecResult, Health, Limits, ProcessEvent,
-                    ProcessInfo, ProcessOutput, SandboxInfo, SandboxStats, SnapshotInfo,
-                    Trajectory, WriteResult)
+from .types import (DirectoryListing, EgressPolicy, ExecEvent, ExecResult, Health, Limits,
+                    PoolList, ProcessEvent, ProcessInfo, ProcessOutput, SandboxInfo,
+                    SandboxStats, SnapshotInfo, Trajectory, WriteResult)
 from .version import __version__
 
 
@@ -287,6 +287,11 @@ class AsyncSandbox:
     async def reset(self) -> SandboxInfo:
         return await self._seen(ops.reset(self.id))
 
+    async def set_egress(self, allow: Optional[Sequence[str]] = None,
+                         deny: Optional[Sequence[str]] = None) -> SandboxInfo:
+        """See :meth:`grid_sandbox.Sandbox.set_egress`."""
+        return await self._seen(ops.set_egress(self.id, allow, deny))
+
     async def stats(self) -> SandboxStats:
         return await self._run(ops.stats(self.id))
 
@@ -372,15 +377,21 @@ class AsyncClient:
 
     def create(self, image: Optional[str] = None, *, setup: Optional[Sequence[str]] = None,
                limits: Union[None, Limits, Mapping[str, Any]] = None,
-               network: Optional[bool] = None, isolation: Optional[str] = None,
+               network: Union[None, bool, Mapping[str, Any]] = None,
+               egress: Union[None, EgressPolicy, Mapping[str, Any]] = None,
+               isolation: Optional[str] = None,
                env: Optional[Mapping[str, str]] = None,
                labels: Optional[Mapping[str, str]] = None, start: bool = True,
                ttl_seconds: Optional[float] = None, idle_timeout_seconds: Optional[float] = None,
                expiry_action: Optional[str] = None) -> _Creating:
         """``sandbox = await client.create(...)`` or ``async with client.create(...) as sb``."""
         body = ops.create_body(image, setup, limits, network, isolation, env, labels,
-                               ttl_seconds, idle_timeout_seconds, expiry_action)
+                               ttl_seconds, idle_timeout_seconds, expiry_action, egress)
         return _Creating(self, body, start)
+
+    async def pools(self) -> PoolList:
+        """See :meth:`grid_sandbox.Client.pools`."""
+        return await self._transport.run(ops.pools())
 
     async def get(self, sandbox_id: str) -> AsyncSandbox:
         return AsyncSandbox(self, await self._transport.run(ops.describe(sandbox_id)))

@@ -16,9 +16,9 @@ from ._http import (MAX_ERROR_BODY, UNSENT_ERRORS, client_headers, request_kwarg
                     transport_error)
 from ._protocol import Call, Reply, RetryPolicy
 from .errors import GridError
-from .types import (DirectoryListing, ExecEvent, ExecResult, Health, Limits, ProcessEvent,
-                    ProcessInfo, ProcessOutput, SandboxInfo, SandboxStats, SnapshotInfo,
-                    Trajectory, WriteResult)
+from .types import (DirectoryListing, EgressPolicy, ExecEvent, ExecResult, Health, Limits,
+                    PoolList, ProcessEvent, ProcessInfo, ProcessOutput, SandboxInfo,
+                    SandboxStats, SnapshotInfo, Trajectory, WriteResult)
 from .version import __version__
 
 class _Transport:
@@ -320,6 +320,13 @@ class Sandbox:
         (SetupFailed if one fails)."""
         return self._seen(self._run(ops.reset(self.id)))
 
+    def set_egress(self, allow: Optional[Sequence[str]] = None,
+                   deny: Optional[Sequence[str]] = None) -> SandboxInfo:
+        """Replaces the sandbox's own egress policy whole (PATCH /sandboxes/{id}/network); on a
+        running sandbox at once. InvalidArgument for a bad rule or a sandbox without network,
+        Unsupported where the server enforces no policy. ``info.egress`` is the result."""
+        return self._seen(self._run(ops.set_egress(self.id, allow, deny)))
+
     def stats(self) -> SandboxStats:
         """CPU and memory in use now (Conflict unless running)."""
         return self._run(ops.stats(self.id))
@@ -390,7 +397,9 @@ class Client:
 
     def create(self, image: Optional[str] = None, *, setup: Optional[Sequence[str]] = None,
                limits: Union[None, Limits, Mapping[str, Any]] = None,
-               network: Optional[bool] = None, isolation: Optional[str] = None,
+               network: Union[None, bool, Mapping[str, Any]] = None,
+               egress: Union[None, EgressPolicy, Mapping[str, Any]] = None,
+               isolation: Optional[str] = None,
                env: Optional[Mapping[str, str]] = None,
                labels: Optional[Mapping[str, str]] = None, start: bool = True,
                ttl_seconds: Optional[float] = None, idle_timeout_seconds: Optional[float] = None,
@@ -399,10 +408,16 @@ class Client:
         and raises, e.g. SetupFailed). Use it as a context manager to remove it on exit.
         ``ttl_seconds`` ends it that long after its start, ``idle_timeout_seconds`` after that
         long without a call on it; ``expiry_action`` is ``"stop"`` (default) or ``"pause"``
-        (docs/lifetimes.md)."""
+        (docs/lifetimes.md). ``egress`` (an :class:`EgressPolicy` or ``{"allow": [...],
+        "deny": [...]}``) gives it network under that egress policy (docs/networking.md);
+        ``network`` may also be the API's ``{"egress": {...}}`` object itself."""
         body = ops.create_body(image, setup, limits, network, isolation, env, labels,
-                               ttl_seconds, idle_timeout_seconds, expiry_action)
+                               ttl_seconds, idle_timeout_seconds, expiry_action, egress)
         return Sandbox(self, self._transport.run(ops.create(body, start)))
+
+    def pools(self) -> PoolList:
+        """The server's warm pools (docs/pools.md): a list of PoolInfo, with ``unmatched``."""
+        return self._transport.run(ops.pools())
 
     def get(self, sandbox_id: str) -> Sandbox:
         """The sandbox with this id (NotFound if there is none)."""

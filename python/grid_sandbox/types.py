@@ -48,6 +48,94 @@ class Limits:
                                   ("pids", self.pids)) if v is not None}
 
 
+def _strings(value: Any) -> List[str]:
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+@dataclass
+class EgressPolicy:
+    """An egress policy (docs/networking.md): with ``allow`` non-empty only those destinations
+    are reachable; ``deny`` always wins. Rules are CIDRs or addresses (``10.0.0.0/8``), domains
+    (``example.com``, ``*.example.com``), each optionally with ``:port``."""
+
+    allow: List[str] = field(default_factory=list)
+    deny: List[str] = field(default_factory=list)
+
+    @classmethod
+    def from_json(cls, o: Dict[str, Any]) -> "EgressPolicy":
+        return cls(allow=_strings(o.get("allow")), deny=_strings(o.get("deny")))
+
+    def to_json(self) -> Dict[str, Any]:
+        return {"allow": list(self.allow), "deny": list(self.deny)}
+
+
+@dataclass
+class EgressInfo:
+    """A sandbox's egress policy as the server enforces it: ``allow``/``deny`` in force (its
+    own joined with the server's default), ``own`` what it asked for (None if nothing),
+    ``enforced`` (its rules are installed), ``resolver`` (Grid serves its DNS) and
+    ``refused`` (packets refused so far)."""
+
+    allow: List[str] = field(default_factory=list)
+    deny: List[str] = field(default_factory=list)
+    own: Optional[EgressPolicy] = None
+    enforced: bool = False
+    resolver: bool = False
+    refused: int = 0
+    raw: Dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_json(cls, o: Dict[str, Any]) -> "EgressInfo":
+        own = o.get("own")
+        return cls(allow=_strings(o.get("allow")), deny=_strings(o.get("deny")),
+                   own=EgressPolicy.from_json(own) if isinstance(own, dict) else None,
+                   enforced=bool(o.get("enforced", False)),
+                   resolver=bool(o.get("resolver", False)),
+                   refused=_int(o.get("refused")) or 0, raw=o)
+
+
+@dataclass
+class PoolInfo:
+    """A warm pool (``GET /pools``, docs/pools.md) with its counters."""
+
+    name: str
+    image: str
+    limits: Limits = field(default_factory=Limits)
+    network: bool = False
+    isolation: str = "default"
+    size: int = 0
+    ready: int = 0
+    starting: int = 0
+    hits: int = 0
+    misses: int = 0
+    last_error: Optional[str] = None
+    raw: Dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_json(cls, o: Dict[str, Any]) -> "PoolInfo":
+        return cls(name=o.get("name", ""), image=o.get("image", ""),
+                   limits=Limits.from_json(o.get("limits") or {}),
+                   network=bool(o.get("network", False)),
+                   isolation=o.get("isolation", "default"),
+                   size=_int(o.get("size")) or 0, ready=_int(o.get("ready")) or 0,
+                   starting=_int(o.get("starting")) or 0, hits=_int(o.get("hits")) or 0,
+                   misses=_int(o.get("misses")) or 0, last_error=o.get("last_error"), raw=o)
+
+
+class PoolList(List[PoolInfo]):
+    """The server's pools (a list of :class:`PoolInfo`); ``unmatched`` counts creates that
+    matched no pool."""
+
+    def __init__(self, pools: Any = (), unmatched: int = 0) -> None:
+        super().__init__(pools)
+        self.unmatched = unmatched
+
+    @classmethod
+    def from_json(cls, o: Dict[str, Any]) -> "PoolList":
+        return cls((PoolInfo.from_json(p) for p in o.get("pools") or []),
+                   _int(o.get("unmatched")) or 0)
+
+
 @dataclass
 class SandboxInfo:
     """A sandbox's description (``GET /sandboxes/{id}``)."""
@@ -76,6 +164,11 @@ class SandboxInfo:
     expires_at: Optional[_dt.datetime] = None
     end_reason: Optional[str] = None  # stopped, ttl, idle, shutdown, failed
     ended_at: Optional[_dt.datetime] = None
+    # The warm pool it was taken from (docs/pools.md); None for a cold start.
+    pool: Optional[str] = None
+    # Its egress policy (docs/networking.md); None without network, on a server that enforces
+    # none, and in the list, stop, fork and reset answers (refresh() reads it).
+    egress: Optional[EgressInfo] = None
     raw: Dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -109,6 +202,9 @@ class SandboxInfo:
             expires_at=parse_time(o.get("expires_at")),
             end_reason=o.get("end_reason"),
             ended_at=parse_time(o.get("ended_at")),
+            pool=o.get("pool") if isinstance(o.get("pool"), str) else None,
+            egress=EgressInfo.from_json(o["egress"]) if isinstance(o.get("egress"), dict)
+            else None,
             raw=o,
         )
 

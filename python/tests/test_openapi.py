@@ -517,6 +517,43 @@ def check_port_proxy(api: Api, base: str) -> None:
     api.call("DELETE", f"{base}/shares/{PROXY_PORT}", expect=200)
 
 
+def check_pools_and_egress(api: Api, server) -> None:
+    """GET /pools on a server without pools, and a sandbox with an egress policy: created,
+    started, its policy replaced by PATCH, bad PATCH bodies refused."""
+    pools = api.call("GET", "/pools", expect=200).json()
+    assert pools["pools"] == [], "the test config configures no pool"
+    api.call("HEAD", "/pools", expect=200)
+    api.call("GET", "/pools", token=False, expect=401)
+    api.call("POST", "/pools", expect=405)
+    api.call("PATCH", f"/sandboxes/{MISSING_ID}/network", json={"egress": {}}, expect=404)
+
+    created = api.call("POST", "/sandboxes", expect=201, json={
+        "image": server.image, "labels": {"test": "openapi-egress"},
+        "network": {"egress": {"deny": ["10.0.0.0/8"]}}}).json()
+    base = f"/sandboxes/{created['id']}"
+    try:
+        assert created["network"] is True and created["pool"] is None
+        assert created["egress"]["own"] == {"allow": [], "deny": ["10.0.0.0/8"]}
+        assert "10.0.0.0/8" in created["egress"]["deny"]
+        api.call("POST", f"{base}/start", expect=200)
+        described = api.call("GET", base, expect=200).json()
+        assert described["egress"]["enforced"] is True, described["egress"]
+        patched = api.call("PATCH", f"{base}/network", expect=200, json={
+            "egress": {"allow": ["1.1.1.1:443"], "deny": ["10.0.0.0/8", "192.168.0.0/16"]}}).json()
+        assert patched["egress"]["own"] == {"allow": ["1.1.1.1/32:443"],
+                                            "deny": ["10.0.0.0/8", "192.168.0.0/16"]}
+        assert patched["egress"]["enforced"] is True
+        for bad in ({}, {"egress": None}, {"egress": 1}, {"egress": {"nope": []}},
+                    {"egress": {"deny": ["10.1.2.3/8"]}}, {"egress": {"allow": "1.1.1.1"}},
+                    {"egress": {"deny": ["example.com:443"]}}, {"egress": {}, "more": 1}):
+            refused = api.call("PATCH", f"{base}/network", json=bad, expect=400).json()
+            assert refused["code"] == "invalid_argument", (bad, refused)
+        api.call("PATCH", f"{base}/network", content=b"{not json", expect=400)
+        api.call("GET", f"{base}/network", expect=405)
+    finally:
+        api.call("DELETE", base, expect=200)
+
+
 def test_answers_match_their_schemas(api: Api, server) -> None:
     api.call("GET", "/healthz", token=False, expect=200)
     api.call("HEAD", "/healthz", token=False, expect=200)
@@ -594,6 +631,10 @@ def test_answers_match_their_schemas(api: Api, server) -> None:
                                            server.token) + " "
 
         check_port_proxy(api, base)
+        # A sandbox without network has no egress rules to change.
+        refused = api.call("PATCH", f"{base}/network", json={"egress": {"deny": ["10.0.0.0/8"]}},
+                           expect=400).json()
+        assert refused["code"] == "invalid_argument", refused
 
         paused = api.call("POST", f"{base}/pause")
         if paused.status_code == 200:
@@ -627,6 +668,7 @@ def test_answers_match_their_schemas(api: Api, server) -> None:
             api.call("DELETE", f"/sandboxes/{child}", expect=200)
         api.call("DELETE", base, expect=200)
     api.call("DELETE", base, expect=404)
+    check_pools_and_egress(api, server)
 
     documented = set()
     for _, _, operation in operations():

@@ -252,3 +252,23 @@ def test_stop_keeps_the_record_when_asked(client, image):
         assert sb.delete()
     assert not sb.delete()  # already gone
 
+
+
+def test_egress_policy_round_trip(client, image):
+    assert list(client.pools()) == [] and client.pools().unmatched >= 0
+    with client.create(image=image, egress={"deny": ["10.0.0.0/8"]}) as sb:
+        egress = sb.info.egress
+        assert sb.info.network and sb.info.pool is None
+        assert egress is not None and egress.own is not None
+        assert egress.own.deny == ["10.0.0.0/8"] and "10.0.0.0/8" in egress.deny
+        assert sb.refresh().egress.enforced
+        info = sb.set_egress(allow=["1.1.1.1:443"], deny=["192.168.0.0/16"])
+        assert sb.info is info and info.egress.enforced
+        assert info.egress.own.allow == ["1.1.1.1/32:443"]
+        assert info.egress.own.deny == ["192.168.0.0/16"]
+        with pytest.raises(InvalidArgument):
+            sb.set_egress(deny=["10.1.2.3/8"])  # host bits set past the prefix
+    with client.create(image=image) as plain:
+        assert plain.info.egress is None
+        with pytest.raises(InvalidArgument):
+            plain.set_egress(deny=["10.0.0.0/8"])  # no network: no rules to change

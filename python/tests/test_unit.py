@@ -263,3 +263,111 @@ def test_async_fork_children_are_removed_together():
 
     asyncio.run(run())
     assert sorted(seen[1:]) == [("DELETE", "/sandboxes/c1"), ("DELETE", "/sandboxes/c2")]
+
+
+def recording(*replies, seen):
+    """A mock transport answering each request with the next (status, body), recording each
+    request's method, path and JSON body."""
+    queue = list(replies)
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append((request.method, request.url.path,
+                     json.loads(request.content) if request.content else None))
+        status, body = queue.pop(0)
+        return httpx.Response(status, json=body)
+
+    return httpx.MockTransport(handle)
+
+
+EGRESS = {"allow": [], "deny": ["10.0.0.0/8"], "own": {"allow": [], "deny": ["10.0.0.0/8"]},
+          "enforced": True, "resolver": True, "refused": 3}
+
+
+def test_egress_is_sent_and_read():
+    seen = []
+    client = Client("http://grid", transport=recording(
+        (201, dict(SANDBOX, status="created", network=True, pool=None, egress=EGRESS)),
+        (201, dict(SANDBOX, status="created", network=True)),
+        (201, dict(SANDBOX, status="created", network=True)),
+        (200, dict(SANDBOX, network=True, egress=dict(EGRESS, allow=["1.1.1.1/32:443"]))),
+        seen=seen))
+    sb = client.create(image="img", egress={"deny": ["10.0.0.0/8"]}, start=False)
+    egress = sb.info.egress
+    assert egress is not None and egress.deny == ["10.0.0.0/8"] and egress.enforced
+    assert egress.own == grid_sandbox.EgressPolicy(allow=[], deny=["10.0.0.0/8"])
+    assert egress.resolver and egress.refused == 3 and sb.info.pool is None
+    client.create(image="img", egress=grid_sandbox.EgressPolicy(allow=["example.com:443"]),
+                  start=False)
+    client.create(image="img", network={"egress": {"allow": ["1.1.1.1"]}}, start=False)
+    info = sb.set_egress(allow=["1.1.1.1:443"], deny=["10.0.0.0/8"])
+    assert sb.info is info and info.egress.allow == ["1.1.1.1/32:443"]
+    assert [s[2] for s in seen] == [
+        {"image": "img", "network": {"egress": {"deny": ["10.0.0.0/8"]}}},
+        {"image": "img", "network": {"egress": {"allow": ["example.com:443"], "deny": []}}},
+        {"image": "img", "network": {"egress": {"allow": ["1.1.1.1"]}}},
+        {"egress": {"allow": ["1.1.1.1:443"], "deny": ["10.0.0.0/8"]}}]
+    assert seen[-1][:2] == ("PATCH", "/sandboxes/s1/network")
+    with pytest.raises(ValueError):
+        client.create(image="img", network=False, egress={"deny": ["10.0.0.0/8"]})
+    with pytest.raises(ValueError):
+        client.create(image="img", egress={"denied": ["10.0.0.0/8"]})
+    assert len(seen) == 4, "a refused argument sends nothing"
+
+
+def test_a_sandbox_without_egress_reads_none():
+    info = grid_sandbox.SandboxInfo.from_json(dict(SANDBOX, pool="warm"))
+    assert info.egress is None and info.pool == "warm"
+
+
+def test_a_refused_egress_patch_raises_its_class():
+    client = Client("http://grid", transport=answering(
+        (201, dict(SANDBOX, status="created")),
+        (400, {"error": "sandbox s1 has no egress rules to change", "code": "invalid_argument"}),
+        (400, {"error": "this server enforces no egress policy", "code": "unsupported"})))
+    sb = client.create(image="img", start=False)
+    with pytest.raises(grid_sandbox.InvalidArgument):
+        sb.set_egress(deny=["10.0.0.0/8"])
+    with pytest.raises(grid_sandbox.Unsupported):
+        sb.set_egress(deny=["10.0.0.0/8"])
+
+
+POOLS = {"pools": [{"name": "py", "image": "python:3.12", "limits": {"memory_mb": 512},
+                    "network": False, "isolation": "default", "size": 4, "ready": 3,
+                    "starting": 1, "hits": 10, "misses": 2, "last_error": None}],
+         "unmatched": 5}
+
+
+def test_pools_are_typed():
+    seen = []
+    pools = Client("http://grid", transport=answering((200, POOLS), seen=seen)).pools()
+    assert seen == [("GET", "/pools")]
+    assert pools.unmatched == 5 and len(pools) == 1
+    pool = pools[0]
+    assert isinstance(pool, grid_sandbox.PoolInfo)
+    assert (pool.name, pool.image, pool.size, pool.ready, pool.starting, pool.hits,
+            pool.misses, pool.last_error) == ("py", "python:3.12", 4, 3, 1, 10, 2, None)
+    assert pool.limits.memory_mb == 512 and pool.limits.cpus is None
+    empty = Client("http://grid", transport=answering(
+        (200, {"pools": [], "unmatched": 0}))).pools()
+    assert list(empty) == [] and empty.unmatched == 0
+
+
+def test_the_async_client_sends_egress_and_reads_pools():
+    seen = []
+
+    async def run():
+        async with AsyncClient("http://grid", transport=recording(
+                (201, dict(SANDBOX, status="created", network=True, egress=EGRESS)),
+                (200, dict(SANDBOX, network=True, egress=EGRESS)),
+                (200, POOLS), seen=seen)) as client:
+            sb = await client.create(image="img", egress={"deny": ["10.0.0.0/8"]}, start=False)
+            info = await sb.set_egress(deny=["10.0.0.0/8"])
+            return sb, info, await client.pools()
+
+    sb, info, pools = asyncio.run(run())
+    assert sb.info is info and info.egress.own.deny == ["10.0.0.0/8"]
+    assert pools[0].name == "py" and pools.unmatched == 5
+    assert [(m, p) for m, p, _ in seen] == [("POST", "/sandboxes"),
+                                            ("PATCH", "/sandboxes/s1/network"),
+                                            ("GET", "/pools")]
+    assert seen[1][2] == {"egress": {"allow": [], "deny": ["10.0.0.0/8"]}}
