@@ -115,7 +115,10 @@ void httpFloor(benchmark::State& state) {
 
 // --- sandbox create+start and delete ---------------------------------------------------------
 
-void gridLifecycle(benchmark::State& state, const std::string& backend_name) {
+// `extra_fields` go into the create body: ", \"network\": true" measures the start with
+// networking (local-namespace: veth + NAT; target: within 5 ms of the start without).
+void gridLifecycle(benchmark::State& state, const std::string& backend_name,
+                   const std::string& extra_fields) {
   guarded(state, [&] {
     const BackendTarget backend = requireBackend(backend_name);
     GridClient client(GridServer::acquire(backend, kRunningLimit).port());
@@ -123,25 +126,7 @@ void gridLifecycle(benchmark::State& state, const std::string& backend_name) {
     LatencyRecorder remove;
     for (auto _ : state) {
       std::string id;
-      create_start.time([&] { id = client.createAndStart(backend.image); });
-      remove.time([&] { client.remove(id); });
-    }
-    create_start.report(state, "create_start_");
-    remove.report(state, "delete_");
-  });
-}
-
-// The same with `network: true` (local-namespace: veth + NAT; target: within 5 ms of the
-// start without).
-void gridNetworkLifecycle(benchmark::State& state, const std::string& backend_name) {
-  guarded(state, [&] {
-    const BackendTarget backend = requireBackend(backend_name);
-    GridClient client(GridServer::acquire(backend, kRunningLimit).port());
-    LatencyRecorder create_start;
-    LatencyRecorder remove;
-    for (auto _ : state) {
-      std::string id;
-      create_start.time([&] { id = client.createAndStart(backend.image, ", \"network\": true"); });
+      create_start.time([&] { id = client.createAndStart(backend.image, extra_fields); });
       remove.time([&] { client.remove(id); });
     }
     create_start.report(state, "create_start_");
@@ -422,9 +407,11 @@ void registerAll() {
   for (const auto& backend : kBackends) {
     const int64_t lifecycle_iterations = backend == "local-namespace" ? 50 : 10;
     add("exec/grid/" + backend, 500, gridExec, backend);
-    add("lifecycle/grid/" + backend, lifecycle_iterations, gridLifecycle, backend);
+    add("lifecycle/grid/" + backend, lifecycle_iterations, gridLifecycle, backend,
+        std::string());
     if (backend == "local-namespace") {
-      add("lifecycle/grid_network/" + backend, lifecycle_iterations, gridNetworkLifecycle, backend);
+      add("lifecycle/grid_network/" + backend, lifecycle_iterations, gridLifecycle, backend,
+          std::string(", \"network\": true"));
     }
     add("output/grid/" + backend, 3, gridOutput, backend);
     add("stream/first_byte/grid/" + backend, 20, gridFirstByte, backend);
